@@ -1,0 +1,191 @@
+"""Keras callbacks of the training runtime.
+
+`RunController` goes first: it owns the global step, stops on a signal, on
+`--max-duration` or on a non-finite loss, and writes checkpoints. The others read
+the step from the shared `RunState` and only report: scalar log (JSON lines + W&B),
+sample grids (PNG + W&B), and one progress line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+
+
+@dataclass
+class RunState:
+    step: int
+    total_steps: int
+    started: float = field(default_factory=time.monotonic)
+    start_step: int = 0
+    stop_reason: str | None = None  # "signal" | "duration" | "nan"
+    failure: str | None = None
+    signal_received: bool = False
+    last_checkpoint_step: int | None = None
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+def _scalar(value) -> float:
+    return float(np.asarray(value))
+
+
+class RunController(keras.callbacks.Callback):
+    def __init__(self, state: RunState, *, checkpoint_every: int, save_checkpoint, max_duration=None):
+        super().__init__()
+        self.state = state
+        self.checkpoint_every = checkpoint_every
+        self.save_checkpoint = save_checkpoint  # callable(step) -> None
+        self.max_duration = max_duration
+
+    def on_train_batch_end(self, batch, logs=None):
+        s = self.state
+        s.step += 1
+        bad = {k: _scalar(v) for k, v in (logs or {}).items() if not math.isfinite(_scalar(v))}
+        if bad:
+            name, value = next(iter(bad.items()))
+            s.stop_reason = "nan"
+            s.failure = (f"loss {name} became {value} at step {s.step}; no checkpoint was written "
+                         f"after the last good one (step {s.last_checkpoint_step}). Resume from it with a "
+                         "lower learning rate, or without --mixed-precision.")
+            self.model.stop_training = True
+            return
+        if s.signal_received:
+            s.stop_reason = "signal"
+        elif self.max_duration is not None and time.monotonic() - s.started >= self.max_duration:
+            s.stop_reason = "duration"
+        if s.stop_reason or s.step % self.checkpoint_every == 0 or s.step >= s.total_steps:
+            self.save_checkpoint(s.step)
+            s.last_checkpoint_step = s.step
+        if s.stop_reason or s.step >= s.total_steps:
+            self.model.stop_training = True
+
+
+class ScalarLogger(keras.callbacks.Callback):
+    """Every `log_every` steps: one JSON line in metrics.jsonl and a W&B log call."""
+
+    def __init__(self, state: RunState, path, tracker=None, log_every=1):
+        super().__init__()
+        self.state = state
+        self.path = Path(path)
+        self.tracker = tracker
+        self.log_every = log_every
+        self._file = None
+
+    def on_train_begin(self, logs=None):
+        self._file = open(self.path, "a", buffering=1)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.state.step % self.log_every and self.state.stop_reason is None:
+            return
+        values = {k: _scalar(v) for k, v in (logs or {}).items()}
+        lrs = _learning_rates(self.model)
+        self._file.write(json.dumps({"step": self.state.step, **values}) + "\n")
+        if self.tracker is not None:
+            self.tracker.log({**values, **lrs}, step=self.state.step)
+
+    def on_train_end(self, logs=None):
+        if self._file:
+            self._file.close()
+            self._file = None
+
+
+def _learning_rates(model) -> dict:
+    out = {}
+    for name, opt in getattr(model, "optimizers", {}).items():
+        try:
+            out[f"lr/{name}"] = float(np.asarray(opt.learning_rate))
+        except Exception:  # noqa: BLE001 - an exotic schedule without a value
+            pass
+    return out
+
+
+def truncate_log(path, step: int) -> None:
+    """Drop log lines past `step` (written after the checkpoint a run resumes from)."""
+    path = Path(path)
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)["step"] <= step:
+                kept.append(line)
+        except (ValueError, KeyError):
+            continue
+    path.write_text("".join(line + "\n" for line in kept))
+
+
+class SampleWriter(keras.callbacks.Callback):
+    """Every `every` steps: task.sample_grid(model) -> PNG under samples/ and a W&B image."""
+
+    def __init__(self, state: RunState, make_grid, out_dir, every, tracker=None):
+        super().__init__()
+        self.state = state
+        self.make_grid = make_grid  # callable(model) -> uint8 [H, W, 3]
+        self.out_dir = Path(out_dir)
+        self.every = every
+        self.tracker = tracker
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.state.step % self.every or self.state.stop_reason == "nan":
+            return
+        self.write(self.state.step)
+
+    def write(self, step):
+        from common.runtime.images import save_png
+
+        grid = self.make_grid(self.model)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        save_png(self.out_dir / f"step_{step:09d}.png", grid)
+        if self.tracker is not None:
+            self.tracker.log_image("samples", grid, step=step, caption=f"step {step}")
+
+
+class ProgressLine(keras.callbacks.Callback):
+    """One line for the whole run: step/total, losses, it/s, ETA (redrawn in place)."""
+
+    def __init__(self, state: RunState, interval=1.0, stream=None):
+        super().__init__()
+        self.state = state
+        self.interval = interval
+        self.stream = stream or sys.stdout
+        self._last = 0.0
+        self._tty = hasattr(self.stream, "isatty") and self.stream.isatty() or "ipykernel" in sys.modules
+        if not self._tty:
+            self.interval = max(interval, 30.0)  # log files get a line every 30 s, not a flood
+
+    def on_train_batch_end(self, batch, logs=None):
+        now = time.monotonic()
+        if now - self._last < self.interval and self.state.step < self.state.total_steps:
+            return
+        self._last = now
+        s = self.state
+        done = s.step - s.start_step
+        rate = done / max(now - s.started, 1e-9)
+        eta = (s.total_steps - s.step) / rate if rate > 0 else float("inf")
+        losses = " ".join(f"{k}={_scalar(v):.4g}" for k, v in list((logs or {}).items())[:6])
+        line = f"step {s.step}/{s.total_steps} {losses} {rate:.2f} it/s ETA {_hms(eta)}"
+        end = "\r" if self._tty else "\n"
+        self.stream.write(line.ljust(100) + end)
+        self.stream.flush()
+
+    def on_train_end(self, logs=None):
+        if self._tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _hms(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

@@ -1,0 +1,129 @@
+"""A tiny GAN on the shared runtime, for the runtime's tests (in-process and as a subprocess).
+
+python -m tests.common.toy_gan --out DIR --epochs 3 --steps-per-epoch 4 ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from common.gan import GANModel  # noqa: E402
+from common.runtime.config import add_runtime_arguments, resolve_config  # noqa: E402
+from common.runtime.trainer import TrainingTask, run_cli  # noqa: E402
+
+SIZE = 8
+LATENT = 4
+
+
+def generator():
+    return keras.Sequential([
+        keras.Input((LATENT,)),
+        keras.layers.Dense(SIZE * SIZE * 3, activation="tanh"),
+        keras.layers.Reshape((SIZE, SIZE, 3)),
+    ], name="generator")
+
+
+def discriminator():
+    return keras.Sequential([
+        keras.Input((SIZE, SIZE, 3)),
+        keras.layers.Conv2D(4, 3, strides=2, padding="same"),
+        keras.layers.LeakyReLU(0.2),
+        keras.layers.Conv2D(1, 3, padding="same"),
+    ], name="discriminator")
+
+
+class ToyGAN(GANModel):
+    def __init__(self, nan_at_step=None, label_noise=0.1, **kwargs):
+        super().__init__({"generator": generator(), "discriminator": discriminator()}, **kwargs)
+        # soft "real" labels drawn from a seed generator: RNG state a checkpoint must carry
+        self.label_seed = keras.random.SeedGenerator(7)
+        self.label_noise = label_noise
+        self.nan_at_step = nan_at_step
+
+    def compile(self, lr=1e-3, **kwargs):
+        super().compile(optimizers={
+            "g": (keras.optimizers.Adam(lr, beta_1=0.5), ["generator"]),
+            "d": (keras.optimizers.Adam(lr, beta_1=0.5), ["discriminator"]),
+        }, loss_names=["d_loss", "g_loss"], **kwargs)
+
+    def train_step(self, data):
+        real, z = data  # the noise comes from the pipeline: a function of (seed, step)
+        g, d = self.networks["generator"], self.networks["discriminator"]
+        target = 1.0 - self.label_noise * keras.random.uniform((), seed=self.label_seed)
+        with tf.GradientTape(persistent=True) as tape:
+            fake = g(z, training=True)
+            fake_score = d(fake, training=True)
+            d_loss = (tf.reduce_mean(tf.square(d(real, training=True) - target))
+                      + tf.reduce_mean(tf.square(fake_score)))
+            g_loss = tf.reduce_mean(tf.square(fake_score - 1.0))
+            if self.nan_at_step is not None:
+                poisoned = self.optimizers["g"].iterations + 1 >= self.nan_at_step
+                g_loss = tf.where(poisoned, tf.constant(float("nan")), g_loss)
+            d_scaled, g_scaled = self.replica_mean(d_loss), self.replica_mean(g_loss)
+        self.apply_gradients("d", tape, d_scaled)
+        self.apply_gradients("g", tape, g_scaled)
+        del tape
+        return self.record({"d_loss": d_loss, "g_loss": g_loss})
+
+
+def real_batches(seed: int, batch_size: int, start_step: int) -> tf.data.Dataset:
+    """Batch k is a function of (seed, start_step + k): (smooth random colour ramps, noise)."""
+    def make(step):
+        key = tf.stack([tf.cast(seed, tf.int64), step])
+        r = tf.random.stateless_uniform((batch_size, 1, 1, 3), seed=key, minval=-1, maxval=1)
+        ramp = tf.reshape(tf.linspace(-1.0, 1.0, SIZE), (1, 1, SIZE, 1))
+        z = tf.random.stateless_normal((batch_size, LATENT), seed=key + 1)
+        return tf.clip_by_value(r + 0.3 * ramp, -1, 1), z
+    return tf.data.Dataset.range(start_step, 2**62).map(make)
+
+
+class ToyTask(TrainingTask):
+    name = "toy"
+    wandb_project = "ganworks-toy"
+
+    def prepare(self, config):
+        if config["data"] not in ("demo", "toy"):
+            from common.data import list_images
+            list_images(config["data"])  # the same early, one-line error as real tasks
+        if config["steps_per_epoch"] is None:
+            config["steps_per_epoch"] = 4
+
+    def build_model(self, config):
+        model = ToyGAN(nan_at_step=config.get("nan_at_step"))
+        model.compile(lr=config.get("lr", 1e-3), jit_compile=config["jit_compile"] == "on")
+        return model
+
+    def dataset(self, config, start_step):
+        return real_batches(config["seed"], config["batch_size"], start_step)
+
+    def sample_grid(self, model):
+        from common.runtime.images import image_grid
+        z = np.linspace(-1, 1, 4 * LATENT, dtype="float32").reshape(4, LATENT)
+        imgs = np.asarray(model.networks["generator"](z, training=False))
+        return image_grid([[((im + 1) * 127.5).clip(0, 255).astype(np.uint8) for im in imgs]])
+
+
+def parse(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tests.common.toy_gan")
+    add_runtime_arguments(parser)
+    parser.add_argument("--lr", type=float, default=argparse.SUPPRESS)
+    parser.add_argument("--nan-at-step", type=int, default=argparse.SUPPRESS)
+    defaults = {"data": "toy", "batch_size": 2, "image_size": SIZE, "wandb": "disabled", "lr": 1e-3,
+                "nan_at_step": None, "checkpoint_every": 2, "sample_every": 4}
+    return resolve_config(parser, argv, task="toy", task_defaults=defaults)
+
+
+def main(argv=None) -> int:
+    return run_cli(ToyTask(), parse(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
