@@ -255,10 +255,12 @@ def inception_2015_extractor(graph_path) -> FeatureExtractor:
             return_elements=["pool_3:0", "softmax/weights:0"],
             name="inception_2015",
         )
-        pool = tf.reshape(pool, [tf.shape(images)[0], -1])
+        pool = tf.squeeze(pool, [1, 2])  # [B, 1, 1, D] -> [B, D]
         return pool, tf.matmul(pool, weights)
 
-    graph = tf.compat.v1.wrap_function(import_graph, [tf.TensorSpec([None, None, None, 3], tf.float32)])
+    wrapped = tf.compat.v1.wrap_function(import_graph, [tf.TensorSpec([None, None, None, 3], tf.float32)])
+    # keep only what pool and logits need: the graph's own batch-1 reshape and JPEG decoder go
+    graph = wrapped.prune(feeds=wrapped.inputs[0], fetches=wrapped.outputs)
     feature_dim = int(graph.outputs[0].shape[-1])
     num_classes = int(graph.outputs[1].shape[-1])
 
