@@ -210,20 +210,32 @@ def inception_extractor(weights=None) -> FeatureExtractor:
     classifier); a path -> that file. Raises :class:`WeightsUnavailableError` otherwise.
     Preprocessing is Inception's own: pixels / 127.5 - 1 (Szegedy et al. 2016).
     """
+    path = _resolve_weights(weights, _INCEPTION_FILE)
+    return _keras_inception(path, name=f"inception_v3-keras-{_sha256(path)[:16]}")
+
+
+def untrained_inception_extractor(seed: int = 0) -> FeatureExtractor:
+    """InceptionV3 architecture with random weights: for timing only (cost does not depend on
+    weights). Its name starts with "random-", so its numbers are labelled meaningless."""
     import keras
 
-    path = _resolve_weights(weights, _INCEPTION_FILE)
+    keras.utils.set_random_seed(seed)
+    return _keras_inception(None, name=f"random-inception_v3-seed{seed}")
+
+
+def _keras_inception(path: str | None, name: str) -> FeatureExtractor:
+    import keras
+
     net = keras.applications.InceptionV3(include_top=True, weights=None, classifier_activation=None)
-    _load_weights(net, path, _INCEPTION_FILE)
+    if path is not None:
+        _load_weights(net, path, _INCEPTION_FILE)
     model = keras.Model(net.input, [net.get_layer("avg_pool").output, net.output], name="inception_v3_features")
 
     def forward(pixels):
         pool, logits = model(pixels / 127.5 - 1.0, training=False)
         return {"pool": pool, "logits": logits}
 
-    return FeatureExtractor(
-        forward, name=f"inception_v3-keras-{_sha256(path)[:16]}", input_size=299, feature_dim=2048, num_classes=1000
-    )
+    return FeatureExtractor(forward, name=name, input_size=299, feature_dim=2048, num_classes=1000)
 
 
 def inception_2015_extractor(graph_path) -> FeatureExtractor:
