@@ -1,0 +1,209 @@
+"""Compare a folder of generated images with a folder of real ones: FID, KID, IS, precision/recall.
+
+    python -m common.metrics.evaluate --real DIR --fake DIR [--metrics fid,kid,is,pr]
+        [--max-images N] [--batch-size 64] [--out metrics.json]
+        [--extractor inception|inception-2015|random] [--inception-weights PATH]
+
+Prints a table and writes every number, with its sample counts and the extractor that
+produced it, to a JSON file. Real-folder features are cached on disk (see
+:func:`common.metrics.features.folder_features`), so re-evaluating new samples against
+the same dataset only extracts the generated images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from common.metrics import features as F
+from common.metrics import registry
+
+DEFAULT_METRICS = ("fid", "kid", "is", "pr")
+INCEPTION_2015_ENV = "GANWORKS_INCEPTION_2015_GRAPH"
+
+
+def comparability_note(extractor: F.FeatureExtractor) -> str:
+    """One sentence saying what the numbers from this extractor can be compared with."""
+    if extractor.name.startswith("random-"):
+        return "random test extractor: the numbers only check the plumbing and mean nothing"
+    if extractor.name.startswith("inception_v3-keras"):
+        return (
+            "Keras InceptionV3 ImageNet weights: comparable with other runs of this tool, not with papers "
+            "that use the 2015 TF Inception graph (TTUR, pytorch-fid, clean-fid, StyleGAN)"
+        )
+    if extractor.name.startswith("inception-2015-graph"):
+        return (
+            "2015 TF Inception graph (as TTUR/pytorch-fid/clean-fid); resizing is antialiased bilinear, "
+            "so small differences from each of those remain"
+        )
+    return f"features from {extractor.name}"
+
+
+def _metric_names(metrics) -> list[str]:
+    names = [m.strip() for m in (metrics.split(",") if isinstance(metrics, str) else metrics) if m.strip()]
+    for name in names:
+        registry.get_metric(name)  # fail on a typo before minutes of feature extraction
+    return names
+
+
+def _check_options(options: dict) -> None:
+    unknown = set(options) - registry.metric_options()
+    if unknown:
+        raise TypeError(f"unknown metric options {sorted(unknown)}; known: {sorted(registry.metric_options())}")
+
+
+def evaluate_features(real: dict, fake: dict, metrics=DEFAULT_METRICS, **options) -> dict:
+    """Feature dicts {"pool": [N, D], "logits": [N, K]} -> one flat dict of every metric's results.
+
+    options: metric options by prefixed name, e.g. kid_subsets=100, kid_subset_size=1000,
+    is_splits=10, pr_k=3 (see common.metrics.registry); each metric takes its own.
+    """
+    _check_options(options)
+    result: dict = {}
+    for name in _metric_names(metrics):
+        result.update(registry.compute_metric(name, real, fake, **options))
+    return result
+
+
+def evaluate_folders(
+    real,
+    fake,
+    metrics=DEFAULT_METRICS,
+    extractor: F.FeatureExtractor | None = None,
+    max_images: int | None = None,
+    batch_size: int = 64,
+    *,
+    cache_dir=None,
+    progress: bool = False,
+    **options,
+) -> dict:
+    """Metrics between the images in folder ``real`` and folder ``fake`` -> flat dict.
+
+    extractor: default :func:`common.metrics.features.inception_extractor` (ImageNet
+    weights from $GANWORKS_INCEPTION_WEIGHTS or Keras; raises WeightsUnavailableError
+    if neither). max_images: a seeded random subset of at most this many per folder.
+    The result holds the metric values ("fid", "kid", "kid_std", "is", "is_std",
+    "precision", "recall", ...), "n_real"/"n_fake", "extractor", "comparability", the
+    folders and the extraction speed. Only the real folder's features are cached
+    (``cache_dir``: None = default location, False = off): generated images change
+    every evaluation. options: metric options (kid_subsets, kid_subset_size, is_splits,
+    pr_k), as :func:`evaluate_features`.
+    """
+    metrics = _metric_names(metrics)
+    _check_options(options)
+    extractor = extractor or F.inception_extractor()
+    start = time.perf_counter()
+    real_feats = F.folder_features(
+        real, extractor, max_images=max_images, batch_size=batch_size, cache_dir=cache_dir, progress=progress
+    )
+    mid = time.perf_counter()
+    fake_feats = F.folder_features(
+        fake, extractor, max_images=max_images, batch_size=batch_size, cache_dir=False, progress=progress
+    )
+    end = time.perf_counter()
+    result = {
+        "real": str(real),
+        "fake": str(fake),
+        "extractor": extractor.name,
+        "comparability": comparability_note(extractor),
+        "n_real": len(real_feats["pool"]),
+        "n_fake": len(fake_feats["pool"]),
+        "max_images": max_images,
+        "fake_images_per_second": round(len(fake_feats["pool"]) / max(end - mid, 1e-9), 2),
+        "seconds": round(end - start, 2),
+    }
+    result.update(evaluate_features(real_feats, fake_feats, metrics, **options))
+    return result
+
+
+def format_table(result: dict, metrics=DEFAULT_METRICS) -> str:
+    """The headline numbers as a small aligned text table."""
+    rows = [("metric", "value", "std")]
+    for name in metrics:
+        for key in registry.get_metric(name).values:
+            std = result.get(f"{key}_std")
+            rows.append((key, f"{result[key]:.6g}", "" if std is None else f"{std:.3g}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    lines.append(f"n_real={result['n_real']}  n_fake={result['n_fake']}  extractor={result['extractor']}")
+    lines.append(f"note: {result['comparability']}")
+    return "\n".join(lines)
+
+
+def build_extractor(kind: str, weights: str | None) -> F.FeatureExtractor:
+    """CLI choice -> extractor. inception: Keras InceptionV3 (weights: .h5 path, else env/Keras);
+    inception-2015: the TF-slim-era graph .pb (path, else $GANWORKS_INCEPTION_2015_GRAPH);
+    random: the tiny test network."""
+    if kind == "inception":
+        return F.inception_extractor(weights)
+    if kind == "inception-2015":
+        path = weights or os.environ.get(INCEPTION_2015_ENV)
+        if not path:
+            raise F.WeightsUnavailableError(
+                "--extractor inception-2015 needs the graph file: pass --inception-weights "
+                f"classify_image_graph_def.pb or set {INCEPTION_2015_ENV} (the file is inside "
+                "http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz)"
+            )
+        return F.inception_2015_extractor(path)
+    if kind == "random":
+        return F.random_extractor()
+    raise ValueError(f"unknown extractor {kind!r}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m common.metrics.evaluate", description=__doc__.split("\n")[0])
+    parser.add_argument("--real", required=True, help="folder of real images (searched recursively)")
+    parser.add_argument("--fake", required=True, help="folder of generated images")
+    parser.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help=f"comma list of {registry.list_metrics()}")
+    parser.add_argument("--max-images", type=int, default=None, help="at most N images per folder (seeded subset)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--out", default="metrics.json", help="JSON file for the full results")
+    parser.add_argument("--extractor", choices=("inception", "inception-2015", "random"), default="inception",
+                        help="inception: Keras InceptionV3 ImageNet; inception-2015: the 2015 TF graph used by "
+                        "papers (needs its .pb); random: tiny test network, meaningless numbers")
+    parser.add_argument("--inception-weights", default=None, metavar="PATH",
+                        help=f"weights file (.h5 for inception, .pb for inception-2015); default "
+                        f"${F.INCEPTION_WEIGHTS_ENV}, else Keras's download")
+    parser.add_argument("--cache-dir", default=None, help=f"feature cache (default ${F.FEATURE_CACHE_ENV} or "
+                        "~/.cache/ganworks/features)")
+    parser.add_argument("--no-cache", action="store_true", help="do not read or write cached real features")
+    parser.add_argument("--kid-subsets", type=int, default=100)
+    parser.add_argument("--kid-subset-size", type=int, default=1000)
+    parser.add_argument("--pr-k", type=int, default=3)
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+
+    try:
+        metrics = _metric_names(args.metrics)
+        extractor = build_extractor(args.extractor, args.inception_weights)
+    except (ValueError, F.WeightsUnavailableError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    result = evaluate_folders(
+        args.real,
+        args.fake,
+        metrics,
+        extractor,
+        max_images=args.max_images,
+        batch_size=args.batch_size,
+        cache_dir=False if args.no_cache else args.cache_dir,
+        progress=not args.quiet,
+        kid_subsets=args.kid_subsets,
+        kid_subset_size=args.kid_subset_size,
+        pr_k=args.pr_k,
+    )
+    print(format_table(result, metrics))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
