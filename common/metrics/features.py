@@ -34,6 +34,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
@@ -446,6 +447,7 @@ def folder_dataset(paths, input_size: int | None, batch_size: int = 64) -> tf.da
 
     ds = tf.data.Dataset.from_tensor_slices(tf.constant(list(paths), tf.string))
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.ignore_errors(log_warning=True)  # an unreadable file is skipped (and logged), not fatal
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
@@ -497,6 +499,9 @@ def folder_features(
         progress=progress,
         label=f"{extractor.name} {folder}",
     )
+    skipped = len(paths) - len(next(iter(feats.values())))
+    if skipped:
+        warnings.warn(f"{skipped} of {len(paths)} images in {folder} could not be read and were skipped", stacklevel=2)
     if cache_file is not None:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache_file.parent, suffix=".npz.tmp")

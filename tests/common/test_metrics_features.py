@@ -179,3 +179,29 @@ def test_inception_2015_graph_is_fed_at_expanddims_and_works_for_batches(tmp_pat
 def test_inception_2015_graph_file_must_exist(tmp_path):
     with pytest.raises(F.WeightsUnavailableError, match="inception-2015-12-05.tgz"):
         F.inception_2015_extractor(tmp_path / "missing.pb")
+
+
+def test_vgg16_extractor_returns_the_five_lpips_layers_from_a_local_weights_file(tmp_path, monkeypatch):
+    import keras
+
+    from common.metrics import perceptual
+
+    source = keras.applications.VGG16(include_top=False, weights=None, input_shape=(None, None, 3))
+    path = tmp_path / "vgg16.weights.h5"
+    source.save_weights(path)
+    monkeypatch.setenv(F.VGG16_WEIGHTS_ENV, str(path))
+    ext = F.vgg16_extractor()
+    assert ext.input_size is None and ext.name.startswith("vgg16-keras-")
+    rng = np.random.default_rng(5)
+    a = rng.uniform(-1, 1, size=(2, 32, 32, 3)).astype(np.float32)
+    maps = ext(a, (-1, 1))
+    assert [maps[k].shape for k in F.VGG16_LAYERS] == [
+        (2, 32, 32, 64), (2, 16, 16, 128), (2, 8, 8, 256), (2, 4, 4, 512), (2, 2, 2, 512)]
+    # caffe preprocessing: BGR minus ImageNet means, as Keras's own preprocess_input
+    pixels = (a + 1.0) * 127.5
+    conv5_3 = keras.Model(source.input, source.get_layer("block5_conv3").output)
+    expected = conv5_3(keras.applications.vgg16.preprocess_input(pixels.copy()), training=False)
+    np.testing.assert_allclose(maps["block5_conv3"], expected, rtol=1e-3, atol=1e-4)
+    b = rng.uniform(-1, 1, size=(2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(perceptual.vgg_perceptual_distance(a, a, (-1, 1), ext), 0.0, atol=1e-9)
+    assert np.all(perceptual.vgg_perceptual_distance(a, b, (-1, 1), ext) > 0)
