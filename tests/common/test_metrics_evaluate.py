@@ -1,0 +1,195 @@
+"""Folder evaluation: the feature cache, evaluate_folders and the CLI, with the tiny random
+extractor (no ImageNet weights on this machine)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from common.metrics import evaluate, registry
+from common.metrics import features as F
+
+pytestmark = pytest.mark.filterwarnings("ignore:FID from")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write_images(folder: Path, images) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, image in enumerate(images):
+        (folder / f"{i:04d}.png").write_bytes(tf.io.encode_png(image).numpy())
+    return folder
+
+
+def smooth_images(n, size=24, seed=0):
+    """Colour gradients: a 'real' distribution."""
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0, 1, size)
+    out = []
+    for _ in range(n):
+        c0, c1 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+        img = c0 + (c1 - c0) * ramp[:, None, None] * np.ones((size, size, 1))
+        out.append(img.astype(np.uint8))
+    return out
+
+
+def noise_images(n, size=24, seed=1):
+    """Per-pixel noise: a bad 'generator'."""
+    rng = np.random.default_rng(seed)
+    return [rng.integers(0, 256, size=(size, size, 3), dtype=np.uint8) for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("images")
+    real = write_images(root / "real" / "a", smooth_images(12, seed=0)).parent
+    write_images(real / "b", smooth_images(12, seed=2))  # a subfolder: listing is recursive
+    fake = write_images(root / "fake", noise_images(20))
+    return real, fake
+
+
+@pytest.fixture(scope="module")
+def extractor():
+    return F.random_extractor()
+
+
+class CountingExtractor:
+    """Wraps an extractor and counts the images it sees."""
+
+    def __init__(self, inner):
+        self.inner, self.images = inner, 0
+        self.name, self.input_size = inner.name, inner.input_size
+
+    def __call__(self, images, value_range=None):
+        self.images += len(images)
+        return self.inner(images, value_range)
+
+
+def test_folder_features_are_cached_by_content_and_extractor(folders, extractor, tmp_path):
+    real, _ = folders
+    counting = CountingExtractor(extractor)
+    first = F.folder_features(real, counting, cache_dir=tmp_path, batch_size=5)
+    assert counting.images == 24 and first["pool"].shape == (24, extractor.feature_dim)
+    again = F.folder_features(real, counting, cache_dir=tmp_path)
+    assert counting.images == 24  # served from the cache
+    np.testing.assert_array_equal(again["pool"], first["pool"])
+    np.testing.assert_array_equal(again["logits"], first["logits"])
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    # the cache holds exactly what a fresh, uncached pass computes
+    fresh = F.folder_features(real, extractor, cache_dir=False)
+    np.testing.assert_allclose(fresh["pool"], first["pool"], rtol=1e-5, atol=1e-6)
+
+
+def test_a_changed_folder_or_extractor_misses_the_cache(tmp_path, extractor):
+    folder = write_images(tmp_path / "imgs", smooth_images(6))
+    cache = tmp_path / "cache"
+    counting = CountingExtractor(extractor)
+    F.folder_features(folder, counting, cache_dir=cache)
+    write_images(tmp_path / "imgs2", noise_images(1, seed=7))
+    os.replace(tmp_path / "imgs2" / "0000.png", folder / "0003.png")  # one image replaced
+    changed = F.folder_features(folder, counting, cache_dir=cache)
+    assert counting.images == 12
+    other = CountingExtractor(F.random_extractor(seed=1))
+    F.folder_features(folder, other, cache_dir=cache)
+    assert other.images == 6
+    assert len(list(cache.glob("*.npz"))) == 3
+    assert changed["pool"].shape[0] == 6
+
+
+def test_max_images_takes_a_seeded_subset_across_subfolders(folders):
+    real, _ = folders
+    subset = F.select_images(real, max_images=10)
+    assert len(subset) == 10 and subset == sorted(subset)
+    assert subset == F.select_images(real, max_images=10)
+    assert {Path(p).parent.name for p in subset} == {"a", "b"}
+
+
+def test_evaluate_folders_reports_every_metric_with_sample_counts(folders, extractor, tmp_path):
+    real, fake = folders
+    result = evaluate.evaluate_folders(real, fake, extractor=extractor, cache_dir=tmp_path, kid_subset_size=10)
+    for key in ("fid", "kid", "kid_std", "is", "is_std", "precision", "recall"):
+        assert np.isfinite(result[key]), key
+    assert (result["n_real"], result["n_fake"]) == (24, 20)
+    assert result["kid_subset_size"] == 10
+    assert result["fid"] > 0 and result["kid"] > 0
+    assert result["extractor"] == extractor.name
+    assert "mean nothing" in result["comparability"]
+    assert result["fake_images_per_second"] > 0
+
+
+def test_a_folder_against_itself_scores_perfectly(folders, extractor, tmp_path):
+    real, _ = folders
+    result = evaluate.evaluate_folders(real, real, metrics="fid,pr", extractor=extractor, cache_dir=tmp_path)
+    assert abs(result["fid"]) < 1e-3
+    assert result["precision"] == 1.0 and result["recall"] == 1.0
+    assert "kid" not in result and "is" not in result
+
+
+def test_metrics_results_equal_the_metric_modules_on_the_same_features(folders, extractor, tmp_path):
+    from common.metrics import fid, precision_recall
+
+    real, fake = folders
+    result = evaluate.evaluate_folders(real, fake, metrics=["fid", "pr"], extractor=extractor, cache_dir=False)
+    r = F.folder_features(real, extractor, cache_dir=False)["pool"]
+    f = F.folder_features(fake, extractor, cache_dir=False)["pool"]
+    assert result["fid"] == pytest.approx(fid.fid_from_features(r, f).fid, rel=1e-5)
+    assert result["precision"] == precision_recall.precision_recall(r, f)["precision"]
+
+
+def test_unknown_metrics_and_options_fail_before_extraction(folders, extractor):
+    real, fake = folders
+    with pytest.raises(ValueError, match="unknown metric 'fdi'"):
+        evaluate.evaluate_folders(real, fake, metrics="fdi", extractor=extractor)
+    with pytest.raises(TypeError, match="kid_subset"):
+        evaluate.evaluate_folders(real, fake, extractor=extractor, kid_subset=10)
+    assert set(registry.list_metrics()) >= {"fid", "kid", "is", "pr"}
+
+
+def test_cli_prints_a_table_and_writes_json(folders, tmp_path, capsys, monkeypatch):
+    real, fake = folders
+    monkeypatch.setenv(F.FEATURE_CACHE_ENV, str(tmp_path / "cache"))
+    out = tmp_path / "out" / "metrics.json"
+    code = evaluate.main(["--real", str(real), "--fake", str(fake), "--extractor", "random", "--out", str(out),
+                          "--kid-subset-size", "8", "--max-images", "20"])
+    assert code == 0
+    printed = capsys.readouterr()
+    for name in ("fid", "kid", "is", "precision", "recall", "n_real=20", "n_fake=20"):
+        assert name in printed.out
+    assert "img/s" in printed.err  # the progress bar
+    saved = json.loads(out.read_text())
+    assert saved["n_real"] == 20 and saved["kid_subset_size"] == 8
+    assert list((tmp_path / "cache").glob("*.npz"))  # real features cached in the env's location
+
+
+def test_cli_without_inception_weights_says_how_to_provide_them(folders, tmp_path, capsys, monkeypatch):
+    import keras
+
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure")
+
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    monkeypatch.delenv(F.INCEPTION_WEIGHTS_ENV, raising=False)
+    real, fake = folders
+    code = evaluate.main(["--real", str(real), "--fake", str(fake), "--out", str(tmp_path / "m.json")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--inception-weights" in err and F.INCEPTION_WEIGHTS_ENV in err
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_cli_runs_as_a_module(folders, tmp_path):
+    real, fake = folders
+    out = tmp_path / "metrics.json"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **{F.FEATURE_CACHE_ENV: str(tmp_path / "cache")})
+    proc = subprocess.run(
+        [sys.executable, "-m", "common.metrics.evaluate", "--real", str(real), "--fake", str(fake),
+         "--metrics", "fid,is", "--extractor", "random", "--out", str(out), "--quiet"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "fid" in proc.stdout and json.loads(out.read_text())["is"] >= 1.0
