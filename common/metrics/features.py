@@ -497,7 +497,7 @@ def folder_features(
         (0, 255),
         total=len(paths),
         progress=progress,
-        label=f"{extractor.name} {folder}",
+        label=f"features {Path(folder).name}",
     )
     skipped = len(paths) - len(next(iter(feats.values())))
     if skipped:
