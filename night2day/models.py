@@ -1,0 +1,194 @@
+"""The night2day networks (SPEC section 1): ResNet CycleGAN (model A) and Multi-Scale CycleGAN (model B).
+
+Each builder returns a functional keras.Model; the CycleGAN training model
+(night2day.cyclegan) takes two generators and two discriminators built here.
+
+Conventions for the parameter counts SPEC quotes: instance norm is
+GroupNormalization(groups=-1) with learned scale and offset; a convolution whose
+output goes straight into a norm has no bias (the norm's offset makes it redundant)
+except inside the inception module, whose convs feed the activation first and keep
+their bias. Final activations run in float32 so outputs stay float32 under a
+mixed-precision policy.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from common.layers import InceptionModule, ReflectionPadding2D, instance_norm
+
+__all__ = ["resnet_generator", "patch_discriminator", "multiscale_generator", "multiscale_discriminator",
+           "MULTISCALE_ENCODER_FILTERS"]
+
+# Multiples of the base filters for model B's encoder blocks 1..5 (16, 32, 64, 128, 256 at base 16).
+MULTISCALE_ENCODER_FILTERS = (1, 2, 4, 8, 16)
+
+
+def _input(image_size, name="image"):
+    size = None if image_size is None else int(image_size)
+    return keras.Input(shape=(size, size, 3), name=name)
+
+
+# ---- Model A: ResNet CycleGAN ----------------------------------------------------------------------
+
+def _residual_block(x, filters, name):
+    """[ReflectionPad(1) -> Conv 3x3 -> IN -> ReLU -> ReflectionPad(1) -> Conv 3x3 -> IN] + x."""
+    y = ReflectionPadding2D(1, name=f"{name}_pad1")(x)
+    y = layers.Conv2D(filters, 3, use_bias=False, name=f"{name}_conv1")(y)
+    y = instance_norm(f"{name}_norm1")(y)
+    y = layers.ReLU(name=f"{name}_relu1")(y)
+    y = ReflectionPadding2D(1, name=f"{name}_pad2")(y)
+    y = layers.Conv2D(filters, 3, use_bias=False, name=f"{name}_conv2")(y)
+    y = instance_norm(f"{name}_norm2")(y)
+    return layers.Add(name=f"{name}_add")([x, y])
+
+
+def resnet_generator(image_size=256, filters=64, res_blocks=9, name="resnet_generator"):
+    """CycleGAN's ResNet generator (Zhu et al. 2017; SPEC model A).
+
+        ReflectionPad(3) -> Conv 7x7, f -> IN -> ReLU
+        Conv 3x3 s2, 2f -> IN -> ReLU;  Conv 3x3 s2, 4f -> IN -> ReLU
+        res_blocks x residual block at 4f
+        ConvTranspose 3x3 s2, 2f -> IN -> ReLU;  ConvTranspose 3x3 s2, f -> IN -> ReLU
+        ReflectionPad(3) -> Conv 7x7, 3 (with bias) -> tanh
+
+    Fully convolutional: image_size only fixes the input layer (None accepts any size).
+    Sizes must be divisible by 4 so the two stride-2 steps undo exactly.
+    input: float32 [B, S, S, 3] in [-1, 1]; output: float32 [B, S, S, 3] in [-1, 1] (tanh).
+    At 256 / 64 filters / 9 blocks it has 11,383,427 parameters.
+    """
+    if image_size is not None and int(image_size) % 4:
+        raise ValueError(f"image_size must be divisible by 4 (two stride-2 convolutions), got {image_size}")
+    inputs = _input(image_size)
+    x = ReflectionPadding2D(3, name="stem_pad")(inputs)
+    x = layers.Conv2D(filters, 7, use_bias=False, name="stem_conv")(x)
+    x = instance_norm("stem_norm")(x)
+    x = layers.ReLU(name="stem_relu")(x)
+    for i, mult in enumerate((2, 4), start=1):
+        x = layers.Conv2D(filters * mult, 3, strides=2, padding="same", use_bias=False, name=f"down{i}_conv")(x)
+        x = instance_norm(f"down{i}_norm")(x)
+        x = layers.ReLU(name=f"down{i}_relu")(x)
+    for i in range(1, res_blocks + 1):
+        x = _residual_block(x, filters * 4, name=f"res{i}")
+    for i, mult in enumerate((2, 1), start=1):
+        x = layers.Conv2DTranspose(filters * mult, 3, strides=2, padding="same", use_bias=False,
+                                   name=f"up{i}_conv")(x)
+        x = instance_norm(f"up{i}_norm")(x)
+        x = layers.ReLU(name=f"up{i}_relu")(x)
+    x = ReflectionPadding2D(3, name="out_pad")(x)
+    x = layers.Conv2D(3, 7, name="out_conv")(x)
+    outputs = layers.Activation("tanh", dtype="float32", name="out_tanh")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def patch_discriminator(image_size=256, filters=64, name="patch_discriminator"):
+    """70x70 PatchGAN discriminator (Isola et al. 2017; SPEC model A), 4x4 kernels, "same" padding.
+
+        Conv f s2 (bias) -> LeakyReLU(0.2)
+        Conv 2f s2 -> IN -> LeakyReLU;  Conv 4f s2 -> IN -> LeakyReLU;  Conv 8f s1 -> IN -> LeakyReLU
+        Conv 1 s1 (bias)                                   one real/fake score per patch
+
+    Fully convolutional (image_size None accepts any size).
+    input: float32 [B, S, S, 3] in [-1, 1]; output: float32 [B, ceil(S/8), ceil(S/8), 1],
+    raw unbounded scores (LSGAN compares them to 1 and 0 with MSE).
+    At 256 / 64 filters it has 2,765,633 parameters.
+    """
+    inputs = _input(image_size)
+    x = layers.Conv2D(filters, 4, strides=2, padding="same", name="conv1")(inputs)
+    x = layers.LeakyReLU(0.2, name="lrelu1")(x)
+    for i, (mult, stride) in enumerate(((2, 2), (4, 2), (8, 1)), start=2):
+        x = layers.Conv2D(filters * mult, 4, strides=stride, padding="same", use_bias=False, name=f"conv{i}")(x)
+        x = instance_norm(f"norm{i}")(x)
+        x = layers.LeakyReLU(0.2, name=f"lrelu{i}")(x)
+    x = layers.Conv2D(1, 4, padding="same", name="score_conv")(x)
+    outputs = layers.Activation("linear", dtype="float32", name="score")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# ---- Model B: Multi-Scale CycleGAN -----------------------------------------------------------------
+
+def _check_multiscale_size(image_size):
+    if image_size is None or int(image_size) % 32 or int(image_size) < 32:
+        raise ValueError(f"image_size must be a positive multiple of 32 (five 2x poolings), got {image_size}")
+    return int(image_size)
+
+
+def _encoder(inputs, filters, kernel_size, inception_residual, activation):
+    """Five [inception -> MaxPool 2x2] blocks. Returns (skips before pooling, outputs after pooling), fine to coarse."""
+    skips, pooled = [], []
+    x = inputs
+    for i, mult in enumerate(MULTISCALE_ENCODER_FILTERS, start=1):
+        x = InceptionModule(filters * mult, kernel_size=kernel_size, activation=activation,
+                            residual=inception_residual, name=f"enc{i}")(x)
+        skips.append(x)
+        x = layers.MaxPooling2D(2, name=f"enc{i}_pool")(x)
+        pooled.append(x)
+    return skips, pooled
+
+
+def multiscale_generator(image_size=256, filters=16, kernel_size=5, fusion_kernel=16, inception_residual=False,
+                         activation="leaky_relu", latent_units=128, l2=1e-3, name="multiscale_generator"):
+    """The multi-scale CycleGAN generator (SPEC model B): inception U-Net with a dense bottleneck and fusion.
+
+        encoder i = 1..5: e_i = inception(x, f_i); x = MaxPool(e_i)      f_i = 16, 32, 64, 128, 256
+        latent: Flatten -> Dense(latent_units, L2) -> Dense(S/32 * S/32 * 16f, L2) -> Reshape
+        decoder j = 1..5: x = inception(concat(UpSample2x(x), e_{6-j}), f_{6-j})
+        fusion: ConvTranspose(f, fusion_kernel, stride 16) of decoder block 1 (S/16 -> S),
+                concat decoder block 5 -> ConvTranspose(3, kernel_size, stride 1) -> sigmoid
+
+    The dense layers fix the size: image_size must be a multiple of 32 and the model only
+    runs at it. fusion_kernel=16 covers every output pixel; 5 reproduces the source
+    notebook (which leaves gaps between the painted 5x5 patches).
+    activation: the inception activation ("leaky_relu" = LeakyReLU(0.2), a slope, or a keras name).
+    input: float32 [B, S, S, 3] in [0, 1]; output: float32 [B, S, S, 3] in [0, 1] (sigmoid).
+    At 256 with the defaults it has 19,998,339 parameters.
+    """
+    size = _check_multiscale_size(image_size)
+    inputs = _input(size)
+    skips, pooled = _encoder(inputs, filters, kernel_size, inception_residual, activation)
+
+    bottom = pooled[-1]  # [S/32, S/32, 16f]
+    regularizer = keras.regularizers.L2(l2)
+    x = layers.Flatten(name="latent_flatten")(bottom)
+    x = layers.Dense(latent_units, kernel_regularizer=regularizer, name="latent_dense")(x)
+    x = layers.Dense(bottom.shape[1] * bottom.shape[2] * bottom.shape[3], kernel_regularizer=regularizer,
+                     name="latent_expand")(x)
+    x = layers.Reshape(bottom.shape[1:], name="latent_reshape")(x)
+
+    decoded = []
+    for j, mult in enumerate(reversed(MULTISCALE_ENCODER_FILTERS), start=1):
+        x = layers.UpSampling2D(2, name=f"dec{j}_up")(x)
+        x = layers.Concatenate(name=f"dec{j}_concat")([x, skips[5 - j]])  # e_{6-j}
+        x = InceptionModule(filters * mult, kernel_size=kernel_size, activation=activation,
+                            residual=inception_residual, name=f"dec{j}")(x)
+        decoded.append(x)
+
+    # Coarse decoder features painted straight up to full size, fused with the fine ones.
+    coarse = layers.Conv2DTranspose(filters, fusion_kernel, strides=16, padding="same", name="fusion_up")(decoded[0])
+    x = layers.Concatenate(name="fusion_concat")([coarse, decoded[-1]])
+    x = layers.Conv2DTranspose(3, kernel_size, strides=1, padding="same", name="out_conv")(x)
+    outputs = layers.Activation("sigmoid", dtype="float32", name="out_sigmoid")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def multiscale_discriminator(image_size=256, filters=16, kernel_size=5, inception_residual=False,
+                             activation="leaky_relu", name="multiscale_discriminator"):
+    """The multi-scale PatchGAN (SPEC model B): the generator's five encoder blocks and three score heads.
+
+    Each head is Conv kernel_size x kernel_size -> 1 channel ("same", with bias, no activation)
+    on a pooled encoder output: block 5 (S/32, coarse: distant objects), block 4 (S/16),
+    block 3 (S/8, fine: near objects). image_size must be a multiple of 32.
+    input: float32 [B, S, S, 3] in [0, 1];
+    output: list of three float32 raw score maps, coarse to fine:
+        [[B, S/32, S/32, 1], [B, S/16, S/16, 1], [B, S/8, S/8, 1]]   (8, 16, 32 at S = 256)
+    At 256 with the defaults it has 5,469,667 parameters.
+    """
+    size = _check_multiscale_size(image_size)
+    inputs = _input(size)
+    _, pooled = _encoder(inputs, filters, kernel_size, inception_residual, activation)
+    outputs = []
+    for scale, block in enumerate((5, 4, 3), start=1):
+        x = layers.Conv2D(1, kernel_size, padding="same", name=f"scale{scale}_conv")(pooled[block - 1])
+        outputs.append(layers.Activation("linear", dtype="float32", name=f"scale{scale}")(x))
+    return keras.Model(inputs, outputs, name=name)
