@@ -1,0 +1,163 @@
+"""Losses: hand-computed values on tiny arrays, multi-head sums, safe BCE, border weights."""
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from common import losses as L
+
+
+def value(x):
+    return float(np.asarray(x))
+
+
+PRED = np.array([[0.5, 1.0], [-1.0, 2.0]], np.float32)  # mean((p-1)^2) = (0.25+0+4+1)/4
+
+
+def test_lsgan_real_and_fake_losses_are_mean_squared_distance_to_1_and_0():
+    assert value(L.lsgan_real_loss(PRED)) == pytest.approx(5.25 / 4)
+    assert value(L.lsgan_fake_loss(PRED)) == pytest.approx((0.25 + 1 + 1 + 4) / 4)
+    assert value(L.lsgan_generator_loss(PRED)) == pytest.approx(5.25 / 4)
+    assert value(L.lsgan_discriminator_loss(PRED, np.zeros((3, 5)))) == pytest.approx(5.25 / 4)
+    assert value(L.lsgan_discriminator_loss(np.ones(4), PRED)) == pytest.approx(6.25 / 4)
+
+
+def test_lsgan_losses_sum_the_per_head_means_of_a_multiscale_discriminator():
+    heads = [PRED, np.full((1, 2, 2, 1), 3.0, np.float32), np.zeros((1, 4, 4, 1), np.float32)]
+    # per-head mean((p-1)^2): 1.3125, 4, 1 -> 6.3125; mean(p^2): 1.5625, 9, 0 -> 10.5625
+    assert value(L.lsgan_real_loss(heads)) == pytest.approx(6.3125)
+    assert value(L.lsgan_generator_loss(heads)) == pytest.approx(6.3125)
+    assert value(L.lsgan_fake_loss(heads)) == pytest.approx(10.5625)
+    real = [np.ones((2, 2)), np.ones((2, 2)), np.ones((4, 4))]
+    assert value(L.lsgan_discriminator_loss(real, heads)) == pytest.approx(10.5625)
+    with pytest.raises(ValueError):
+        L.lsgan_discriminator_loss(real[:2], heads)
+
+
+def test_bce_from_probabilities_matches_hand_computation():
+    target = np.array([1.0, 0.0, 1.0, 0.0])
+    p = np.array([0.9, 0.2, 0.5, 0.7])
+    expected = -(math.log(0.9) + math.log(0.8) + math.log(0.5) + math.log(0.3)) / 4
+    assert value(L.bce_loss(target, p)) == pytest.approx(expected, rel=1e-6)
+    # a scalar target broadcasts; soft labels are allowed
+    assert value(L.bce_loss(1.0, p)) == pytest.approx(-np.mean(np.log(p)), rel=1e-6)
+    assert value(L.bce_loss(0.9, [0.6])) == pytest.approx(-(0.9 * math.log(0.6) + 0.1 * math.log(0.4)), rel=1e-6)
+
+
+def test_bce_from_logits_equals_bce_of_the_sigmoid_and_is_stable_for_large_logits():
+    logits = np.array([-3.0, -0.5, 0.0, 2.0], np.float32)
+    target = np.array([1.0, 0.0, 1.0, 1.0], np.float32)
+    p = 1 / (1 + np.exp(-logits.astype(np.float64)))
+    expected = -np.mean(target * np.log(p) + (1 - target) * np.log(1 - p))
+    assert value(L.bce_loss(target, logits, from_logits=True)) == pytest.approx(expected, rel=1e-6)
+    # log(1 + e^100) = 100 up to 4e-44; a naive log(sigmoid) would give inf
+    assert value(L.bce_loss([1.0, 0.0], [-100.0, 100.0], from_logits=True)) == pytest.approx(100.0)
+    assert value(L.bce_loss([1.0, 0.0], [100.0, -100.0], from_logits=True)) == pytest.approx(0.0, abs=1e-30)
+
+
+def test_bce_is_clipped_so_value_and_gradient_stay_finite_at_p_0_and_1():
+    p = tf.Variable([0.0, 1.0, 0.0, 1.0])
+    with tf.GradientTape() as tape:
+        loss = L.bce_loss(tf.constant([1.0, 0.0, 0.0, 1.0]), p)
+    grad = tape.gradient(loss, p).numpy()
+    assert np.all(np.isfinite(grad))
+    # two confident mistakes cost -log(eps) and -log(1 - float32(1 - eps)), two hits ~0
+    worst = -math.log(L.EPSILON) - math.log(1 - float(np.float32(1 - L.EPSILON)))
+    assert value(loss) == pytest.approx(worst / 4, rel=1e-5)
+    z = tf.Variable([-1e4, 1e4])
+    with tf.GradientTape() as tape:
+        loss = L.bce_loss([1.0, 0.0], z, from_logits=True)
+    # d/dz: (sigmoid(z) - t)/2 = -0.5 and +0.5
+    np.testing.assert_allclose(tape.gradient(loss, z).numpy(), [-0.5, 0.5])
+
+
+def test_bce_discriminator_and_nonsaturating_generator_losses():
+    real, fake = np.array([0.8, 0.6]), np.array([0.1, 0.3])
+    d = -(math.log(0.8) + math.log(0.6)) / 2 - (math.log(0.9) + math.log(0.7)) / 2
+    assert value(L.bce_discriminator_loss(real, fake)) == pytest.approx(d, rel=1e-6)
+    assert value(L.nonsaturating_generator_loss(fake)) == pytest.approx(-(math.log(0.1) + math.log(0.3)) / 2, rel=1e-6)
+    logit = np.log(fake / (1 - fake))
+    assert value(L.nonsaturating_generator_loss(logit, from_logits=True)) == pytest.approx(
+        -(math.log(0.1) + math.log(0.3)) / 2, rel=1e-5)
+    # soft targets: real labels 0.9 instead of 1
+    soft = -(0.9 * math.log(0.8) + 0.1 * math.log(0.2) + 0.9 * math.log(0.6) + 0.1 * math.log(0.4)) / 2
+    got = L.bce_discriminator_loss(real, fake, real_target=0.9)
+    assert value(got) == pytest.approx(soft - (math.log(0.9) + math.log(0.7)) / 2, rel=1e-6)
+    # heads are summed
+    assert value(L.bce_discriminator_loss([real, real], [fake, fake])) == pytest.approx(2 * d, rel=1e-6)
+
+
+def test_l1_l2_cycle_and_identity_losses():
+    a = np.array([[0.0, 1.0], [2.0, -1.0]], np.float32)
+    b = np.array([[1.0, 1.0], [0.0, 0.0]], np.float32)
+    assert value(L.l1_loss(a, b)) == pytest.approx((1 + 0 + 2 + 1) / 4)
+    assert value(L.l2_loss(a, b)) == pytest.approx((1 + 0 + 4 + 1) / 4)
+    assert value(L.cycle_loss(a, b)) == pytest.approx(1.0)
+    assert value(L.identity_loss(b, a)) == pytest.approx(1.0)
+
+
+def test_losses_compute_half_precision_inputs_in_float32():
+    loss = L.l2_loss(tf.constant([300.0], tf.float16), tf.constant([0.0], tf.float16))
+    assert loss.dtype == tf.float32 and value(loss) == pytest.approx(90000.0)  # 9e4 > float16 max
+
+
+def test_masked_losses_average_over_hole_pixels_and_channels_only():
+    a = np.zeros((1, 2, 2, 3), np.float32)
+    b = np.arange(12, dtype=np.float32).reshape(1, 2, 2, 3)
+    mask = np.array([1, 0, 0, 1], np.float32).reshape(1, 2, 2, 1)  # pixels (0,0), (1,1)
+    # hole values: 0,1,2 and 9,10,11 -> sum |.| = 33 over 2*3 elements
+    assert value(L.masked_l1_loss(a, b, mask)) == pytest.approx(33 / 6)
+    assert value(L.masked_l2_loss(a, b, mask)) == pytest.approx((0 + 1 + 4 + 81 + 100 + 121) / 6)
+    assert value(L.masked_l1_loss(a, b, np.zeros_like(mask))) == 0.0  # empty hole: 0, not NaN
+
+
+def drawn(picture, legend):
+    return np.array([[legend[c] for c in row.strip()] for row in picture.strip().splitlines()], np.float32)
+
+
+def test_border_weights_of_an_8x8_hole_in_a_16x16_image():
+    mask = np.zeros((1, 16, 16, 1), np.float32)
+    mask[0, 4:12, 4:12] = 1
+    # overlap 2: '#' = 10 (band two pixels wide just inside the hole's edge), 'o' = 1, '.' = 0
+    expected = drawn("""
+        ................
+        ................
+        ................
+        ................
+        ....########....
+        ....########....
+        ....##oooo##....
+        ....##oooo##....
+        ....##oooo##....
+        ....##oooo##....
+        ....########....
+        ....########....
+        ................
+        ................
+        ................
+        ................
+    """, {".": 0, "#": 10, "o": 1})
+    got = np.asarray(L.border_weights(mask, overlap=2))
+    assert got.shape == (1, 16, 16, 1) and got.dtype == np.float32
+    np.testing.assert_array_equal(got[0, :, :, 0], expected)
+    # default overlap 4: the band covers the whole 8x8 hole
+    got4 = np.asarray(L.border_weights(mask))[0, :, :, 0]
+    np.testing.assert_array_equal(got4, np.where(mask[0, :, :, 0] > 0, 10.0, 0.0))
+    np.testing.assert_array_equal(np.asarray(L.border_weights(mask, overlap=0)), mask)
+
+
+def test_border_weights_treat_the_image_edge_as_outside_the_hole():
+    whole = np.ones((4, 4, 1), np.float32)  # the cropped hole content, all hole
+    expected = np.full((4, 4), 3.0, np.float32)
+    expected[1:3, 1:3] = 1.0
+    np.testing.assert_array_equal(np.asarray(L.border_weights(whole, overlap=1, border_weight=3.0))[:, :, 0],
+                                  expected)
+
+
+def test_weighted_l2_is_the_unnormalised_mean_of_weights_times_squared_error():
+    a = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
+    b = np.zeros(4, np.float32)
+    w = np.array([10.0, 1.0, 0.0, 1.0], np.float32)
+    assert value(L.weighted_l2_loss(a, b, w)) == pytest.approx((10 + 4 + 0 + 16) / 4)
+    assert value(L.weighted_l2_loss(a, b, np.ones(4))) == pytest.approx(value(L.l2_loss(a, b)))
