@@ -88,7 +88,8 @@ def to_pixels(images, value_range=None) -> tf.Tensor:
 
     images: uint8 [B, H, W, 3] (value_range None or (0, 255)), or float [B, H, W, 3]
     in ``value_range`` = (low, high), e.g. (-1, 1) for tanh generators, (0, 1) for
-    sigmoid ones. Values outside the range are clipped (a generator may overshoot).
+    sigmoid ones; common.data's names "tanh" and "sigmoid" are accepted too. Values
+    outside the range are clipped (a generator may overshoot).
     """
     images = tf.convert_to_tensor(images)
     if images.shape.rank != 4 or images.shape[-1] != 3:
@@ -100,6 +101,12 @@ def to_pixels(images, value_range=None) -> tf.Tensor:
                 "only uint8 images imply their range"
             )
         value_range = (0, 255)
+    if isinstance(value_range, str):
+        from common.data import VALUE_RANGES
+
+        if value_range not in VALUE_RANGES:
+            raise ValueError(f"value_range must be (low, high) or one of {sorted(VALUE_RANGES)}, got {value_range!r}")
+        value_range = VALUE_RANGES[value_range]
     low, high = (float(v) for v in value_range)
     if not high > low:
         raise ValueError(f"value_range must be (low, high) with high > low, got {value_range}")

@@ -193,3 +193,11 @@ def test_cli_runs_as_a_module(folders, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "fid" in proc.stdout and json.loads(out.read_text())["is"] >= 1.0
+
+
+def test_an_unreadable_image_is_skipped_with_a_warning_not_fatal(tmp_path, extractor):
+    folder = write_images(tmp_path / "imgs", smooth_images(5))
+    (folder / "0002.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    with pytest.warns(UserWarning, match="1 of 5 images"):
+        feats = F.folder_features(folder, extractor, cache_dir=False)
+    assert feats["pool"].shape == (4, extractor.feature_dim)

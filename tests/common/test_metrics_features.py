@@ -17,11 +17,16 @@ def test_value_ranges_map_to_0_255():
     np.testing.assert_allclose(F.to_pixels(np.array([[[[-1.0, 0.0, 1.0]]]]), (-1, 1)), [[[[0, 127.5, 255]]]])
     np.testing.assert_allclose(F.to_pixels(np.array([[[[0.0, 0.5, 1.0]]]]), (0, 1)), [[[[0, 127.5, 255]]]])
     np.testing.assert_allclose(F.to_pixels(np.array([[[[-1.5, 2.0, 0.0]]]]), (-1, 1)), [[[[0, 255, 127.5]]]])
+    # common.data's range names
+    np.testing.assert_allclose(F.to_pixels(np.array([[[[-1.0, 0.0, 1.0]]]]), "tanh"), [[[[0, 127.5, 255]]]])
+    np.testing.assert_allclose(F.to_pixels(np.array([[[[0.0, 0.5, 1.0]]]]), "sigmoid"), [[[[0, 127.5, 255]]]])
 
 
 def test_float_images_without_a_value_range_are_refused():
     with pytest.raises(ValueError, match="value_range"):
         F.to_pixels(np.zeros((1, 4, 4, 3), np.float32))
+    with pytest.raises(ValueError, match="tanh"):
+        F.to_pixels(np.zeros((1, 4, 4, 3), np.float32), "relu")
     with pytest.raises(ValueError, match=r"\[B, H, W, 3\]"):
         F.to_pixels(np.zeros((4, 4, 3), np.uint8))
 
