@@ -1,0 +1,417 @@
+"""Image-folder pipelines whose batches are a pure function of (seed, step).
+
+A killed run resumes bit-for-bit: `image_dataset(..., start_step=N)` yields exactly the
+batches an uninterrupted run yields from step N on. Nothing here keeps random state:
+file order, random sampling, crop offsets and flips all come from stateless ops keyed
+by (seed, epoch / step / element index), and `start_step` skips ahead on the index
+stream, before any file is read. Images stream from disk (no cache of decoded images),
+so memory does not grow with the size of the folder.
+
+One decoding path (`decode_image`) turns every supported format into uint8 RGB, and
+one pair of functions (`to_range` / `from_range`) maps pixels to and from a model's
+value range:
+
+    "tanh"     float32 in [-1, 1]   x / 127.5 - 1
+    "sigmoid"  float32 in [0, 1]    x / 255
+
+Formats: JPEG, PNG (grayscale, gray+alpha, RGBA, palette, 16-bit), GIF (first frame),
+BMP, and WebP, which TensorFlow >= 2.16 decodes natively (checked on TF 2.21: RGB and
+RGBA WebP, lossy and lossless, through `tf.io.decode_image`).
+
+Broken files are handled twice. Before training, `scan_images` drops files that are
+empty, not images, or visibly truncated (a few bytes read at each end). A file that
+passes the scan but still fails to decode (a PNG with a bad checksum, a corrupt JPEG)
+is replaced, in the training orders, by a substitute image drawn from (seed, element
+index), so the run goes on and later batches do not shift: exact resume still holds.
+Only if the file and all its substitutes fail is the element dropped, which shifts
+every later batch by one image (exact resume then holds only from a checkpoint taken
+after that point). Runtime decode failures are logged once per file and listed by
+`undecodable_files()`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import tensorflow as tf
+
+logger = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+VALUE_RANGES = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
+ORDERS = ("shuffle", "random", "sequential")
+
+# Substitutes tried, in order, when a training image fails to decode at runtime.
+SUBSTITUTES = 3
+# Bytes read from the end of a file to find the JPEG EOI marker / PNG IEND chunk; a
+# little slack for encoders that pad after the end marker.
+_TAIL_BYTES = 1024
+
+# Independent random streams per purpose, so e.g. crop offsets never correlate with
+# file order.
+_ORDER, _AUGMENT, _SUBSTITUTE = 1, 2, 3
+
+# channels of the decoded image (1-4) -> which of them make RGB
+_TO_RGB = [[0, 0, 0], [0, 0, 0], [0, 1, 2], [0, 1, 2]]
+
+
+class DataError(ValueError):
+    """A user-facing data problem (missing folder, no images, ...); the message is one
+    line and names the path."""
+
+
+# --------------------------------------------------------------------------- files
+
+
+def list_images(folder, recursive: bool = True) -> list[str]:
+    """Sorted paths of the image files (IMAGE_EXTENSIONS, any case) under `folder`.
+
+    Hidden files and folders (names starting with ".", e.g. `.ipynb_checkpoints`,
+    macOS `._x.jpg` resource forks) are ignored. Raises DataError naming the folder if
+    it is missing, not a folder, or holds no images.
+    """
+    root = Path(folder).expanduser()
+    if not root.exists():
+        raise DataError(f"image folder not found: {root}")
+    if not root.is_dir():
+        raise DataError(f"not a folder: {root}")
+    paths = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")) if recursive else []
+        paths.extend(os.path.join(dirpath, f) for f in filenames
+                     if not f.startswith(".") and os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS)
+    if not paths:
+        where = "under" if recursive else "in"
+        raise DataError(f"no images ({' '.join(IMAGE_EXTENSIONS)}) {where} {root}")
+    return sorted(paths)
+
+
+def _image_kind(head: bytes) -> str | None:
+    """Format named by a file's first bytes (magic numbers), or None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head.startswith(b"BM"):
+        return "bmp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def check_image_file(path) -> str | None:
+    """Why `path` is not a usable image, or None if it looks fine.
+
+    Reads at most 16 bytes from the start and 1 KiB from the end: catches empty files,
+    non-images (unknown magic bytes), truncated JPEG (no EOI marker FFD9 near the end),
+    truncated PNG (no IEND chunk), and BMP / WebP shorter than their declared size.
+    """
+    try:
+        size = os.path.getsize(path)
+        if size == 0:
+            return "empty file (0 bytes)"
+        with open(path, "rb") as f:
+            head = f.read(16)
+            f.seek(max(0, size - _TAIL_BYTES))
+            tail = f.read()
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    kind = _image_kind(head)
+    if kind is None:
+        return "not an image (unrecognised file header)"
+    if kind == "jpeg" and b"\xff\xd9" not in tail:
+        return "truncated JPEG (no end-of-image marker FFD9)"
+    if kind == "png" and b"IEND" not in tail:
+        return "truncated PNG (no IEND chunk)"
+    if kind == "bmp" and len(head) >= 6 and int.from_bytes(head[2:6], "little") > size:
+        return f"truncated BMP ({size} of {int.from_bytes(head[2:6], 'little')} bytes)"
+    if kind == "webp" and int.from_bytes(head[4:8], "little") + 8 > size:
+        return f"truncated WebP ({size} of {int.from_bytes(head[4:8], 'little') + 8} bytes)"
+    return None
+
+
+_reported: set[tuple[str, str]] = set()  # (path, reason) already warned about in this process
+
+
+def scan_images(paths) -> tuple[list[str], list[tuple[str, str]]]:
+    """Split `paths` into (good_paths, bad) with bad = [(path, reason), ...], order kept.
+
+    Each bad file is logged once (a warning with path and reason) plus one summary line;
+    raises DataError if no good file is left.
+    """
+    paths = [os.fspath(p) for p in paths]
+    if not paths:
+        raise DataError("no image files given")
+    if len(paths) > 256:  # overlap the small reads on slow (network) disks
+        with ThreadPoolExecutor(16) as pool:
+            reasons = list(pool.map(check_image_file, paths, chunksize=64))
+    else:
+        reasons = [check_image_file(p) for p in paths]
+    good = [p for p, r in zip(paths, reasons) if r is None]
+    bad = [(p, r) for p, r in zip(paths, reasons) if r is not None]
+    for path, reason in bad:
+        if (path, reason) not in _reported:
+            _reported.add((path, reason))
+            logger.warning("skipping %s: %s", path, reason)
+    if bad:
+        logger.warning("skipped %d of %d image files that cannot be read", len(bad), len(paths))
+    if not good:
+        where = os.path.commonpath(paths) if len(paths) > 1 else paths[0]
+        raise DataError(f"none of the {len(paths)} image files under {where} can be read "
+                        f"(first: {bad[0][0]}: {bad[0][1]})")
+    return good, bad
+
+
+# --------------------------------------------------------------------------- pixels
+
+
+def decode_image(contents) -> tf.Tensor:
+    """Encoded bytes (tf.string scalar) -> uint8 [H, W, 3] RGB, whatever the source.
+
+    Grayscale is replicated to 3 channels, alpha is dropped (not composited), palette
+    images are expanded, 16-bit PNG keeps the high byte (65535 -> 255), GIF gives its
+    first frame. JPEG / PNG / GIF / BMP / WebP are recognised by content, not name.
+    """
+    # channels=0 decodes natively; asking TF for 3 channels fails on RGBA WebP
+    image = tf.io.decode_image(contents, channels=0, dtype=tf.uint8, expand_animations=False)
+    rgb = tf.gather(tf.constant(_TO_RGB), tf.shape(image)[-1] - 1)
+    image = tf.gather(image, rgb, axis=-1)
+    image.set_shape([None, None, 3])
+    return image
+
+
+def load_image(path) -> tf.Tensor:
+    """Read and decode one image file -> uint8 [H, W, 3]."""
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    return decode_image(tf.io.read_file(path))
+
+
+def _check_value_range(value_range: str) -> None:
+    if value_range not in VALUE_RANGES:
+        raise ValueError(f"value_range must be one of {sorted(VALUE_RANGES)}, got {value_range!r}")
+
+
+def to_range(images, value_range: str) -> tf.Tensor:
+    """Pixels (uint8, or float in [0, 255]), any shape -> float32 in the model's range:
+    "tanh" [-1, 1] (x / 127.5 - 1) or "sigmoid" [0, 1] (x / 255)."""
+    _check_value_range(value_range)
+    x = tf.cast(images, tf.float32)
+    return x / 127.5 - 1.0 if value_range == "tanh" else x / 255.0
+
+
+def from_range(images, value_range: str) -> tf.Tensor:
+    """Model outputs in the model's range ("tanh" [-1, 1] or "sigmoid" [0, 1]), any shape
+    -> uint8 pixels, rounded and clipped. Inverse of `to_range` on uint8 input."""
+    _check_value_range(value_range)
+    x = tf.cast(images, tf.float32)
+    x = (x + 1.0) * 127.5 if value_range == "tanh" else x * 255.0
+    return tf.cast(tf.clip_by_value(tf.round(x), 0.0, 255.0), tf.uint8)
+
+
+def _size_pair(size, name: str) -> tuple[int, int]:
+    pair = (size, size) if isinstance(size, int) else tuple(int(s) for s in size)
+    if len(pair) != 2 or min(pair) < 1:
+        raise ValueError(f"{name} must be a positive int or (height, width), got {size!r}")
+    return pair
+
+
+def _resize(image, size) -> tf.Tensor:
+    return tf.image.resize(image, size, method="bilinear", antialias=True)
+
+
+def preprocess(image, *, image_size, resize_to=None, random_crop: bool = False, random_flip: bool = False,
+               seed=None) -> tf.Tensor:
+    """One decoded image -> float32 [h, w, 3] in [0, 255], (h, w) = image_size.
+
+    image: uint8 (or float in [0, 255]) [H, W, 3]. Resizes (bilinear, antialiased) to
+    `resize_to` (int for a square, or (h, w)) if given; then takes a random crop of
+    `image_size` (upscaling first if the image is smaller than the crop) or resizes to
+    `image_size`; then flips left-right at random. The randomness is stateless:
+    `seed` is an int [2] tensor and the same seed gives the same crop and flip.
+    """
+    height, width = _size_pair(image_size, "image_size")
+    if (random_crop or random_flip) and seed is None:
+        raise ValueError("preprocess: random_crop / random_flip need a seed (int [2] tensor)")
+    image = tf.cast(image, tf.float32)
+    if resize_to is not None:
+        resize_h, resize_w = _size_pair(resize_to, "resize_to")
+        if random_crop and (resize_h < height or resize_w < width):
+            raise ValueError(f"resize_to {resize_to} is smaller than the crop size {image_size}")
+        image = _resize(image, (resize_h, resize_w))
+    if random_crop or random_flip:
+        crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    if random_crop:
+        hw = tf.cast(tf.shape(image)[:2], tf.float32)
+        scale = tf.reduce_max(tf.stack([1.0, height / hw[0], width / hw[1]]))
+        cover = tf.maximum(tf.cast(tf.math.ceil(hw * scale), tf.int32), [height, width])  # keeps the aspect ratio
+        image = tf.cond(scale > 1.0, lambda: _resize(image, cover), lambda: image)
+        image = tf.image.stateless_random_crop(image, [height, width, 3], seed=crop_seed)
+    else:
+        image = _resize(image, (height, width))
+    if random_flip:
+        image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
+    return tf.clip_by_value(image, 0.0, 255.0)
+
+
+# --------------------------------------------------------------------------- pipelines
+
+_undecodable: dict[str, int] = {}  # path -> runtime decode failures seen in this process
+
+
+def undecodable_files() -> dict[str, int]:
+    """Files that passed `scan_images` but failed to decode while a pipeline ran in this
+    process, with how many times each was replaced or skipped."""
+    return dict(_undecodable)
+
+
+def _note_undecodable(path) -> bool:
+    path = path.numpy().decode("utf-8", "replace")
+    if path not in _undecodable:
+        logger.warning("could not decode %s; a substitute image was used in its place", path)
+    _undecodable[path] = _undecodable.get(path, 0) + 1
+    return True
+
+
+def _resolve(source) -> list[str]:
+    """A folder (scanned recursively) or a list of image paths -> the readable paths."""
+    if isinstance(source, (str, os.PathLike)):
+        paths = list_images(source)
+    else:
+        paths = [os.fspath(p) for p in source]
+        if not paths:
+            raise DataError("no image paths given")
+    good, _ = scan_images(paths)
+    return good
+
+
+def _key(seed, stream: int, purpose: int, index) -> tf.Tensor:
+    """Stateless RNG key (int64 [2]) for one (seed, stream, purpose, index)."""
+    key = tf.stack([tf.cast(seed, tf.int64), tf.constant(stream, tf.int64)])
+    key = tf.random.experimental.stateless_fold_in(key, purpose, alg="philox")
+    return tf.random.experimental.stateless_fold_in(key, tf.cast(index, tf.int64), alg="philox")
+
+
+def _check_args(image_size, batch_size, value_range, order, start_step):
+    _size_pair(image_size, "image_size")
+    _check_value_range(value_range)
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+    if int(batch_size) < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if int(start_step) < 0:
+        raise ValueError(f"start_step must be >= 0, got {start_step}")
+
+
+def _pipeline(paths: list[str], *, stream: int, image_size, batch_size, value_range, order, seed, start_step,
+              resize_to, random_crop, random_flip, repeat, drop_remainder) -> tf.data.Dataset:
+    n = len(paths)
+    files = tf.constant(paths, tf.string)
+    batch_size = int(batch_size)
+    first = int(start_step) * batch_size  # element index of the first image to yield
+    augment = random_crop or random_flip
+
+    def file_index(e):
+        """Element index e (int64) -> index of its file in `paths`."""
+        if order == "shuffle":  # epoch e // n is a fresh permutation keyed by (seed, epoch)
+            return tf.random.experimental.index_shuffle(e % n, _key(seed, stream, _ORDER, e // n), n - 1)
+        if order == "random":  # step e // B draws its B files with replacement, keyed by (seed, step)
+            draws = tf.random.stateless_uniform([batch_size], _key(seed, stream, _ORDER, e // batch_size),
+                                                minval=0, maxval=n, dtype=tf.int64)
+            return draws[e % batch_size]
+        return e % n
+
+    def prepare(path, e):
+        seed_e = _key(seed, stream, _AUGMENT, e) if augment else None
+        image = preprocess(load_image(path), image_size=image_size, resize_to=resize_to,
+                           random_crop=random_crop, random_flip=random_flip, seed=seed_e)
+        return to_range(image, value_range)
+
+    if repeat:
+        elements = tf.data.Dataset.counter(start=first, dtype=tf.int64)
+    else:  # one pass (for "random": as many draws as there are files)
+        elements = tf.data.Dataset.range(first, max(first, n), dtype=tf.int64)
+
+    if order == "sequential":  # evaluation: an unreadable file is simply left out
+        ds = elements.map(lambda e: prepare(files[e % n], e), num_parallel_calls=tf.data.AUTOTUNE,
+                          deterministic=True)
+        ds = ds.ignore_errors(log_warning=True)
+    else:
+        def first_decodable(e):
+            """The element's file, or if it fails to decode, the first of SUBSTITUTES
+            random files that does: a one-element dataset of (image, failures, path)."""
+            spare = tf.random.stateless_uniform([SUBSTITUTES], _key(seed, stream, _SUBSTITUTE, e),
+                                                minval=0, maxval=n, dtype=tf.int64)
+            candidates = tf.gather(files, tf.concat([[file_index(e)], spare], 0))
+            tries = tf.data.Dataset.from_tensor_slices((candidates, tf.range(SUBSTITUTES + 1)))
+            tries = tries.map(lambda path, k: (prepare(path, e), k, candidates[0]))
+            return tries.ignore_errors(log_warning=True).take(1)
+
+        def report(image, failures, path):
+            noted = tf.cond(failures > 0,
+                            lambda: tf.py_function(_note_undecodable, [path], tf.bool),
+                            lambda: tf.constant(True))
+            with tf.control_dependencies([noted]):
+                return tf.identity(image)
+
+        ds = elements.interleave(first_decodable, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = ds.map(report)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def image_dataset(source, *, image_size, batch_size: int, value_range: str = "tanh", order: str = "shuffle",
+                  seed: int = 0, start_step: int = 0, resize_to=None, random_crop: bool = False,
+                  random_flip: bool = False, repeat: bool = True, drop_remainder: bool = True) -> tf.data.Dataset:
+    """Batches of float32 [B, S, S, 3] in `value_range` ("tanh" [-1, 1], "sigmoid" [0, 1])
+    from a folder (recursive) or a list of image paths, S = image_size.
+
+    order:
+      "shuffle"     epochs over all files; epoch k is a permutation keyed by (seed, k);
+                    element e = step * batch_size + i belongs to epoch e // n_files
+      "random"      every step draws batch_size files uniformly with replacement,
+                    keyed by (seed, step)
+      "sequential"  file order (for evaluation: repeat=False, drop_remainder=False);
+                    an undecodable file is left out
+    Augmentation (see `preprocess`) is keyed by (seed, element index). Batch k of
+    `start_step=s` equals batch s + k of `start_step=0`; skipping costs nothing. With
+    repeat=False the dataset makes one pass (n_files elements). The files are scanned
+    (`scan_images`) when the dataset is built; DataError if there are none.
+    """
+    _check_args(image_size, batch_size, value_range, order, start_step)
+    paths = _resolve(source)
+    return _pipeline(paths, stream=0, image_size=image_size, batch_size=batch_size, value_range=value_range,
+                     order=order, seed=seed, start_step=start_step, resize_to=resize_to, random_crop=random_crop,
+                     random_flip=random_flip, repeat=repeat, drop_remainder=drop_remainder)
+
+
+def unpaired_dataset(source_a, source_b, *, image_size, batch_size: int, value_range: str = "tanh",
+                     order: str = "shuffle", seed: int = 0, start_step: int = 0, resize_to=None,
+                     random_crop: bool = False, random_flip: bool = False) -> tf.data.Dataset:
+    """Infinite dataset of (a_batch, b_batch), each float32 [B, S, S, 3] in `value_range`.
+
+    The two domains are independent `image_dataset`s ("shuffle" or "random" order) with
+    their own derived seeds, zipped step by step; the smaller domain simply wraps
+    around more often. A pure function of (seed, step), like `image_dataset`.
+    """
+    _check_args(image_size, batch_size, value_range, order, start_step)
+    if order not in ("shuffle", "random"):
+        raise ValueError(f"unpaired_dataset order must be 'shuffle' or 'random', got {order!r}")
+    paths_a, paths_b = _resolve(source_a), _resolve(source_b)
+    common = dict(image_size=image_size, batch_size=batch_size, value_range=value_range, order=order, seed=seed,
+                  start_step=start_step, resize_to=resize_to, random_crop=random_crop, random_flip=random_flip,
+                  repeat=True, drop_remainder=True)
+    return tf.data.Dataset.zip(_pipeline(paths_a, stream=1, **common), _pipeline(paths_b, stream=2, **common))
+
+
+def steps_per_epoch(n_a: int, n_b: int, batch_size: int) -> int:
+    """Steps in one unpaired epoch: a pass over the larger domain, max(n_a, n_b) // batch_size
+    (the reference CycleGAN's epoch length)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    return max(n_a, n_b) // batch_size
