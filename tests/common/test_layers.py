@@ -242,3 +242,20 @@ def test_all_layers_together_round_trip(tmp_path):
     model = keras.Model(x, y)
     model.set_weights([w + rand(*w.shape, seed=i) * 0.1 for i, w in enumerate(model.get_weights())])
     assert_round_trip(model, rand(2, 8, 8, 3), tmp_path)
+
+
+def test_layers_follow_a_mixed_precision_policy():
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        x = rand(2, 6, 6, 8)
+        inception = InceptionModule(8, kernel_size=3, residual=True)
+        attention = SelfAttention2D()
+        attention(inception(x))  # build, so gamma exists
+        attention.gamma.assign(1.0)
+        y = np.asarray(attention(inception(x)))
+        assert all(layer.compute_dtype == "float16" for layer in (*inception.convs, *inception.norms))
+        assert y.dtype == np.float16 and np.all(np.isfinite(y))
+        assert {v.dtype for v in (*inception.weights, *attention.weights)} == {"float32"}
+    finally:
+        keras.mixed_precision.set_global_policy(previous)

@@ -213,3 +213,28 @@ def test_keras_file_round_trip_gives_identical_outputs(tmp_path, builder, kwargs
     before, after = net(x), loaded(x)
     for a, b in zip(before if isinstance(before, list) else [before], after if isinstance(after, list) else [after]):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+# ---- mixed precision ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def mixed_float16():
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    yield
+    keras.mixed_precision.set_global_policy(previous)
+
+
+@pytest.mark.parametrize("builder,kwargs,value_range", [
+    (models.resnet_generator, dict(filters=4, res_blocks=1), "tanh"),
+    (models.patch_discriminator, dict(filters=4), "tanh"),
+    (models.multiscale_generator, dict(filters=4, inception_residual=True), "sigmoid"),
+    (models.multiscale_discriminator, dict(filters=4), "sigmoid"),
+])
+def test_under_mixed_precision_weights_and_outputs_stay_float32(mixed_float16, builder, kwargs, value_range):
+    net = builder(32, **kwargs)
+    out = net(images(2, 32, value_range))
+    assert {v.dtype for v in net.weights} == {"float32"}
+    assert any(layer.compute_dtype == "float16" for layer in net.layers)  # the body really runs in float16
+    for o in out if isinstance(out, list) else [out]:
+        assert o.dtype == "float32" and np.all(np.isfinite(np.asarray(o)))
