@@ -132,7 +132,7 @@ def multiscale_generator(image_size=256, filters=16, kernel_size=5, fusion_kerne
     """The multi-scale CycleGAN generator (SPEC model B): inception U-Net with a dense bottleneck and fusion.
 
         encoder i = 1..5: e_i = inception(x, f_i); x = MaxPool(e_i)      f_i = 16, 32, 64, 128, 256
-        latent: Flatten -> Dense(latent_units, L2) -> Dense(S/32 * S/32 * 16f, L2) -> Reshape
+        latent: Flatten -> Dense(latent_units=128) -> Dense(S/32 * S/32 * 16f) -> Reshape   (kernel L2 = l2, 1e-3)
         decoder j = 1..5: x = inception(concat(UpSample2x(x), e_{6-j}), f_{6-j})
         fusion: ConvTranspose(f, fusion_kernel, stride 16) of decoder block 1 (S/16 -> S),
                 concat decoder block 5 -> ConvTranspose(3, kernel_size, stride 1) -> sigmoid
