@@ -15,8 +15,11 @@ value range:
     "sigmoid"  float32 in [0, 1]    x / 255
 
 Formats: JPEG, PNG (grayscale, gray+alpha, RGBA, palette, 16-bit), GIF (first frame),
-BMP, and WebP, which TensorFlow >= 2.16 decodes natively (checked on TF 2.21: RGB and
-RGBA WebP, lossy and lossless, through `tf.io.decode_image`).
+BMP, and still WebP, which this TensorFlow decodes natively (checked on TF 2.21: RGB
+and RGBA, lossy and lossless, through `tf.io.decode_image`). Animated WebP is refused:
+TF 2.21's decoder writes its 4-channel frames into a 3-channel buffer, corrupting
+memory (garbage pixels, then a crash), so `scan_images` skips such files and
+`decode_image` raises an error before reaching the decoder.
 
 Broken files are handled twice. Before training, `scan_images` drops files that are
 empty, not images, or visibly truncated (a few bytes read at each end). A file that
@@ -104,19 +107,25 @@ def _image_kind(head: bytes) -> str | None:
     return None
 
 
+def _animated_webp_header(head: bytes) -> bool:
+    """RIFF/WEBP with an extended (VP8X) header whose animation flag is set."""
+    return head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X" and len(head) > 20 and bool(head[20] & 0x02)
+
+
 def check_image_file(path) -> str | None:
     """Why `path` is not a usable image, or None if it looks fine.
 
-    Reads at most 16 bytes from the start and 1 KiB from the end: catches empty files,
+    Reads at most 32 bytes from the start and 1 KiB from the end: catches empty files,
     non-images (unknown magic bytes), truncated JPEG (no EOI marker FFD9 near the end),
-    truncated PNG (no IEND chunk), and BMP / WebP shorter than their declared size.
+    truncated PNG (no IEND chunk), BMP / WebP shorter than their declared size, and
+    animated WebP (which TensorFlow cannot decode safely).
     """
     try:
         size = os.path.getsize(path)
         if size == 0:
             return "empty file (0 bytes)"
         with open(path, "rb") as f:
-            head = f.read(16)
+            head = f.read(32)
             f.seek(max(0, size - _TAIL_BYTES))
             tail = f.read()
     except OSError as exc:
@@ -132,6 +141,8 @@ def check_image_file(path) -> str | None:
         return f"truncated BMP ({size} of {int.from_bytes(head[2:6], 'little')} bytes)"
     if kind == "webp" and int.from_bytes(head[4:8], "little") + 8 > size:
         return f"truncated WebP ({size} of {int.from_bytes(head[4:8], 'little') + 8} bytes)"
+    if kind == "webp" and _animated_webp_header(head):
+        return "animated WebP (not supported: TensorFlow's decoder corrupts memory on it)"
     return None
 
 
@@ -170,15 +181,26 @@ def scan_images(paths) -> tuple[list[str], list[tuple[str, str]]]:
 # --------------------------------------------------------------------------- pixels
 
 
+def _is_animated_webp(contents) -> tf.Tensor:
+    head = tf.strings.substr(contents, 0, 21) + b"\0" * 21  # padded: short inputs are not WebP
+    flags = tf.io.decode_raw(tf.strings.substr(head, 20, 1), tf.uint8)[0]
+    return ((tf.strings.substr(head, 0, 4) == b"RIFF") & (tf.strings.substr(head, 8, 8) == b"WEBPVP8X")
+            & (tf.bitwise.bitwise_and(flags, 2) > 0))
+
+
 def decode_image(contents) -> tf.Tensor:
     """Encoded bytes (tf.string scalar) -> uint8 [H, W, 3] RGB, whatever the source.
 
     Grayscale is replicated to 3 channels, alpha is dropped (not composited), palette
     images are expanded, 16-bit PNG keeps the high byte (65535 -> 255), GIF gives its
     first frame. JPEG / PNG / GIF / BMP / WebP are recognised by content, not name.
+    Raises InvalidArgumentError for undecodable data and for animated WebP.
     """
-    # channels=0 decodes natively; asking TF for 3 channels fails on RGBA WebP
-    image = tf.io.decode_image(contents, channels=0, dtype=tf.uint8, expand_animations=False)
+    refuse = tf.debugging.Assert(tf.logical_not(_is_animated_webp(contents)),
+                                 ["animated WebP is not supported (TensorFlow's decoder corrupts memory on it)"])
+    with tf.control_dependencies([refuse]):
+        # channels=0 decodes natively; asking TF for 3 channels fails on RGBA WebP
+        image = tf.io.decode_image(contents, channels=0, dtype=tf.uint8, expand_animations=False)
     rgb = tf.gather(tf.constant(_TO_RGB), tf.shape(image)[-1] - 1)
     image = tf.gather(image, rgb, axis=-1)
     image.set_shape([None, None, 3])

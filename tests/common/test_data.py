@@ -199,6 +199,27 @@ def test_decode_webp_with_alpha(formats):
     np.testing.assert_array_equal(_decoded(formats[0], "image.webp"), RGB)
 
 
+@pytest.mark.skipif(not HAS_WEBP, reason="Pillow cannot write WebP here")
+def test_animated_webp_is_skipped_by_the_scan_and_refused_by_the_decoder(tmp_path):
+    # TF 2.21 decodes it into a too-small buffer (heap corruption), so it must never reach the op
+    frames = [Image.fromarray(np.full((8, 8, 3), v, np.uint8)) for v in (10, 200)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "WEBP", save_all=True, append_images=frames[1:], lossless=True)
+    (tmp_path / "moving.webp").write_bytes(buffer.getvalue())
+    (tmp_path / "still.png").write_bytes(_encode(Image.fromarray(RGB), "PNG"))
+    good, bad = scan_images(list_images(tmp_path))
+    assert [p.rsplit("/", 1)[1] for p in good] == ["still.png"]
+    assert "animated WebP" in bad[0][1]
+    with pytest.raises(tf.errors.InvalidArgumentError, match="animated WebP"):
+        load_image(tmp_path / "moving.webp")
+
+
+def test_decode_rejects_data_that_is_not_an_image():
+    for contents in (b"", b"RIFF", b"plain text, long enough to look at its header"):
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            decode_image(tf.constant(contents))
+
+
 def test_decode_gif_takes_first_frame():
     frames = [Image.fromarray(np.full((3, 3, 3), v, np.uint8)) for v in (10, 200)]
     buffer = io.BytesIO()
