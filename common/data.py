@@ -319,8 +319,11 @@ def _key(seed, stream: int, purpose: int, index) -> tf.Tensor:
     return tf.random.experimental.stateless_fold_in(key, tf.cast(index, tf.int64), alg="philox")
 
 
-def _check_args(image_size, batch_size, value_range, order, start_step):
-    _size_pair(image_size, "image_size")
+def _check_args(image_size, batch_size, value_range, order, start_step, resize_to=None, random_crop=False):
+    height, width = _size_pair(image_size, "image_size")
+    if resize_to is not None and random_crop and min(_size_pair(resize_to, "resize_to")[i] - (height, width)[i]
+                                                     for i in (0, 1)) < 0:
+        raise ValueError(f"resize_to {resize_to} is smaller than the crop size {image_size}")
     _check_value_range(value_range)
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
@@ -375,6 +378,8 @@ def _pipeline(paths: list[str], *, stream: int, image_size, batch_size, value_ra
             return tries.ignore_errors(log_warning=True).take(1)
 
         def report(image, failures, path):
+            # a Python callback, only when a substitute was used; it keeps the dataset from
+            # being serialised (tf.data service, snapshot), which nothing here needs
             noted = tf.cond(failures > 0,
                             lambda: tf.py_function(_note_undecodable, [path], tf.bool),
                             lambda: tf.constant(True))
@@ -405,7 +410,7 @@ def image_dataset(source, *, image_size, batch_size: int, value_range: str = "ta
     repeat=False the dataset makes one pass (n_files elements). The files are scanned
     (`scan_images`) when the dataset is built; DataError if there are none.
     """
-    _check_args(image_size, batch_size, value_range, order, start_step)
+    _check_args(image_size, batch_size, value_range, order, start_step, resize_to, random_crop)
     paths = _resolve(source)
     return _pipeline(paths, stream=0, image_size=image_size, batch_size=batch_size, value_range=value_range,
                      order=order, seed=seed, start_step=start_step, resize_to=resize_to, random_crop=random_crop,
@@ -421,7 +426,7 @@ def unpaired_dataset(source_a, source_b, *, image_size, batch_size: int, value_r
     their own derived seeds, zipped step by step; the smaller domain simply wraps
     around more often. A pure function of (seed, step), like `image_dataset`.
     """
-    _check_args(image_size, batch_size, value_range, order, start_step)
+    _check_args(image_size, batch_size, value_range, order, start_step, resize_to, random_crop)
     if order not in ("shuffle", "random"):
         raise ValueError(f"unpaired_dataset order must be 'shuffle' or 'random', got {order!r}")
     paths_a, paths_b = _resolve(source_a), _resolve(source_b)
