@@ -1,0 +1,66 @@
+"""night2day pipelines (SPEC section 1) over the trainA/trainB/testA/testB layout (A = night, B = day).
+
+ResNet preset: random flip, resize to 720 (scaled with --image-size), random crop,
+[-1, 1]; epochs are passes over the larger domain. Multi-scale preset: resize,
+[0, 1], a fresh random batch from each domain every step. Both are functions of
+(seed, step), so a resumed run sees the batches an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from common.data import DataError, image_dataset, list_images, steps_per_epoch, unpaired_dataset
+
+DOMAINS = {"trainA": "night (train)", "trainB": "day (train)", "testA": "night (test)", "testB": "day (test)"}
+# the ResNet notebook resized 1280x720 frames to 720x720 before taking 256x256 crops
+RESIZE_RATIO = 720 / 256
+
+
+def domain_folders(root, splits=("trainA", "trainB")) -> dict[str, Path]:
+    """Check the CycleGAN layout under root; DataError naming what is missing."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"data folder not found: {root}")
+    folders = {}
+    for split in splits:
+        folder = root / split
+        if not folder.is_dir():
+            raise DataError(f"{root} has no {split}/ folder ({DOMAINS[split]} images); expected "
+                            "trainA/ trainB/ testA/ testB/ (A = night, B = day) - "
+                            "see `python -m night2day.prepare --help`")
+        folders[split] = folder
+    return folders
+
+
+def value_range_of(model: str) -> str:
+    """The generator's output range: tanh for the ResNet preset, sigmoid for the multi-scale one."""
+    return "tanh" if model == "resnet" else "sigmoid"
+
+
+def train_dataset(root, *, model, image_size, batch_size, seed, start_step):
+    """(night, day) batches: float32 [B, S, S, 3] each, in the preset's value range."""
+    folders = domain_folders(root)
+    if model == "resnet":
+        return unpaired_dataset(folders["trainA"], folders["trainB"], image_size=image_size,
+                                batch_size=batch_size, value_range="tanh", order="shuffle", seed=seed,
+                                start_step=start_step, resize_to=round(image_size * RESIZE_RATIO),
+                                random_crop=True, random_flip=True)
+    return unpaired_dataset(folders["trainA"], folders["trainB"], image_size=image_size,
+                            batch_size=batch_size, value_range="sigmoid", order="random", seed=seed,
+                            start_step=start_step)
+
+
+def default_steps_per_epoch(root, *, model, batch_size) -> int:
+    """ResNet: one pass over the larger domain; multi-scale: 1 (the notebook's one-batch epochs)."""
+    if model != "resnet":
+        return 1
+    folders = domain_folders(root)
+    n_a, n_b = len(list_images(folders["trainA"])), len(list_images(folders["trainB"]))
+    return max(1, steps_per_epoch(n_a, n_b, batch_size))
+
+
+def test_dataset(folder, *, model, image_size, batch_size=8):
+    """A single ordered pass over a folder, resized to image_size, in the preset's range."""
+    return image_dataset(folder, image_size=image_size, batch_size=batch_size, value_range=value_range_of(model),
+                         order="sequential", repeat=False, drop_remainder=False)

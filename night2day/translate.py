@@ -1,0 +1,93 @@
+"""Translate images with a trained night2day generator.
+
+    python -m night2day.translate --checkpoint runs/night2day --input photos/ --output day/
+    python -m night2day.translate --checkpoint runs/night2day --input a.jpg --output out/ --grid
+    python -m night2day.translate --checkpoint runs/night2day --export generator.keras
+
+--checkpoint: a ckpt-* folder, a run folder, or an exported generator (.keras).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="python -m night2day.translate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", required=True, help="checkpoint folder, run folder or .keras generator")
+    p.add_argument("--input", help="an image or a folder of images")
+    p.add_argument("--output", help="folder for the translated images (PNG, same names)")
+    p.add_argument("--direction", default="night2day", choices=["night2day", "day2night"])
+    p.add_argument("--size", default="original",
+                   help="'original' (the image's own resolution) or a square size in pixels, e.g. 256")
+    p.add_argument("--grid", action="store_true",
+                   help="also write <name>_grid.png: input | translated | reconstructed (needs a checkpoint)")
+    p.add_argument("--export", metavar="FILE.keras",
+                   help="save the chosen direction's generator as a standalone .keras file")
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.size != "original" and not args.size.isdigit():
+        parser.error(f"--size must be 'original' or a whole number of pixels, got {args.size!r}")
+    if not args.export and not (args.input and args.output):
+        parser.error("give --input and --output (and/or --export FILE.keras)")
+    if args.input and not Path(args.input).exists():
+        parser.error(f"--input not found: {args.input}")
+    if not Path(args.checkpoint).exists():
+        parser.error(f"--checkpoint not found: {args.checkpoint}")
+
+    from common.data import DataError, IMAGE_EXTENSIONS, list_images
+    from common.runtime.images import image_grid, save_png
+    from night2day.inference import Translator, read_image
+
+    try:
+        translator = Translator.load(args.checkpoint, args.direction)
+    except (DataError, ValueError) as exc:
+        parser.exit(2, f"error: {exc}\n")
+    if args.export:
+        translator.forward.save(args.export)
+        print(f"exported {args.direction} generator to {args.export}")
+    if not args.input:
+        return 0
+    if args.size == "original" and not translator.fully_convolutional:
+        print(f"note: the multi-scale generator has dense layers and needs its training size "
+              f"{translator.image_size}; images are resized to it and back")
+    if args.grid and translator.backward is None:
+        parser.exit(2, "error: --grid needs a checkpoint (an exported generator has no inverse)\n")
+    src = Path(args.input)
+    try:
+        paths = [src] if src.is_file() else [Path(p) for p in list_images(src)]
+    except DataError as exc:
+        parser.exit(2, f"error: {exc}\n")
+    if src.is_file() and src.suffix.lower() not in IMAGE_EXTENSIONS:
+        parser.exit(2, f"error: not an image file: {src}\n")
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for path in paths:
+        try:
+            image = read_image(path)
+        except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the batch
+            print(f"skipped {path}: {str(exc).splitlines()[0]}", file=sys.stderr)
+            failed += 1
+            continue
+        translated = translator.translate(image, args.size)
+        save_png(out / f"{path.stem}.png", translated)
+        if args.grid:
+            rebuilt = translator.reconstruct(translated, args.size)
+            save_png(out / f"{path.stem}_grid.png", image_grid([[image, translated, rebuilt]]))
+    print(f"translated {len(paths) - failed} image(s) to {out}" + (f"; {failed} skipped" if failed else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

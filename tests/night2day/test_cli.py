@@ -1,0 +1,120 @@
+"""night2day end to end through its command-line modules, on the built-in demo data at tiny size."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from common.data import load_image
+from common.demo_data import demo_dataset
+from common.metrics.features import random_extractor
+from common.runtime import checkpoint as ckpt
+from night2day import evaluate, train, translate
+
+TINY = {
+    "resnet": ["--model", "resnet", "--filters", "4", "--res-blocks", "1"],
+    "multiscale": ["--model", "multiscale", "--filters", "4"],
+}
+
+
+def run_train(out, model, *extra):
+    return train.main([*TINY[model], "--data", "demo", "--image-size", "32", "--out", str(out),
+                       "--steps-per-epoch", "2", "--checkpoint-every", "3", "--sample-every", "2",
+                       "--wandb", "disabled", "--batch-size", "2", *extra])
+
+
+@pytest.mark.parametrize("model", ["resnet", "multiscale"])
+def test_train_resume_translate_evaluate(model, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_train(out, model, "--epochs", "2") == 0
+    latest = ckpt.CheckpointManager(out / "checkpoints").latest()
+    assert ckpt.read_state(latest)["step"] == 4
+    assert (out / "export" / "generator_g.keras").is_file()
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_000000002.png", "step_000000004.png"]
+    grid = np.asarray(load_image(str(out / "samples" / "step_000000002.png")))
+    assert grid.shape[0] > grid.shape[1]  # 8 rows (4 night, 4 day) of 3 images
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"] == model and config["image_size"] == 32
+
+    # continue the same run for one more epoch: resumes at step 4
+    assert run_train(out, model, "--epochs", "3") == 0
+    printed = capsys.readouterr().out
+    assert "resuming from" in printed and "at step 4/6" in printed
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+    demo = demo_dataset("night2day")
+    night = sorted((demo / "testA").iterdir())[0]
+    translated = tmp_path / "translated"
+    assert translate.main(["--checkpoint", str(out), "--input", str(night), "--output", str(translated),
+                           "--grid"]) == 0
+    original = np.asarray(load_image(str(night)))
+    result = np.asarray(load_image(str(translated / f"{night.stem}.png")))
+    assert result.shape == original.shape  # --size original is the default
+    assert (translated / f"{night.stem}_grid.png").is_file()
+
+    results = evaluate.evaluate(out, demo, extractor=random_extractor(seed=0), metrics=["fid", "kid"],
+                                max_images=6, kid_subset_size=3)
+    for key in ("cycle_night_psnr", "cycle_night_ssim", "cycle_day_psnr", "cycle_day_ssim"):
+        assert np.isfinite(results[key])
+    assert 0 < results["cycle_night_psnr"] < 100 and -1 <= results["cycle_night_ssim"] <= 1
+    assert results["n_test_night"] == 6
+    assert any(k.startswith("day_vs_translated_fid") for k in results)
+
+
+def test_translate_original_size_and_export(tmp_path):
+    out = tmp_path / "run"
+    assert run_train(out, "resnet", "--epochs", "1") == 0
+    image = np.random.default_rng(0).integers(0, 255, (36, 52, 3), dtype=np.uint8)
+    from common.runtime.images import save_png
+
+    src = tmp_path / "in" / "wide.png"
+    save_png(src, image)
+    exported = tmp_path / "g.keras"
+    assert translate.main(["--checkpoint", str(out), "--input", str(src.parent), "--output",
+                           str(tmp_path / "o"), "--export", str(exported)]) == 0
+    assert np.asarray(load_image(str(tmp_path / "o" / "wide.png"))).shape == (36, 52, 3)
+    # the exported generator alone translates the same way
+    assert translate.main(["--checkpoint", str(exported), "--input", str(src), "--output",
+                           str(tmp_path / "o2")]) == 0
+    a = np.asarray(load_image(str(tmp_path / "o" / "wide.png"))).astype(int)
+    b = np.asarray(load_image(str(tmp_path / "o2" / "wide.png"))).astype(int)
+    assert np.max(np.abs(a - b)) <= 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--data", "/no/such/folder"], "/no/such/folder"),
+    (["--model", "unet"], "invalid choice"),
+    (["--image-size", "48", "--model", "multiscale"], "divisible by 32"),
+    (["--epochs", "0"], "--epochs must be a positive"),
+])
+def test_bad_input_is_a_one_line_error(argv, message, tmp_path, capsys):
+    try:
+        code = train.main([*argv, "--out", str(tmp_path), "--wandb", "disabled"])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert message in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def test_missing_domain_folder_is_named(tmp_path, capsys):
+    (tmp_path / "data" / "trainA").mkdir(parents=True)
+    code = train.main(["--data", str(tmp_path / "data"), "--out", str(tmp_path / "o"), "--wandb", "disabled"])
+    assert code == 2
+    assert "trainB" in capsys.readouterr().err
+
+
+def test_notebook_preset_is_the_default():
+    c = train.parse_config(["--epochs", "30000"])
+    assert c["model"] == "multiscale" and c["epochs"] == 30000 and c["steps_per_epoch"] == 1
+    assert c["batch_size"] == 4 and c["image_size"] == 256
+    assert (c["lr_d"], c["lr_g"], c["inverse_time_decay"]) == (1e-4, 5e-5, 6e-8)
+    assert (c["beta_1"], c["beta_2"]) == (0.9, 0.999)
+    assert (c["checkpoint_every"], c["sample_every"]) == (2000, 1000)
+    assert c["wandb_project"] == "night2day-cyclegan"
+    assert (c["cycle_weight"], c["identity_weight"]) == (10.0, 0.5)
+    wb = train.Night2DayTask().wandb_config(c)
+    assert {k: wb[k] for k in ("epochs", "batch_size", "learning_rate", "architecture")} == {
+        "epochs": 30000, "batch_size": 4, "learning_rate": 1e-4, "architecture": "Multi-Scale CycleGAN"}

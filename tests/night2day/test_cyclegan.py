@@ -1,0 +1,130 @@
+"""The CycleGAN training model: loss terms, what each optimizer updates, the history pool."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from night2day.cyclegan import CycleGAN, HistoryPool
+from night2day.train import build_cyclegan, parse_config
+
+
+def tiny_config(model, *extra):
+    args = ["--model", model, "--image-size", "32", "--filters", "4", "--wandb", "disabled", *extra]
+    if model == "resnet":
+        args += ["--res-blocks", "1"]
+    config = parse_config(args)
+    config["steps_per_epoch"] = 2
+    return config
+
+
+def batch(model, seed=0, n=2):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (n, 32, 32, 3)).astype("float32")
+    y = rng.uniform(-1, 1, (n, 32, 32, 3)).astype("float32")
+    if model == "multiscale":
+        x, y = (x + 1) / 2, (y + 1) / 2
+    return x, y
+
+
+def lsgan(pred, target):
+    return float(np.mean((np.asarray(pred) - target) ** 2))
+
+
+@pytest.mark.parametrize("model", ["resnet", "multiscale"])
+def test_step_logs_every_term_and_they_match_a_hand_computation(model):
+    config = tiny_config(model)
+    gan = build_cyclegan(config)
+    x, y = batch(model)
+    G, F = gan.generator_g, gan.generator_f
+    DX, DY = gan.networks["discriminator_x"], gan.networks["discriminator_y"]
+    # expected generator-side terms, computed before the step changes any weight
+    fake_y, fake_x = G(x), F(y)
+    heads = lambda out: out if isinstance(out, list) else [out]  # noqa: E731
+    adv_g = [lsgan(p, 1.0) for p in heads(DY(fake_y))]
+    cyc_f = float(np.mean(np.abs(x - np.asarray(F(fake_y)))))
+    id_t = float(np.mean(np.abs(y - np.asarray(G(y)))))
+    logs = {k: float(v) for k, v in gan.train_step((tf.constant(x), tf.constant(y))).items()}
+
+    scales = [""] if model == "resnet" else ["_scale1", "_scale2", "_scale3"]
+    expected = ({f"{p}{s}" for p in ("d_source", "d_target", "g_target", "f_source") for s in scales}
+                | {"cycle_forward", "cycle_backward", "identity_target", "identity_source", "g_total"})
+    if model == "multiscale":
+        expected |= {"d_source", "d_target"}
+    assert set(logs) == expected
+    if model == "multiscale":
+        assert len([k for k in logs if k not in ("d_source", "d_target", "g_total")]) == 16
+        assert logs["d_source"] == pytest.approx(sum(logs[f"d_source{s}"] for s in scales), rel=1e-5)
+    for s, value in zip(scales, adv_g):
+        assert logs[f"g_target{s}"] == pytest.approx(value, rel=1e-4)
+    assert logs["cycle_forward"] == pytest.approx(cyc_f, rel=1e-4)
+    assert logs["identity_target"] == pytest.approx(id_t, rel=1e-4)
+    adv = sum(logs[f"g_target{s}"] + logs[f"f_source{s}"] for s in scales)
+    w_id = 5.0 if model == "resnet" else 0.5
+    total = adv + 10 * (logs["cycle_forward"] + logs["cycle_backward"]) + w_id * (
+        logs["identity_target"] + logs["identity_source"])
+    assert logs["g_total"] == pytest.approx(total, rel=1e-5)
+
+
+def test_each_optimizer_updates_only_its_network():
+    gan = build_cyclegan(tiny_config("resnet"))
+    before = {n: [np.asarray(v) for v in net.trainable_variables] for n, net in gan.networks.items()}
+    gan.train_step(tuple(tf.constant(a) for a in batch("resnet")))
+    for name, net in gan.networks.items():
+        moved = max(float(np.max(np.abs(np.asarray(v) - b))) for v, b in zip(net.trainable_variables, before[name]))
+        assert moved > 0, name
+    for name, opt in gan.optimizers.items():
+        assert int(opt.iterations) == 1
+        n_slots = len(opt.variables) - 2  # iteration + learning rate
+        n_vars = sum(len(gan.networks[t].trainable_variables) for t in gan.optimizer_targets[name])
+        assert n_slots == 2 * n_vars  # Adam: momentum + velocity per variable
+
+
+def test_presets_set_the_notebooks_optimisers():
+    resnet = build_cyclegan(tiny_config("resnet"))
+    opt = resnet.optimizers["g"]
+    assert float(opt.learning_rate) == pytest.approx(2e-4) and opt.beta_1 == 0.5 and opt.beta_2 == 0.999
+    multi = build_cyclegan(tiny_config("multiscale"))
+    g, d = multi.optimizers["g"], multi.optimizers["dx"]
+    assert g.beta_1 == 0.9 and d.beta_1 == 0.9
+    assert float(g.learning_rate) == pytest.approx(5e-5) and float(d.learning_rate) == pytest.approx(1e-4)
+    assert multi.cycle_weight == 10 and multi.identity_weight == 0.5
+    assert resnet.cycle_weight == 10 and resnet.identity_weight == 5
+
+
+def test_history_pool_fills_then_mixes_old_and_new_fakes():
+    pool = HistoryPool(4, (2, 2, 3), seed=1)
+    firsts = [np.full((2, 2, 2, 3), i, "float32") for i in range(2)]
+    for i, fakes in enumerate(firsts):  # filling: returned unchanged, stored
+        out = pool(fakes, step=i)
+        np.testing.assert_array_equal(out, fakes)
+    assert int(pool.count) == 4
+    stored = sorted(np.unique(np.asarray(pool.images)).tolist())
+    assert stored == [0.0, 1.0]
+    seen_old = seen_new = 0
+    for step in range(2, 40):
+        new = np.full((2, 2, 2, 3), 100 + step, "float32")
+        out = np.asarray(pool(new, step=step))
+        for img in out:
+            if img[0, 0, 0] == 100 + step:
+                seen_new += 1
+            else:
+                seen_old += 1
+                assert img[0, 0, 0] < 100 + step  # an earlier fake, never garbage
+    assert 20 < seen_old < 56 and 20 < seen_new < 56  # about half each over 76 draws
+
+
+def test_history_pool_state_is_checkpointed():
+    gan = build_cyclegan(tiny_config("resnet", "--history-pool", "3"))
+    paths = [v.path for v in gan.variables]
+    assert any("pool_x" in p for p in paths) and any("pool_y" in p for p in paths)
+    gan.train_step(tuple(tf.constant(a) for a in batch("resnet")))
+    assert int(gan.pool_x.count) == 2
+
+
+def test_translate_keeps_shape_and_range():
+    gan = build_cyclegan(tiny_config("multiscale"), compile=False)
+    x, _ = batch("multiscale")
+    out = np.asarray(gan.translate(x))
+    assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
+    assert isinstance(gan, CycleGAN) and isinstance(gan, keras.Model)
