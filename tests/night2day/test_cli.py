@@ -118,3 +118,29 @@ def test_notebook_preset_is_the_default():
     wb = train.Night2DayTask().wandb_config(c)
     assert {k: wb[k] for k in ("epochs", "batch_size", "learning_rate", "architecture")} == {
         "epochs": 30000, "batch_size": 4, "learning_rate": 1e-4, "architecture": "Multi-Scale CycleGAN"}
+
+
+def test_the_notebook_command_starts_a_full_size_run_with_its_settings(tmp_path):
+    """`python -m night2day.train --epochs 30000`: full-size multi-scale models, one step, clean stop."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "nb"
+    proc = subprocess.run([sys.executable, "-m", "night2day.train", "--epochs", "30000", "--data", "demo",
+                           "--out", str(out), "--wandb", "disabled", "--max-duration", "1s"],
+                          cwd=repo, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "stopped at --max-duration at step 1/30000" in proc.stdout
+    config = json.loads((out / "config.json").read_text())
+    assert (config["model"], config["epochs"], config["steps_per_epoch"], config["batch_size"],
+            config["image_size"]) == ("multiscale", 30000, 1, 4, 256)
+    assert (config["lr_d"], config["lr_g"], config["inverse_time_decay"]) == (1e-4, 5e-5, 6e-8)
+    state = ckpt.read_state(ckpt.CheckpointManager(out / "checkpoints").latest())
+    assert state["step"] == 1
+    # the four full-size networks are in the checkpoint: 2 x 19,998,339 + 2 x 5,469,667 parameters,
+    # plus Adam's two slots for each
+    shapes = state["variable_shapes"]
+    total = sum(int(np.prod(s)) for s in shapes)
+    networks = 2 * 19_998_339 + 2 * 5_469_667
+    assert total >= 3 * networks
