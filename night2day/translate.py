@@ -84,7 +84,12 @@ def main(argv=None) -> int:
         save_png(out / f"{path.stem}.png", translated)
         if args.grid:
             rebuilt = translator.reconstruct(translated, args.size)
-            save_png(out / f"{path.stem}_grid.png", image_grid([[image, translated, rebuilt]]))
+            shown = image
+            if image.shape != translated.shape:  # --size N: show the input at the size it was translated
+                import tensorflow as tf
+
+                shown = tf.cast(tf.round(tf.image.resize(image, translated.shape[:2], antialias=True)), tf.uint8)
+            save_png(out / f"{path.stem}_grid.png", image_grid([[shown, translated, rebuilt]]))
     print(f"translated {len(paths) - failed} image(s) to {out}" + (f"; {failed} skipped" if failed else ""))
     return 0
 

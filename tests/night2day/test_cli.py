@@ -78,6 +78,11 @@ def test_translate_original_size_and_export(tmp_path):
     # the exported generator alone translates the same way
     assert translate.main(["--checkpoint", str(exported), "--input", str(src), "--output",
                            str(tmp_path / "o2")]) == 0
+    # a fixed square size, with the side-by-side sheet
+    assert translate.main(["--checkpoint", str(out), "--input", str(src), "--output", str(tmp_path / "o3"),
+                           "--size", "32", "--grid"]) == 0
+    assert np.asarray(load_image(str(tmp_path / "o3" / "wide.png"))).shape == (32, 32, 3)
+    assert np.asarray(load_image(str(tmp_path / "o3" / "wide_grid.png"))).shape[0] == 32 + 4
     a = np.asarray(load_image(str(tmp_path / "o" / "wide.png"))).astype(int)
     b = np.asarray(load_image(str(tmp_path / "o2" / "wide.png"))).astype(int)
     assert np.max(np.abs(a - b)) <= 1
