@@ -19,8 +19,9 @@ class GANModel(keras.Model):
 
     Subclasses set `self.networks` in `__init__`, call `super().compile(...)` with
     `optimizers={name: (optimizer, [network names])}` and `loss_names=[...]`, and in
-    `train_step` compute per-replica losses, scale what they differentiate with
-    `replica_mean`, and return `self.record(losses)`.
+    `train_step` compute per-replica losses under a `tf.GradientTape`, scale what they
+    differentiate with `replica_mean`, step the optimizers with
+    `apply_gradients(tape, loss, *optimizer_names)` and return `self.record(losses)`.
     """
 
     def __init__(self, networks: dict[str, keras.Model], **kwargs):
@@ -60,18 +61,50 @@ class GANModel(keras.Model):
             if not optimizer.built:
                 optimizer.build(self.trainable_variables_of(name))
 
-    def apply_gradients(self, optimizer_name: str, tape, loss):
-        """Differentiate `loss` (already replica-scaled) and step one optimizer.
+    def apply_gradients(self, tape, loss, *optimizer_names: str):
+        """Differentiate `loss` (already replica-scaled) once and step every named optimizer.
 
-        With a LossScaleOptimizer (mixed precision) the loss is scaled up before
-        differentiation and the optimizer unscales (and skips non-finite steps).
+        One `tape.gradient` call covers all the networks the optimizers train (e.g. both
+        CycleGAN generators, whose shared objective would otherwise be differentiated
+        twice, or two discriminators whose losses are summed: each network only gets
+        the gradient of its own term). With LossScaleOptimizers (mixed precision) the
+        backward pass starts from the smallest loss scale of the group, passed as the
+        output gradient, so no scaled copy of the loss has to be recorded on the tape;
+        each optimizer then receives its gradients at its own scale, unscales them and
+        skips its step (lowering its scale) if they are not finite.
         """
-        optimizer = self.optimizers[optimizer_name]
-        variables = self.trainable_variables_of(optimizer_name)
-        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            loss = optimizer.scale_loss(loss)
-        grads = tape.gradient(loss, variables)
-        optimizer.apply_gradients(zip(grads, variables))
+        if not optimizer_names:
+            raise ValueError("apply_gradients needs at least one optimizer name")
+        groups = [(self.optimizers[n], self.trainable_variables_of(n)) for n in optimizer_names]
+        variables = [v for _, vs in groups for v in vs]
+        scales = []
+        for opt, vs in groups:
+            if isinstance(opt, keras.optimizers.LossScaleOptimizer):
+                if not opt.built:  # dynamic_scale is created by build
+                    opt.build(vs)
+                scales.append(tf.convert_to_tensor(opt.dynamic_scale))
+            else:
+                scales.append(None)
+        start = None
+        if any(s is not None for s in scales):
+            start = tf.reduce_min(tf.stack([s for s in scales if s is not None]))
+            grads = tape.gradient(loss, variables, output_gradients=tf.cast(start, loss.dtype))
+        else:
+            grads = tape.gradient(loss, variables)
+        offset = 0
+        for (opt, vs), own_scale in zip(groups, scales):
+            g = grads[offset:offset + len(vs)]
+            offset += len(vs)
+            if start is not None:
+                # this optimizer expects gradients at its own scale (or unscaled if it has none)
+                ratio = (own_scale if own_scale is not None else 1.0) / start
+                g = [None if x is None else x * tf.cast(ratio, x.dtype) for x in g]
+            opt.apply_gradients(zip(g, vs))
+
+    def regularization_loss(self, *network_names: str):
+        """Sum of the named networks' own losses (kernel regularisers), float32 scalar; 0 if none."""
+        terms = [tf.cast(t, "float32") for n in network_names for t in self.networks[n].losses]
+        return tf.add_n(terms) if terms else tf.constant(0.0)
 
     @staticmethod
     def replica_mean(loss):

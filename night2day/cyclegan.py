@@ -8,8 +8,10 @@ fine (multi-scale preset); LSGAN losses are summed over every map.
 
 One generator objective, as in the paper and its reference code:
     L_G = adv(G) + adv(F) + cycle_weight * (cycle_forward + cycle_backward)
-          + identity_weight * (identity_target + identity_source)
-stepped by one optimizer per generator; then each discriminator with its own.
+          + identity_weight * (identity_target + identity_source) + regularisation(G, F)
+differentiated once and stepped by one optimizer per generator; then each
+discriminator with its own (the regularisation term is the generators' kernel L2,
+logged as g_regularization; the ResNet preset has none).
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ class CycleGAN(GANModel):
         super().__init__({"generator_g": generator_g, "generator_f": generator_f,
                           "discriminator_x": discriminator_x, "discriminator_y": discriminator_y}, **kwargs)
         self.num_scales = len(discriminator_y.outputs)
+        # kernel regularisers (the multi-scale generator's L2 on its dense layers) join g_total
+        self.has_regularization = bool(generator_g.losses or generator_f.losses)
         self.use_pool = bool(history_pool_size)
         if self.use_pool:
             shape = tuple(generator_g.output_shape[1:])
@@ -113,6 +117,8 @@ class CycleGAN(GANModel):
                  + ["cycle_forward", "cycle_backward", "identity_target", "identity_source", "g_total"])
         if self.num_scales > 1:
             names += ["d_source", "d_target"]
+        if self.has_regularization:
+            names += ["g_regularization"]
         super().compile(optimizers={
             "g": (g_optimizer, ["generator_g"]),
             "f": (f_optimizer, ["generator_f"]),
@@ -124,7 +130,7 @@ class CycleGAN(GANModel):
         real_x, real_y = data
         G, F = self.networks["generator_g"], self.networks["generator_f"]
         DX, DY = self.networks["discriminator_x"], self.networks["discriminator_y"]
-        with tf.GradientTape(persistent=True) as tape:
+        with tf.GradientTape() as tape:
             fake_y = G(real_x, training=True)
             cycled_x = F(fake_y, training=True)
             fake_x = F(real_y, training=True)
@@ -138,13 +144,14 @@ class CycleGAN(GANModel):
             cyc_bwd = losses.cycle_loss(real_y, tf.cast(cycled_y, real_y.dtype))
             id_tgt = losses.identity_loss(real_y, tf.cast(same_y, real_y.dtype))
             id_src = losses.identity_loss(real_x, tf.cast(same_x, real_x.dtype))
+            g_reg = self.regularization_loss("generator_g", "generator_f")
             g_total = (tf.add_n(adv_g) + tf.add_n(adv_f)
                        + self.cycle_weight * (cyc_fwd + cyc_bwd)
-                       + self.identity_weight * (id_tgt + id_src))
+                       + self.identity_weight * (id_tgt + id_src)
+                       + g_reg)
             g_scaled = self.replica_mean(g_total)
-
-        self.apply_gradients("g", tape, g_scaled)
-        self.apply_gradients("f", tape, g_scaled)
+        # one backward pass for both generators: each gets the gradient of the shared objective
+        self.apply_gradients(tape, g_scaled, "g", "f")
         del tape
 
         disc_fake_x, disc_fake_y = tf.stop_gradient(fake_x), tf.stop_gradient(fake_y)
@@ -152,15 +159,16 @@ class CycleGAN(GANModel):
             step = self.optimizers["dx"].iterations
             disc_fake_x = self.pool_x(disc_fake_x, step)
             disc_fake_y = self.pool_y(disc_fake_y, step)
-        with tf.GradientTape(persistent=True) as tape:
+        with tf.GradientTape() as tape:
             dx_terms = [losses.lsgan_discriminator_loss(r, f) for r, f in
                         zip(_f32(DX(real_x, training=True)), _f32(DX(disc_fake_x, training=True)))]
             dy_terms = [losses.lsgan_discriminator_loss(r, f) for r, f in
                         zip(_f32(DY(real_y, training=True)), _f32(DY(disc_fake_y, training=True)))]
-            dx_total, dy_total = tf.add_n(dx_terms), tf.add_n(dy_terms)
-            dx_scaled, dy_scaled = self.replica_mean(dx_total), self.replica_mean(dy_total)
-        self.apply_gradients("dx", tape, dx_scaled)
-        self.apply_gradients("dy", tape, dy_scaled)
+            dx_total = tf.add_n(dx_terms) + self.regularization_loss("discriminator_x")
+            dy_total = tf.add_n(dy_terms) + self.regularization_loss("discriminator_y")
+            # D_X's weights do not reach dy_total and vice versa: one backward pass serves both
+            d_scaled = self.replica_mean(dx_total + dy_total)
+        self.apply_gradients(tape, d_scaled, "dx", "dy")
         del tape
 
         logs = {}
@@ -170,6 +178,8 @@ class CycleGAN(GANModel):
         logs.update(zip(self._scale_names("f_source"), adv_f))
         logs.update(cycle_forward=cyc_fwd, cycle_backward=cyc_bwd, identity_target=id_tgt,
                     identity_source=id_src, g_total=g_total)
+        if self.has_regularization:
+            logs.update(g_regularization=g_reg)
         if self.num_scales > 1:
             logs.update(d_source=dx_total, d_target=dy_total)
         return self.record(logs)

@@ -44,16 +44,21 @@ def test_step_logs_every_term_and_they_match_a_hand_computation(model):
     adv_g = [lsgan(p, 1.0) for p in heads(DY(fake_y))]
     cyc_f = float(np.mean(np.abs(x - np.asarray(F(fake_y)))))
     id_t = float(np.mean(np.abs(y - np.asarray(G(y)))))
+    # the multi-scale generator's L2 1e-3 on its two dense kernels (SPEC section 1), both generators
+    dense = [v for net in (G, F) for v in net.trainable_variables if "latent_" in v.path and "kernel" in v.path]
+    reg = sum(1e-3 * float(np.sum(np.square(np.asarray(v)))) for v in dense)
+    assert (len(dense) == 4) == (model == "multiscale")
     logs = {k: float(v) for k, v in gan.train_step((tf.constant(x), tf.constant(y))).items()}
 
     scales = [""] if model == "resnet" else ["_scale1", "_scale2", "_scale3"]
     expected = ({f"{p}{s}" for p in ("d_source", "d_target", "g_target", "f_source") for s in scales}
                 | {"cycle_forward", "cycle_backward", "identity_target", "identity_source", "g_total"})
     if model == "multiscale":
-        expected |= {"d_source", "d_target"}
+        expected |= {"d_source", "d_target", "g_regularization"}
+        assert reg > 0 and logs["g_regularization"] == pytest.approx(reg, rel=1e-4)
     assert set(logs) == expected
     if model == "multiscale":
-        assert len([k for k in logs if k not in ("d_source", "d_target", "g_total")]) == 16
+        assert len([k for k in logs if k not in ("d_source", "d_target", "g_total", "g_regularization")]) == 16
         assert logs["d_source"] == pytest.approx(sum(logs[f"d_source{s}"] for s in scales), rel=1e-5)
     for s, value in zip(scales, adv_g):
         assert logs[f"g_target{s}"] == pytest.approx(value, rel=1e-4)
@@ -62,7 +67,7 @@ def test_step_logs_every_term_and_they_match_a_hand_computation(model):
     adv = sum(logs[f"g_target{s}"] + logs[f"f_source{s}"] for s in scales)
     w_id = 5.0 if model == "resnet" else 0.5
     total = adv + 10 * (logs["cycle_forward"] + logs["cycle_backward"]) + w_id * (
-        logs["identity_target"] + logs["identity_source"])
+        logs["identity_target"] + logs["identity_source"]) + reg
     assert logs["g_total"] == pytest.approx(total, rel=1e-5)
 
 
