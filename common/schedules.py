@@ -1,28 +1,13 @@
-"""Learning-rate schedules the GAN recipes need (serialisable Keras schedules)."""
+"""Learning-rate schedules the GAN recipes need that Keras does not have (serialisable).
+
+Legacy Keras `Adam(decay=rate)` (the multi-scale notebook's "weight decay 6e-8") is
+Keras's own `keras.optimizers.schedules.InverseTimeDecay(lr, decay_steps=1, decay_rate=rate)`.
+"""
 
 from __future__ import annotations
 
 import keras
 from keras import ops
-
-
-@keras.saving.register_keras_serializable(package="ganworks")
-class InverseTimeDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """lr(t) = initial / (1 + rate * t): what legacy Keras `Adam(decay=rate)` did per iteration.
-
-    (The multi-scale notebook's "weight decay 6e-8" was this argument; SPEC section 1.)
-    """
-
-    def __init__(self, initial_learning_rate, rate):
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.rate = float(rate)
-
-    def __call__(self, step):
-        step = ops.cast(step, "float32")
-        return self.initial_learning_rate / (1.0 + self.rate * step)
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "rate": self.rate}
 
 
 @keras.saving.register_keras_serializable(package="ganworks")

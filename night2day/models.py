@@ -25,6 +25,15 @@ __all__ = ["resnet_generator", "patch_discriminator", "multiscale_generator", "m
 MULTISCALE_ENCODER_FILTERS = (1, 2, 4, 8, 16)
 
 
+def _initializers(weight_init):
+    """Kernel and norm-scale initialisers: "normal" is both CycleGAN references' N(0, 0.02) / N(1, 0.02)."""
+    if weight_init == "normal":
+        return keras.initializers.RandomNormal(0.0, 0.02), keras.initializers.RandomNormal(1.0, 0.02)
+    if weight_init == "keras":
+        return "glorot_uniform", "ones"
+    raise ValueError(f"weight_init must be 'normal' or 'keras', got {weight_init!r}")
+
+
 def _input(image_size, name="image"):
     size = None if image_size is None else int(image_size)
     return keras.Input(shape=(size, size, 3), name=name)
@@ -32,19 +41,19 @@ def _input(image_size, name="image"):
 
 # ---- Model A: ResNet CycleGAN ----------------------------------------------------------------------
 
-def _residual_block(x, filters, name):
+def _residual_block(x, filters, name, kernel_init, gamma_init):
     """[ReflectionPad(1) -> Conv 3x3 -> IN -> ReLU -> ReflectionPad(1) -> Conv 3x3 -> IN] + x."""
     y = ReflectionPadding2D(1, name=f"{name}_pad1")(x)
-    y = layers.Conv2D(filters, 3, use_bias=False, name=f"{name}_conv1")(y)
-    y = instance_norm(f"{name}_norm1")(y)
+    y = layers.Conv2D(filters, 3, use_bias=False, kernel_initializer=kernel_init, name=f"{name}_conv1")(y)
+    y = instance_norm(f"{name}_norm1", gamma_initializer=gamma_init)(y)
     y = layers.ReLU(name=f"{name}_relu1")(y)
     y = ReflectionPadding2D(1, name=f"{name}_pad2")(y)
-    y = layers.Conv2D(filters, 3, use_bias=False, name=f"{name}_conv2")(y)
-    y = instance_norm(f"{name}_norm2")(y)
+    y = layers.Conv2D(filters, 3, use_bias=False, kernel_initializer=kernel_init, name=f"{name}_conv2")(y)
+    y = instance_norm(f"{name}_norm2", gamma_initializer=gamma_init)(y)
     return layers.Add(name=f"{name}_add")([x, y])
 
 
-def resnet_generator(image_size=256, filters=64, res_blocks=9, name="resnet_generator"):
+def resnet_generator(image_size=256, filters=64, res_blocks=9, weight_init="normal", name="resnet_generator"):
     """CycleGAN's ResNet generator (Zhu et al. 2017; SPEC model A).
 
         ReflectionPad(3) -> Conv 7x7, f -> IN -> ReLU
@@ -55,34 +64,38 @@ def resnet_generator(image_size=256, filters=64, res_blocks=9, name="resnet_gene
 
     Fully convolutional: image_size only fixes the input layer (None accepts any size).
     Sizes must be divisible by 4 so the two stride-2 steps undo exactly.
+    weight_init: "normal" (the references': kernels N(0, 0.02), norm scales N(1, 0.02),
+    biases 0) or "keras" (Keras's defaults).
     input: float32 [B, S, S, 3] in [-1, 1]; output: float32 [B, S, S, 3] in [-1, 1] (tanh).
     At 256 / 64 filters / 9 blocks it has 11,383,427 parameters.
     """
     if image_size is not None and int(image_size) % 4:
         raise ValueError(f"image_size must be divisible by 4 (two stride-2 convolutions), got {image_size}")
+    k_init, g_init = _initializers(weight_init)
     inputs = _input(image_size)
     x = ReflectionPadding2D(3, name="stem_pad")(inputs)
-    x = layers.Conv2D(filters, 7, use_bias=False, name="stem_conv")(x)
-    x = instance_norm("stem_norm")(x)
+    x = layers.Conv2D(filters, 7, use_bias=False, kernel_initializer=k_init, name="stem_conv")(x)
+    x = instance_norm("stem_norm", gamma_initializer=g_init)(x)
     x = layers.ReLU(name="stem_relu")(x)
     for i, mult in enumerate((2, 4), start=1):
-        x = layers.Conv2D(filters * mult, 3, strides=2, padding="same", use_bias=False, name=f"down{i}_conv")(x)
-        x = instance_norm(f"down{i}_norm")(x)
+        x = layers.Conv2D(filters * mult, 3, strides=2, padding="same", use_bias=False, kernel_initializer=k_init,
+                          name=f"down{i}_conv")(x)
+        x = instance_norm(f"down{i}_norm", gamma_initializer=g_init)(x)
         x = layers.ReLU(name=f"down{i}_relu")(x)
     for i in range(1, res_blocks + 1):
-        x = _residual_block(x, filters * 4, name=f"res{i}")
+        x = _residual_block(x, filters * 4, f"res{i}", k_init, g_init)
     for i, mult in enumerate((2, 1), start=1):
         x = layers.Conv2DTranspose(filters * mult, 3, strides=2, padding="same", use_bias=False,
-                                   name=f"up{i}_conv")(x)
-        x = instance_norm(f"up{i}_norm")(x)
+                                   kernel_initializer=k_init, name=f"up{i}_conv")(x)
+        x = instance_norm(f"up{i}_norm", gamma_initializer=g_init)(x)
         x = layers.ReLU(name=f"up{i}_relu")(x)
     x = ReflectionPadding2D(3, name="out_pad")(x)
-    x = layers.Conv2D(3, 7, name="out_conv")(x)
+    x = layers.Conv2D(3, 7, kernel_initializer=k_init, name="out_conv")(x)
     outputs = layers.Activation("tanh", dtype="float32", name="out_tanh")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
-def patch_discriminator(image_size=256, filters=64, name="patch_discriminator"):
+def patch_discriminator(image_size=256, filters=64, weight_init="normal", name="patch_discriminator"):
     """70x70 PatchGAN discriminator (Isola et al. 2017; SPEC model A), 4x4 kernels, "same" padding.
 
         Conv f s2 (bias) -> LeakyReLU(0.2)
@@ -92,16 +105,19 @@ def patch_discriminator(image_size=256, filters=64, name="patch_discriminator"):
     Fully convolutional (image_size None accepts any size).
     input: float32 [B, S, S, 3] in [-1, 1]; output: float32 [B, ceil(S/8), ceil(S/8), 1],
     raw unbounded scores (LSGAN compares them to 1 and 0 with MSE).
+    weight_init: as resnet_generator.
     At 256 / 64 filters it has 2,765,633 parameters.
     """
+    k_init, g_init = _initializers(weight_init)
     inputs = _input(image_size)
-    x = layers.Conv2D(filters, 4, strides=2, padding="same", name="conv1")(inputs)
+    x = layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=k_init, name="conv1")(inputs)
     x = layers.LeakyReLU(0.2, name="lrelu1")(x)
     for i, (mult, stride) in enumerate(((2, 2), (4, 2), (8, 1)), start=2):
-        x = layers.Conv2D(filters * mult, 4, strides=stride, padding="same", use_bias=False, name=f"conv{i}")(x)
-        x = instance_norm(f"norm{i}")(x)
+        x = layers.Conv2D(filters * mult, 4, strides=stride, padding="same", use_bias=False,
+                          kernel_initializer=k_init, name=f"conv{i}")(x)
+        x = instance_norm(f"norm{i}", gamma_initializer=g_init)(x)
         x = layers.LeakyReLU(0.2, name=f"lrelu{i}")(x)
-    x = layers.Conv2D(1, 4, padding="same", name="score_conv")(x)
+    x = layers.Conv2D(1, 4, padding="same", kernel_initializer=k_init, name="score_conv")(x)
     outputs = layers.Activation("linear", dtype="float32", name="score")(x)
     return keras.Model(inputs, outputs, name=name)
 

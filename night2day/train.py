@@ -17,14 +17,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from common.runtime.config import ConfigError, add_runtime_arguments, resolve_config  # noqa: E402
+from common.runtime.config import ConfigError, add_runtime_arguments, parse_bool, resolve_config  # noqa: E402
 from common.runtime.trainer import TrainingTask, run_cli  # noqa: E402
 
 PRESETS = {
     # SPEC section 1, model A: batch 1, Adam 2e-4 (0.5, 0.999), cycle 10, identity 10 * 0.5
     "resnet": {
         "model": "resnet", "image_size": 256, "batch_size": 1, "epochs": 100, "steps_per_epoch": None,
-        "filters": 64, "res_blocks": 9, "lr_g": 2e-4, "lr_d": 2e-4, "beta_1": 0.5, "beta_2": 0.999,
+        "filters": 64, "res_blocks": 9, "weight_init": "normal",
+        "lr_g": 2e-4, "lr_d": 2e-4, "beta_1": 0.5, "beta_2": 0.999,
         "inverse_time_decay": 0.0, "cycle_weight": 10.0, "identity_weight": 5.0,
         "checkpoint_every": 1000, "sample_every": 500,
     },
@@ -32,7 +33,7 @@ PRESETS = {
     # 30,000 one-batch epochs, checkpoint every 2,000, images every 1,000
     "multiscale": {
         "model": "multiscale", "image_size": 256, "batch_size": 4, "epochs": 30000, "steps_per_epoch": 1,
-        "filters": 16, "kernel_size": 5, "fusion_kernel": 16, "inception_residual": False,
+        "filters": 16, "kernel_size": 5, "fusion_kernel": 16, "inception_residual": False, "weight_init": "keras",
         "lr_g": 5e-5, "lr_d": 1e-4, "beta_1": 0.9, "beta_2": 0.999, "inverse_time_decay": 6e-8,
         "cycle_weight": 10.0, "identity_weight": 0.5, "checkpoint_every": 2000, "sample_every": 1000,
     },
@@ -40,7 +41,7 @@ PRESETS = {
 
 TASK_DEFAULTS = {
     "model": "multiscale", "wandb_project": "night2day-cyclegan", "history_pool": 0, "decay_epochs": 0,
-    "res_blocks": 9, "kernel_size": 5, "fusion_kernel": 16, "inception_residual": False,
+    "res_blocks": 9, "kernel_size": 5, "fusion_kernel": 16, "inception_residual": False, "weight_init": "keras",
 }
 
 
@@ -56,7 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--kernel-size", type=int, default=S, help="multiscale: inception kernel (5)")
     g.add_argument("--fusion-kernel", type=int, default=S,
                    help="multiscale: kernel of the x16 fusion transpose conv (16; 5 reproduces the notebook)")
-    g.add_argument("--inception-residual", type=lambda s: s.lower() in ("1", "true", "yes", "on"), default=S,
+    g.add_argument("--weight-init", default=S, choices=["normal", "keras"],
+                   help="normal: N(0, 0.02) kernels and N(1, 0.02) norm scales, as both CycleGAN references "
+                        "(resnet default); keras: Keras's default initialisers (multiscale default, as its notebook)")
+    g.add_argument("--inception-residual", type=parse_bool, default=S,
                    metavar="BOOL", help="multiscale: add the 1x1-conv residual to each inception module")
     g = parser.add_argument_group("optimisation")
     g.add_argument("--lr-g", type=float, default=S, help="generators' learning rate")
@@ -80,6 +84,8 @@ def _validate(c):
     if c["image_size"] % (32 if c["model"] == "multiscale" else 4):
         raise ConfigError(f"--image-size {c['image_size']} must be divisible by "
                           f"{32 if c['model'] == 'multiscale' else 4} for the {c['model']} model")
+    if c["model"] == "multiscale" and c["weight_init"] != "keras":
+        raise ConfigError("--weight-init normal is for the resnet model; the multiscale notebook used Keras's")
     for key in ("lr_g", "lr_d"):
         if c[key] <= 0:
             raise ConfigError(f"--{key.replace('_', '-')} must be positive")
@@ -100,10 +106,11 @@ def build_networks(config) -> dict:
     if config["model"] == "resnet":
         def gen(name):
             return models.resnet_generator(size, filters=config["filters"], res_blocks=config["res_blocks"],
-                                           name=name)
+                                           weight_init=config["weight_init"], name=name)
 
         def disc(name):
-            return models.patch_discriminator(size, filters=config["filters"], name=name)
+            return models.patch_discriminator(size, filters=config["filters"], weight_init=config["weight_init"],
+                                              name=name)
     else:
         kw = dict(filters=config["filters"], kernel_size=config["kernel_size"],
                   inception_residual=config["inception_residual"])
@@ -118,9 +125,13 @@ def build_networks(config) -> dict:
 
 
 def learning_rate(config, base):
-    from common.schedules import InverseTimeDecay, LinearDecayTail
+    import keras
 
-    lr = InverseTimeDecay(base, config["inverse_time_decay"]) if config["inverse_time_decay"] else base
+    from common.schedules import LinearDecayTail
+
+    lr = base
+    if config["inverse_time_decay"]:  # legacy Adam(decay=rate): lr / (1 + rate * iteration)
+        lr = keras.optimizers.schedules.InverseTimeDecay(base, decay_steps=1, decay_rate=config["inverse_time_decay"])
     if config["decay_epochs"]:
         spe = config["steps_per_epoch"]
         lr = LinearDecayTail(lr, config["epochs"] * spe, config["decay_epochs"] * spe)
@@ -154,22 +165,30 @@ def build_cyclegan(config, compile=True):
 class Night2DayTask(TrainingTask):
     name = "night2day"
     wandb_project = "night2day-cyclegan"
+    fixed_on_resume = ("model", "image_size", "filters", "res_blocks", "kernel_size", "fusion_kernel",
+                       "inception_residual", "history_pool")
 
     def prepare(self, config):
         from common.datasets import resolve_data
         from night2day import data
 
+        from common.data import list_images, scan_images
+
         root = resolve_data(config["data"], task="night2day")
         config["data_root"] = str(root)
-        data.domain_folders(root)
+        for folder in data.domain_folders(root).values():
+            scan_images(list_images(folder))  # empty or all-unreadable: one line, before anything is built
         if config["steps_per_epoch"] is None:
             config["steps_per_epoch"] = data.default_steps_per_epoch(root, model=config["model"],
                                                                      batch_size=config["batch_size"])
-        if config["history_pool"] and config["strategy"] in ("mirrored", "tpu"):
-            raise ConfigError("--history-pool runs on one device; use --strategy default with it")
         self.config = config
         self.value_range = data.value_range_of(config["model"])
         self._samples = None
+
+    def check_devices(self, config, replicas):
+        if config["history_pool"] and replicas > 1:
+            raise ConfigError(f"--history-pool keeps one buffer on one device, but this run has {replicas} devices "
+                              "(--strategy auto picked them); add --strategy default or drop --history-pool")
 
     def build_model(self, config):
         return build_cyclegan(config)
@@ -238,7 +257,8 @@ class Night2DayTask(TrainingTask):
 
 
 def main(argv=None) -> int:
-    return run_cli(Night2DayTask(), parse_config(argv))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    return run_cli(Night2DayTask(), parse_config(argv), argv)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,16 @@
 """Keras callbacks of the training runtime.
 
-`RunController` goes first: it owns the global step, stops on a signal, on
-`--max-duration` or on a non-finite loss, and writes checkpoints. The others read
-the step from the shared `RunState` and only report: scalar log (JSON lines + W&B),
-sample grids (PNG + W&B), and one progress line.
+`RunController` goes first: it owns the global step and decides to stop on a signal,
+on `--max-duration` or on a non-finite loss. The scalar log (JSON lines + W&B) and
+the sample grids (PNG + W&B) come next, then `CheckpointWriter`, so a step's log
+line is on disk before the checkpoint that covers it; the progress line is last.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -40,11 +41,11 @@ def _scalar(value) -> float:
 
 
 class RunController(keras.callbacks.Callback):
-    def __init__(self, state: RunState, *, checkpoint_every: int, save_checkpoint, max_duration=None):
+    """Counts global steps and decides when to stop: a signal, --max-duration, a non-finite loss."""
+
+    def __init__(self, state: RunState, *, max_duration=None):
         super().__init__()
         self.state = state
-        self.checkpoint_every = checkpoint_every
-        self.save_checkpoint = save_checkpoint  # callable(step) -> None
         self.max_duration = max_duration
 
     def on_train_batch_end(self, batch, logs=None):
@@ -54,20 +55,46 @@ class RunController(keras.callbacks.Callback):
         if bad:
             name, value = next(iter(bad.items()))
             s.stop_reason = "nan"
-            s.failure = (f"loss {name} became {value} at step {s.step}; no checkpoint was written "
-                         f"after the last good one (step {s.last_checkpoint_step}). Resume from it with a "
-                         "lower learning rate, or without --mixed-precision.")
+            if s.last_checkpoint_step is None:
+                kept = "no checkpoint had been written yet. Start again"
+            else:
+                kept = (f"the last good checkpoint (step {s.last_checkpoint_step}) is kept. Resume from it (learning-"
+                        "rate flags given when resuming take effect)")
+            s.failure = (f"loss {name} became {value} at step {s.step}; {kept} with a lower learning rate, "
+                         "or without --mixed-precision.")
             self.model.stop_training = True
             return
         if s.signal_received:
             s.stop_reason = "signal"
         elif self.max_duration is not None and time.monotonic() - s.started >= self.max_duration:
             s.stop_reason = "duration"
-        if s.stop_reason or s.step % self.checkpoint_every == 0 or s.step >= s.total_steps:
-            self.save_checkpoint(s.step)
-            s.last_checkpoint_step = s.step
         if s.stop_reason or s.step >= s.total_steps:
             self.model.stop_training = True
+
+
+class CheckpointWriter(keras.callbacks.Callback):
+    """Saves every `checkpoint_every` steps, at the end, and when the run is stopping cleanly.
+
+    Runs after the scalar logger: `before_save` (the logger's sync) puts this step's
+    log line on disk first, so a kill at any moment leaves no step without its line.
+    """
+
+    def __init__(self, state: RunState, *, checkpoint_every: int, save_checkpoint, before_save=None):
+        super().__init__()
+        self.state = state
+        self.checkpoint_every = checkpoint_every
+        self.save_checkpoint = save_checkpoint  # callable(step) -> None
+        self.before_save = before_save
+
+    def on_train_batch_end(self, batch, logs=None):
+        s = self.state
+        if s.stop_reason == "nan":
+            return
+        if s.stop_reason or s.step % self.checkpoint_every == 0 or s.step >= s.total_steps:
+            if self.before_save is not None:
+                self.before_save()
+            self.save_checkpoint(s.step)
+            s.last_checkpoint_step = s.step
 
 
 class ScalarLogger(keras.callbacks.Callback):
@@ -89,14 +116,26 @@ class ScalarLogger(keras.callbacks.Callback):
             return
         values = {k: _scalar(v) for k, v in (logs or {}).items()}
         lrs = _learning_rates(self.model)
-        self._file.write(json.dumps({"step": self.state.step, **values}) + "\n")
+        self._file.write(json.dumps({"step": self.state.step, **json_safe(values)}) + "\n")
+        self._file.flush()
         if self.tracker is not None:
             self.tracker.log({**values, **lrs}, step=self.state.step)
+
+    def sync(self):
+        """Force the lines written so far to disk (called before each checkpoint)."""
+        if self._file:
+            self._file.flush()
+            os.fsync(self._file.fileno())
 
     def on_train_end(self, logs=None):
         if self._file:
             self._file.close()
             self._file = None
+
+
+def json_safe(values: dict) -> dict:
+    """Non-finite floats as the strings "nan", "inf", "-inf": metrics.jsonl stays strict JSON."""
+    return {k: (v if not isinstance(v, float) or math.isfinite(v) else str(v)) for k, v in values.items()}
 
 
 def _learning_rates(model) -> dict:

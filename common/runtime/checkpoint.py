@@ -4,8 +4,12 @@ Format: one directory per checkpoint, `<root>/ckpt-<step:09d>/`, holding
 
 * `variables.npz` - every variable of the GAN model (all networks, plus any state
   the model keeps, e.g. a history pool or seed-generator state) and of every
-  optimizer (step counter, learning rate, moments), keyed by position, with each
-  variable's path and shape kept beside it so a mismatch is reported by name;
+  optimizer (step counter, learning rate, moments). Each is stored under a stable
+  identity - `network/<network name>/<variable path>`, `model/<path>` for the
+  model's own state, `optimizer/<optimizer name>/<path>` - and restored by it, never
+  by position; a checkpoint whose identities or shapes differ from the model's is
+  refused with the differing names. Which network variables each optimizer steps is
+  recorded too, so a checkpoint cannot load one generator's Adam moments into the other's;
 * `state.json`   - global step, epoch, seed, the resolved config, the W&B run id and
   anything else the runtime needs to continue (the data position is the global
   step: pipelines are a function of (seed, step)).
@@ -34,7 +38,7 @@ _NAME = re.compile(r"^ckpt-(\d{9})$")
 VARIABLES_FILE = "variables.npz"
 STATE_FILE = "state.json"
 LATEST_FILE = "latest"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class CheckpointError(RuntimeError):
@@ -59,16 +63,101 @@ def _fsync_file(path: Path) -> None:
         os.fsync(f.fileno())
 
 
-def collect_variables(model) -> list:
-    """Every variable a resumed run needs, in a fixed order: model then optimizers."""
-    variables = list(model.variables)
+_NUMBERED = re.compile(r"_\d+$")
+
+
+def network_variable_keys(net_name, net) -> dict:
+    """{id(variable): identity} for one network: `network/<net>/<layer name>/<path inside the layer>`.
+
+    Layer names are the stable part (every builder names its layers); a variable
+    whose path is not scoped under its layer (a Dropout's seed-generator state gets
+    a process-wide counter name) is identified by its position inside that layer.
+    """
+    keys = {}
+    for layer in net.layers:
+        for j, v in enumerate(layer.variables):
+            if id(v) in keys:
+                continue
+            inner = f"#{j}-{v.name}"
+            for scope in (f"{layer.name}/", f"{net.name}/{layer.name}/"):  # functional / Sequential paths
+                if v.path.startswith(scope):
+                    inner = v.path[len(scope):]
+            keys[id(v)] = f"network/{net_name}/{layer.name}/{inner}"
+    for j, v in enumerate(net.variables):  # variables owned by the network itself, if any
+        keys.setdefault(id(v), f"network/{net_name}/#{j}-{v.name}")
+    return keys
+
+
+def _optimizer_keys(opt_name, optimizer, owner) -> dict:
+    """{id(variable): identity} for one optimizer; slots are named after the variable they track.
+
+    Keras names a slot `<optimizer>/<tracked path with / as _>_<slot>`, and optimizer
+    names carry a process-wide counter (`adam_3`), so the identity is rebuilt from
+    the tracked network variable's identity and the slot name instead.
+    """
+    refs = {}
+    for v in getattr(optimizer, "_trainable_variables", []) or []:
+        if id(v) in owner:
+            refs[v.path.replace("/", "_") + "_"] = owner[id(v)]
+    keys = {}
+    for v in optimizer.variables:
+        role, _, name = v.path.partition("/")
+        role = _NUMBERED.sub("", role)
+        match = max((p for p in refs if name.startswith(p)), key=len, default=None)
+        if match is not None:
+            keys[id(v)] = f"optimizer/{opt_name}/{role}/{refs[match]}:{name[len(match):]}"
+        else:
+            keys[id(v)] = f"optimizer/{opt_name}/{role}/{name}"
+    return keys
+
+
+def keyed_variables(model) -> dict:
+    """{stable identity: variable} for everything a resumed run needs, in a fixed order.
+
+    Network variables are named by network + layer + path (both CycleGAN generators
+    have a `stem_conv/kernel`); any other model variable (history pools, the
+    model's own seed generators: give them names) by its path under `model/`;
+    optimizer variables by optimizer name + the network variable they track.
+    """
+    keyed, owner = {}, {}
+    for net_name, net in model.networks.items():
+        owner.update(network_variable_keys(net_name, net))
+    for v in model.variables:
+        _add(keyed, owner.get(id(v), f"model/{v.path}"), v)
     for name in sorted(model.optimizers):
-        variables.extend(model.optimizers[name].variables)
-    return variables
+        optimizer = model.optimizers[name]
+        keys = _optimizer_keys(name, optimizer, owner)
+        for v in optimizer.variables:
+            _add(keyed, keys[id(v)], v)
+    return keyed
 
 
-def _variable_paths(variables) -> list[str]:
-    return [getattr(v, "path", None) or getattr(v, "name", f"var{i}") for i, v in enumerate(variables)]
+def _add(keyed, key, variable):
+    if key in keyed:
+        if keyed[key] is variable:
+            return
+        raise CheckpointError(f"two variables share the checkpoint identity {key}; give the layers unique names")
+    keyed[key] = variable
+
+
+def optimizer_targets(model) -> dict:
+    """{optimizer name: identities of the network variables it steps, in order}."""
+    owner = {}
+    for net_name, net in model.networks.items():
+        owner.update(network_variable_keys(net_name, net))
+    return {name: [owner.get(id(v), v.path) for v in model.trainable_variables_of(name)]
+            for name in sorted(model.optimizers)}
+
+
+def collect_variables(model) -> list:
+    """Every variable a resumed run needs, in the checkpoint's order."""
+    return list(keyed_variables(model).values())
+
+
+def _describe(names, limit=4) -> str:
+    names = sorted(names)
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 class CheckpointManager:
@@ -110,48 +199,61 @@ class CheckpointManager:
         """Write model + optimizer variables and `state` as checkpoint `step`.
 
         Refuses (CheckpointError) to write a checkpoint whose variables hold NaN/Inf.
+        A failed write (disk full, folder not writable) leaves no partial folder and
+        the previous checkpoints intact, and is reported as one CheckpointError line.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._remove_stale_temporaries()
-        variables = collect_variables(model)
+        keyed = keyed_variables(model)
         arrays = {}
-        for i, v in enumerate(variables):
+        for i, (key, v) in enumerate(keyed.items()):
             value = np.asarray(v.numpy() if hasattr(v, "numpy") else v)
             if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
-                raise CheckpointError(
-                    f"not writing checkpoint at step {step}: variable {_variable_paths([v])[0]} "
-                    "holds NaN/Inf")
+                raise CheckpointError(f"not writing checkpoint at step {step}: variable {key} holds NaN/Inf")
             arrays[f"v{i:05d}"] = value
-        final = self.root / f"ckpt-{step:09d}"
-        tmp = self.root / f"ckpt-{step:09d}.tmp-{os.getpid()}"
-        if tmp.exists():
-            shutil.rmtree(tmp)
-        tmp.mkdir()
-        np.savez(tmp / VARIABLES_FILE, **arrays)
-        _fsync_file(tmp / VARIABLES_FILE)
-        _slow_write_hook()
         meta = dict(state)
         meta.update(
             format=FORMAT_VERSION,
             step=int(step),
             saved_at=time.time(),
-            variable_paths=_variable_paths(variables),
+            variable_keys=list(keyed),
             variable_shapes=[list(a.shape) for a in arrays.values()],
+            optimizer_targets=optimizer_targets(model),
         )
-        (tmp / STATE_FILE).write_text(json.dumps(meta, indent=1, default=str))
-        _fsync_file(tmp / STATE_FILE)
-        _fsync_dir(tmp)
-        if final.exists():  # same step saved twice (e.g. interrupt right after a periodic save)
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-        _fsync_dir(self.root)
+        final = self.root / f"ckpt-{step:09d}"
+        tmp = self.root / f"ckpt-{step:09d}.tmp-{os.getpid()}"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._remove_stale_temporaries()
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            tmp.mkdir()
+            np.savez(tmp / VARIABLES_FILE, **arrays)
+            _fsync_file(tmp / VARIABLES_FILE)
+            self._after_variables_written(tmp)
+            (tmp / STATE_FILE).write_text(json.dumps(meta, indent=1, default=str))
+            _fsync_file(tmp / STATE_FILE)
+            _fsync_dir(tmp)
+            if final.exists():  # same step saved twice (e.g. interrupt right after a periodic save)
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+            _fsync_dir(self.root)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            reason = exc.strerror or str(exc)
+            raise CheckpointError(f"could not write the checkpoint of step {step} in {self.root}: {reason}; "
+                                  "older checkpoints are kept") from None
         if not is_readable(final):
             raise CheckpointError(f"checkpoint {final} did not read back; older checkpoints kept")
-        pointer_tmp = self.root / f".{LATEST_FILE}.tmp-{os.getpid()}"
-        pointer_tmp.write_text(final.name + "\n")
-        os.replace(pointer_tmp, self.root / LATEST_FILE)
+        try:
+            pointer_tmp = self.root / f".{LATEST_FILE}.tmp-{os.getpid()}"
+            pointer_tmp.write_text(final.name + "\n")
+            os.replace(pointer_tmp, self.root / LATEST_FILE)
+        except OSError:
+            pass  # the pointer is only a hint; the directory scan is the truth
         self._prune()
         return final
+
+    def _after_variables_written(self, tmp_dir: Path) -> None:
+        """Called between the two files of a write; tests replace it to kill a process mid-write."""
 
     def _remove_stale_temporaries(self) -> None:
         for p in self.root.glob("ckpt-*.tmp-*"):
@@ -163,20 +265,12 @@ class CheckpointManager:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _slow_write_hook() -> None:
-    # Lets the kill-during-write test land a SIGKILL between the two files of a
-    # checkpoint deterministically; unset in normal use.
-    delay = os.environ.get("GANWORKS_TEST_CHECKPOINT_DELAY")
-    if delay:
-        time.sleep(float(delay))
-
-
 def is_readable(path) -> bool:
     path = Path(path)
     try:
         meta = json.loads((path / STATE_FILE).read_text())
         with np.load(path / VARIABLES_FILE) as data:
-            if len(data.files) != len(meta["variable_paths"]):
+            if len(data.files) != len(meta["variable_keys"]):
                 return False
             for key in data.files:
                 data[key]  # forces a full read: a truncated file raises here
@@ -190,22 +284,44 @@ def read_state(path) -> dict:
 
 
 def restore(model, path) -> dict:
-    """Load checkpoint `path` into `model` (networks, state, optimizers); return its state."""
+    """Load checkpoint `path` into `model` (networks, state, optimizers) by identity; return its state.
+
+    Refuses (CheckpointError, naming them) a checkpoint whose variables, shapes or
+    optimizer targets differ from the model's, before assigning anything. Optimizer
+    learning rates are not restored: they come from the run's config (a resumed run
+    given `--lr-g` trains with it; schedules are functions of the restored iteration).
+    """
     path = Path(path)
     model.build_optimizers()
-    variables = collect_variables(model)
     meta = read_state(path)
+    if meta.get("format") != FORMAT_VERSION:
+        raise CheckpointError(f"{path} was written in checkpoint format {meta.get('format')}, this version reads "
+                              f"format {FORMAT_VERSION}; resume it with the ganworks version that wrote it")
+    keyed = keyed_variables(model)
+    saved = {key: i for i, key in enumerate(meta["variable_keys"])}
+    missing, unexpected = set(keyed) - set(saved), set(saved) - set(keyed)
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"the model has {len(missing)} variable(s) the checkpoint lacks ({_describe(missing)})")
+        if unexpected:
+            parts.append(f"the checkpoint has {len(unexpected)} the model lacks ({_describe(unexpected)})")
+        raise CheckpointError(f"{path} does not fit this model: {'; '.join(parts)}. It was written by a different "
+                              "model or settings (check --model / --image-size / network options)")
+    targets = optimizer_targets(model)
+    for name, saved_targets in meta.get("optimizer_targets", {}).items():
+        if targets.get(name) != saved_targets:
+            raise CheckpointError(f"{path}: optimizer {name!r} stepped different variables when it was saved "
+                                  f"({_describe(saved_targets, 2)}) than it does now "
+                                  f"({_describe(targets.get(name, []), 2)})")
     with np.load(path / VARIABLES_FILE) as data:
-        if len(data.files) != len(variables):
-            raise CheckpointError(
-                f"{path} holds {len(data.files)} variables but the model has {len(variables)}: "
-                "it was written by a different model or settings (check --model / --image-size)")
-        saved_paths = meta.get("variable_paths", [])
-        for i, v in enumerate(variables):
-            value = data[f"v{i:05d}"]
-            if tuple(value.shape) != tuple(v.shape):
-                name = saved_paths[i] if i < len(saved_paths) else f"#{i}"
-                raise CheckpointError(
-                    f"{path}: variable {name} has shape {value.shape}, model expects {tuple(v.shape)}")
-            v.assign(value)
+        values = {key: data[f"v{saved[key]:05d}"] for key in keyed}
+    for key, v in keyed.items():
+        if tuple(values[key].shape) != tuple(v.shape):
+            raise CheckpointError(f"{path}: variable {key} has shape {values[key].shape}, "
+                                  f"the model expects {tuple(v.shape)}")
+    for key, v in keyed.items():
+        if key.startswith("optimizer/") and key.endswith("/learning_rate"):
+            continue  # the run's config sets learning rates, so a resumed run can change them
+        v.assign(values[key])
     return meta

@@ -54,7 +54,8 @@ def parse_duration(text) -> float:
     return d * 86400 + h * 3600 + mi * 60 + s
 
 
-def _bool(text) -> bool:
+def parse_bool(text) -> bool:
+    """true/false, yes/no, on/off, 1/0 (any case) -> bool; anything else (a typo) is an error."""
     if isinstance(text, bool):
         return text
     value = str(text).strip().lower()
@@ -89,7 +90,7 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--max-duration", default=S, metavar="TIME",
                    help="stop cleanly (checkpoint, exit 0) after this long, e.g. 11h30m for Kaggle's 12 h limit")
     g.add_argument("--seed", type=int, default=S, help="seed for initialisation, data order and augmentation")
-    g.add_argument("--deterministic", type=_bool, default=S, metavar="BOOL",
+    g.add_argument("--deterministic", type=parse_bool, default=S, metavar="BOOL",
                    help="enable TensorFlow op determinism (bit-exact reruns and resumes; slower)")
     g = parser.add_argument_group("monitoring")
     g.add_argument("--sample-every", type=int, default=S, metavar="N", help="write a sample image grid every N steps")
@@ -100,13 +101,14 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--wandb-run-id", default=S, metavar="ID",
                    help="continue this W&B run (with --resume auto, its latest checkpoint is downloaded)")
     g = parser.add_argument_group("performance")
-    g.add_argument("--mixed-precision", type=_bool, default=S, metavar="BOOL", help="mixed_float16 compute")
+    g.add_argument("--mixed-precision", type=parse_bool, default=S, metavar="BOOL", help="mixed_float16 compute")
     g.add_argument("--jit-compile", default=S, choices=["auto", "on", "off"], help="XLA compilation of the step")
     g.add_argument("--strategy", default=S, choices=["auto", "default", "mirrored", "tpu"],
                    help="auto: TPU if present, all GPUs if more than one, else one device")
 
 
 def load_config_file(path) -> dict:
+    """A YAML (.yaml/.yml) or JSON file of option: value -> dict with underscore keys; ValueError in one line."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"config file not found: {path}")
@@ -114,12 +116,31 @@ def load_config_file(path) -> dict:
     if path.suffix.lower() in (".yaml", ".yml"):
         import yaml
 
-        data = yaml.safe_load(text) or {}
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ValueError(f"config file {path} is not valid YAML{where}: {problem}") from None
     else:
-        data = json.loads(text)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"config file {path} is not valid JSON at line {exc.lineno}, column {exc.colno}: "
+                             f"{exc.msg}") from None
     if not isinstance(data, dict):
         raise ValueError(f"config file {path} must hold a mapping of option: value")
     return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+
+def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Make parser.error print `<prog>: error: <message>` alone (no usage block) and exit 2."""
+    def error(message):
+        parser.exit(2, f"{parser.prog}: error: {message} (see --help)\n")
+
+    parser.error = error
+    return parser
 
 
 def resolve_config(parser, argv=None, *, task: str, task_defaults=None, presets=None,
@@ -130,6 +151,7 @@ def resolve_config(parser, argv=None, *, task: str, task_defaults=None, presets=
     (from flags, the config file or task_defaults).
     validators: callables taking the merged dict and raising ValueError with a message.
     """
+    one_line_errors(parser)
     given = vars(parser.parse_args(argv))
     try:
         from_file = load_config_file(given.pop("config")) if "config" in given else {}
@@ -149,6 +171,8 @@ def resolve_config(parser, argv=None, *, task: str, task_defaults=None, presets=
     merged.update(from_file)
     merged.update(given)
     merged["task"] = task
+    # what this command line (or its --config file) set: a resumed run keeps the checkpoint's other values
+    merged["explicit_keys"] = sorted((set(given) | set(from_file)) - {"config"})
     if merged.get("out") is None:
         merged["out"] = str(Path("runs") / task)
     try:
@@ -182,7 +206,7 @@ def _validate_runtime(c: dict) -> None:
     if c["strategy"] not in ("auto", "default", "mirrored", "tpu"):
         raise ValueError(f"--strategy must be auto, default, mirrored or tpu, got {c['strategy']!r}")
     for key in ("mixed_precision", "deterministic"):
-        c[key] = _bool(c[key])
+        c[key] = parse_bool(c[key])
 
 
 def save_config(config: dict, path) -> None:

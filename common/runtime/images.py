@@ -53,7 +53,7 @@ def plot_losses(jsonl_path, png_path, smooth: int = 0) -> Path | None:
     steps = np.array([r["step"] for r in records])
     fig, ax = plt.subplots(figsize=(10, 5))
     for key in keys:
-        values = np.array([r.get(key, np.nan) for r in records], dtype=float)
+        values = np.array([float(r.get(key, np.nan)) for r in records], dtype=float)  # "nan" strings too
         if smooth > 1 and len(values) > smooth:
             values = np.convolve(values, np.ones(smooth) / smooth, mode="same")
         ax.plot(steps, values, label=key, linewidth=1)

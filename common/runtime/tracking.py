@@ -40,20 +40,20 @@ def _kaggle_secret() -> str | None:
         return None
 
 
-def resolve_mode(requested: str) -> str:
-    """auto|online|offline|disabled -> online|offline|disabled (explains offline once)."""
+def resolve_mode(requested: str) -> tuple[str, str]:
+    """auto|online|offline|disabled -> (online|offline|disabled, why, in words for the user)."""
     env_mode = os.environ.get("WANDB_MODE")
     if requested == "auto" and env_mode in ("offline", "disabled", "dryrun"):
-        return "offline" if env_mode == "dryrun" else env_mode
+        return ("offline" if env_mode == "dryrun" else env_mode), f"WANDB_MODE={env_mode}"
     if requested != "auto":
-        return requested
+        return requested, f"--wandb {requested}"
     if os.environ.get("WANDB_API_KEY") or _netrc_has_wandb():
-        return "online"
+        return "online", "credentials found"
     key = _kaggle_secret()
     if key:
         os.environ["WANDB_API_KEY"] = key
-        return "online"
-    return "offline"
+        return "online", "Kaggle secret WANDB_API_KEY"
+    return "offline", "no credentials found"
 
 
 class ArtifactStore:
@@ -93,12 +93,18 @@ class LocalArtifactStore(ArtifactStore):
 
 
 class WandbArtifactStore(ArtifactStore):
-    """Checkpoints as versioned W&B artifacts `<run id>-checkpoint` with alias `latest`."""
+    """Checkpoints as versioned W&B artifacts `<run id>-checkpoint` (alias `latest`), newest `keep` kept.
 
-    def __init__(self, run=None, *, project=None, run_id=None, entity=None):
+    A 30k-step multi-scale run checkpointed every 2,000 steps would otherwise store
+    15 versions of ~600 MB. Downloads go through `run.use_artifact`, so W&B records
+    that the continued run consumed that checkpoint.
+    """
+
+    def __init__(self, run, *, project=None, keep: int = 3, entity=None):
         self.run = run
         self.project = project
-        self.run_id = run_id or (run.id if run is not None else None)
+        self.keep = max(1, int(keep))
+        self.run_id = run.id
         self.entity = entity or os.environ.get("WANDB_ENTITY")
 
     @property
@@ -110,27 +116,48 @@ class WandbArtifactStore(ArtifactStore):
 
         artifact = wandb.Artifact(self.artifact_name, type="checkpoint", metadata={"step": step})
         artifact.add_dir(str(checkpoint_dir), name=Path(checkpoint_dir).name)
-        self.run.log_artifact(artifact, aliases=["latest", f"step-{step}"])
+        logged = self.run.log_artifact(artifact, aliases=["latest", f"step-{step}"])
+        try:
+            logged.wait()  # the new version must exist before older ones are deleted
+            self._prune()
+        except Exception as exc:  # noqa: BLE001 - pruning is housekeeping; training goes on
+            log.warning("could not prune old checkpoint artifacts of run %s: %s", self.run_id, exc)
 
-    def download_latest(self, dest):
+    def _prune(self) -> None:
         import wandb
 
         api = wandb.Api()
-        entity = self.entity or api.default_entity
+        entity = self.entity or self.run.entity
+        versions = list(api.artifacts("checkpoint", f"{entity}/{self.project}/{self.artifact_name}"))
+        versions.sort(key=lambda a: int(str(a.version).lstrip("v") or 0), reverse=True)
+        for old in versions[self.keep:]:
+            if "latest" not in old.aliases:
+                old.delete(delete_aliases=True)
+
+    def download_latest(self, dest):
         try:
-            artifact = api.artifact(f"{entity}/{self.project}/{self.artifact_name}:latest")
+            artifact = self.run.use_artifact(f"{self.artifact_name}:latest", type="checkpoint")
+            root = Path(artifact.download(root=str(Path(dest) / "wandb-artifact")))
         except Exception as exc:  # noqa: BLE001 - wandb raises CommError/ValueError variants
-            log.warning("no checkpoint artifact for W&B run %s: %s", self.run_id, exc)
+            log.warning("no checkpoint artifact for W&B run %s: %s", self.run_id, str(exc).splitlines()[0])
             return None
-        root = Path(artifact.download(root=str(Path(dest) / "wandb-artifact")))
         candidates = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("ckpt-"))
         return candidates[-1] if candidates else None
 
 
 class Tracker:
-    """A thin wrapper over one W&B run; every method is safe in disabled mode."""
+    """A thin wrapper over one W&B run; every method is safe in disabled mode.
 
-    def __init__(self, *, mode, project, config, run_id=None, out_dir, name=None):
+    mode: online | offline | disabled; why: how the mode was chosen (printed).
+    history: a resumed run's metrics.jsonl (already cut back to the checkpoint). W&B
+    cannot append to an offline run, so an offline run that resumes starts a fresh
+    offline folder for the same run id, replays the logged steps (and sample grids
+    from `samples`) into it and deletes the earlier folders of that id: one folder per
+    run, one entry per step, which `wandb sync` uploads whole.
+    """
+
+    def __init__(self, *, mode, project, config, run_id=None, out_dir, name=None, why=None, history=None,
+                 samples=None):
         import wandb
 
         self.mode = mode
@@ -140,17 +167,21 @@ class Tracker:
             project=project, config=config, id=run_id, resume="allow" if run_id else None,
             mode=mode, dir=str(out_dir), name=name, reinit="finish_previous",
         )
-        self.run_id = getattr(self.run, "id", None)
+        # a disabled run's id is made up: never report it as a run to continue
+        self.run_id = getattr(self.run, "id", None) if mode != "disabled" else None
         if mode != "disabled":
-            # logging against our own step metric keeps history monotonic-agnostic:
-            # after a kill, steps already logged past the checkpoint are logged again
+            # logging against our own step metric: a resumed run logs its steps again
             self.run.define_metric("global_step")
             self.run.define_metric("*", step_metric="global_step")
         if mode == "offline":
-            run_dir = getattr(self.run, "dir", None)
-            sync_dir = Path(run_dir).parent if run_dir else Path(out_dir) / "wandb"
-            print(f"W&B offline (no credentials found): logging to {sync_dir}; "
-                  f"upload later with `wandb sync {sync_dir}`", flush=True)
+            run_dir = Path(self.run.dir).parent
+            if history is not None:
+                self._replay(Path(history), Path(samples) if samples else None)
+                self._remove_earlier_offline_folders(run_dir)
+            print(f"W&B offline ({why or 'offline'}): logging to {run_dir}; "
+                  f"upload later with `wandb sync {run_dir}`", flush=True)
+        elif mode == "online":
+            print(f"W&B online ({why or 'online'})", flush=True)
 
     @property
     def active(self) -> bool:
@@ -164,10 +195,36 @@ class Tracker:
         if self.active:
             self.run.log({key: self.wandb.Image(image, caption=caption), "global_step": step})
 
-    def artifact_store(self, project) -> ArtifactStore | None:
+    def update_config(self, config: dict) -> None:
+        if self.active:
+            self.run.config.update(config, allow_val_change=True)
+
+    def artifact_store(self, project, keep: int = 3) -> ArtifactStore | None:
         if self.mode == "online":
-            return WandbArtifactStore(self.run, project=project)
+            return WandbArtifactStore(self.run, project=project, keep=keep)
         return None
+
+    def _replay(self, history: Path, samples: Path | None) -> None:
+        import json
+
+        last = 0
+        for line in history.read_text().splitlines() if history.exists() else []:
+            try:
+                record = json.loads(line)
+                step = int(record.pop("step"))
+            except (ValueError, KeyError):
+                continue
+            self.log({k: float(v) for k, v in record.items()}, step=step)
+            last = max(last, step)
+        for png in sorted(samples.glob("step_*.png")) if samples is not None and samples.is_dir() else []:
+            step = int(png.stem.split("_")[1])
+            if step <= last:
+                self.log_image("samples", str(png), step=step, caption=f"step {step}")
+
+    def _remove_earlier_offline_folders(self, current: Path) -> None:
+        for folder in current.parent.glob(f"offline-run-*-{self.run_id}"):
+            if folder.resolve() != current.resolve():
+                shutil.rmtree(folder, ignore_errors=True)
 
     def finish(self, exit_code: int = 0) -> None:
         self.run.finish(exit_code=exit_code)

@@ -26,17 +26,17 @@ LATENT = 4
 def generator():
     return keras.Sequential([
         keras.Input((LATENT,)),
-        keras.layers.Dense(SIZE * SIZE * 3, activation="tanh"),
-        keras.layers.Reshape((SIZE, SIZE, 3)),
+        keras.layers.Dense(SIZE * SIZE * 3, activation="tanh", name="dense"),
+        keras.layers.Reshape((SIZE, SIZE, 3), name="reshape"),
     ], name="generator")
 
 
 def discriminator():
     return keras.Sequential([
         keras.Input((SIZE, SIZE, 3)),
-        keras.layers.Conv2D(4, 3, strides=2, padding="same"),
-        keras.layers.LeakyReLU(0.2),
-        keras.layers.Conv2D(1, 3, padding="same"),
+        keras.layers.Conv2D(4, 3, strides=2, padding="same", name="conv1"),
+        keras.layers.LeakyReLU(0.2, name="lrelu1"),
+        keras.layers.Conv2D(1, 3, padding="same", name="score"),
     ], name="discriminator")
 
 
@@ -44,7 +44,7 @@ class ToyGAN(GANModel):
     def __init__(self, nan_at_step=None, label_noise=0.1, **kwargs):
         super().__init__({"generator": generator(), "discriminator": discriminator()}, **kwargs)
         # soft "real" labels drawn from a seed generator: RNG state a checkpoint must carry
-        self.label_seed = keras.random.SeedGenerator(7)
+        self.label_seed = keras.random.SeedGenerator(7, name="label_seed")
         self.label_noise = label_noise
         self.nan_at_step = nan_at_step
 
@@ -68,8 +68,8 @@ class ToyGAN(GANModel):
                 poisoned = self.optimizers["g"].iterations + 1 >= self.nan_at_step
                 g_loss = tf.where(poisoned, tf.constant(float("nan")), g_loss)
             d_scaled, g_scaled = self.replica_mean(d_loss), self.replica_mean(g_loss)
-        self.apply_gradients("d", tape, d_scaled)
-        self.apply_gradients("g", tape, g_scaled)
+        self.apply_gradients(tape, d_scaled, "d")
+        self.apply_gradients(tape, g_scaled, "g")
         del tape
         return self.record({"d_loss": d_loss, "g_loss": g_loss})
 
@@ -116,13 +116,28 @@ def parse(argv=None):
     add_runtime_arguments(parser)
     parser.add_argument("--lr", type=float, default=argparse.SUPPRESS)
     parser.add_argument("--nan-at-step", type=int, default=argparse.SUPPRESS)
+    # test hook: sleep this long between the two files of every checkpoint write, so a kill lands mid-write
+    parser.add_argument("--checkpoint-delay", type=float, default=argparse.SUPPRESS)
     defaults = {"data": "toy", "batch_size": 2, "image_size": SIZE, "wandb": "disabled", "lr": 1e-3,
-                "nan_at_step": None, "checkpoint_every": 2, "sample_every": 4}
+                "nan_at_step": None, "checkpoint_delay": 0.0, "checkpoint_every": 2, "sample_every": 4}
     return resolve_config(parser, argv, task="toy", task_defaults=defaults)
 
 
+def slow_checkpoint_writes(seconds: float) -> None:
+    """Inject a pause between a checkpoint's two files (the runtime itself has no test hooks)."""
+    import time
+
+    from common.runtime.checkpoint import CheckpointManager
+
+    CheckpointManager._after_variables_written = lambda self, tmp_dir: time.sleep(seconds)
+
+
 def main(argv=None) -> int:
-    return run_cli(ToyTask(), parse(argv))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    config = parse(argv)
+    if config["checkpoint_delay"]:
+        slow_checkpoint_writes(config["checkpoint_delay"])
+    return run_cli(ToyTask(), config, argv)
 
 
 if __name__ == "__main__":
