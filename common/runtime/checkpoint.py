@@ -270,7 +270,8 @@ def is_readable(path) -> bool:
     try:
         meta = json.loads((path / STATE_FILE).read_text())
         with np.load(path / VARIABLES_FILE) as data:
-            if len(data.files) != len(meta["variable_keys"]):
+            names = meta.get("variable_keys") or meta["variable_paths"]  # an older format is still "complete"
+            if len(data.files) != len(names):
                 return False
             for key in data.files:
                 data[key]  # forces a full read: a truncated file raises here
@@ -297,6 +298,12 @@ def restore(model, path) -> dict:
     if meta.get("format") != FORMAT_VERSION:
         raise CheckpointError(f"{path} was written in checkpoint format {meta.get('format')}, this version reads "
                               f"format {FORMAT_VERSION}; resume it with the ganworks version that wrote it")
+    targets = optimizer_targets(model)
+    for name, saved_targets in meta.get("optimizer_targets", {}).items():
+        if targets.get(name) != saved_targets:
+            raise CheckpointError(f"{path}: optimizer {name!r} stepped different variables when it was saved "
+                                  f"({_describe(saved_targets, 2)}) than it does now "
+                                  f"({_describe(targets.get(name, []), 2)})")
     keyed = keyed_variables(model)
     saved = {key: i for i, key in enumerate(meta["variable_keys"])}
     missing, unexpected = set(keyed) - set(saved), set(saved) - set(keyed)
@@ -308,12 +315,6 @@ def restore(model, path) -> dict:
             parts.append(f"the checkpoint has {len(unexpected)} the model lacks ({_describe(unexpected)})")
         raise CheckpointError(f"{path} does not fit this model: {'; '.join(parts)}. It was written by a different "
                               "model or settings (check --model / --image-size / network options)")
-    targets = optimizer_targets(model)
-    for name, saved_targets in meta.get("optimizer_targets", {}).items():
-        if targets.get(name) != saved_targets:
-            raise CheckpointError(f"{path}: optimizer {name!r} stepped different variables when it was saved "
-                                  f"({_describe(saved_targets, 2)}) than it does now "
-                                  f"({_describe(targets.get(name, []), 2)})")
     with np.load(path / VARIABLES_FILE) as data:
         values = {key: data[f"v{saved[key]:05d}"] for key in keyed}
     for key, v in keyed.items():

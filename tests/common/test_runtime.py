@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from common.gan import GANModel
 from common.runtime import checkpoint as ckpt
-from common.runtime.config import add_runtime_arguments, parse_duration, resolve_config
+from common.runtime.config import ConfigError, add_runtime_arguments, parse_duration, resolve_config
 from common.runtime.tracking import LocalArtifactStore
 from common.runtime.trainer import train
 from tests.common.toy_gan import ToyTask, parse
@@ -292,3 +293,227 @@ def test_two_replica_step_equals_one_device_step():
     assert result["replicas"] == 2
     assert result["max_abs_diff"] <= 1e-5
     assert result["changed"] > 1e-4  # the step really moved the weights
+
+
+# --------------------------------------------------------------------------- hardening
+class TwoLookalikes(GANModel):
+    """Two networks of identical shapes: a positional restore would swap them without a word."""
+
+    def __init__(self, order=("first", "second"), swap_optimizers=False):
+        nets = {}
+        for name in order:
+            keras.utils.set_random_seed(0 if name == "first" else 1)
+            nets[name] = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="dense")], name=name)
+        super().__init__(nets)
+        first, second = sorted(order)
+        targets = (second, first) if swap_optimizers else (first, second)
+        self.compile(optimizers={"opt_a": (keras.optimizers.Adam(0.1), [targets[0]]),
+                                 "opt_b": (keras.optimizers.Adam(0.1), [targets[1]])}, loss_names=[])
+        self.build_optimizers()
+
+
+def test_restore_is_by_identity_whatever_the_order_of_networks(tmp_path):
+    saved = TwoLookalikes()
+    saved.networks["first"].layers[0].kernel.assign(np.ones((3, 2), "float32"))
+    saved.networks["second"].layers[0].kernel.assign(np.full((3, 2), 2.0, "float32"))
+    path = ckpt.CheckpointManager(tmp_path).save(saved, 1, {})
+    reordered = TwoLookalikes(order=("second", "first"))
+    ckpt.restore(reordered, path)
+    assert np.all(np.asarray(reordered.networks["first"].layers[0].kernel) == 1.0)
+    assert np.all(np.asarray(reordered.networks["second"].layers[0].kernel) == 2.0)
+
+
+def test_restore_refuses_other_networks_and_swapped_optimizers_naming_them(tmp_path):
+    path = ckpt.CheckpointManager(tmp_path).save(TwoLookalikes(), 1, {})
+    with pytest.raises(ckpt.CheckpointError, match="optimizer 'opt_a' stepped different variables"):
+        ckpt.restore(TwoLookalikes(swap_optimizers=True), path)
+    renamed = TwoLookalikes(order=("first", "third"))
+    with pytest.raises(ckpt.CheckpointError, match="network/second/dense/.*network/third/dense"):
+        ckpt.restore(renamed, path)
+
+
+def test_each_log_line_is_on_disk_before_the_checkpoint_that_covers_it(tmp_path, monkeypatch):
+    seen = []
+
+    def record(self, tmp_dir):
+        lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+        seen.append((json.loads(lines[-1])["step"], int(tmp_dir.name.split(".")[0].split("-")[1])))
+
+    monkeypatch.setattr(ckpt.CheckpointManager, "_after_variables_written", record)
+    train(ToyTask(), toy_config(tmp_path, "--epochs", "2", "--checkpoint-every", "1"))
+    assert seen == [(step, step) for step in range(1, 9)]
+
+
+def test_a_resumed_run_takes_new_learning_rates_and_keeps_the_rest(tmp_path, capsys):
+    first = train(ToyTask(), toy_config(tmp_path, "--epochs", "1", "--lr", "0.002"))
+    assert float(first.model.optimizers["g"].learning_rate) == pytest.approx(0.002)
+    second = train(ToyTask(), toy_config(tmp_path, "--epochs", "2", "--lr", "0.0005"))
+    assert "resuming with a changed setting: lr 0.002 -> 0.0005" in capsys.readouterr().out
+    assert float(second.model.optimizers["g"].learning_rate) == pytest.approx(0.0005)
+    assert json.loads((tmp_path / "config.json").read_text())["lr"] == 0.0005
+    # a shorter command later keeps the checkpoint's settings, not the defaults
+    third = train(ToyTask(), toy_config(tmp_path, "--epochs", "3"))
+    assert float(third.model.optimizers["g"].learning_rate) == pytest.approx(0.0005)
+    assert json.loads((tmp_path / "config.json").read_text())["lr"] == 0.0005 and third.step == 12
+
+
+def test_a_resumed_run_refuses_to_change_a_network_shape(tmp_path):
+    class Fixed(ToyTask):
+        fixed_on_resume = ("image_size",)
+
+    train(Fixed(), toy_config(tmp_path, "--epochs", "1"))
+    with pytest.raises(ConfigError, match="--image-size 16 differs from the checkpoint's 8"):
+        train(Fixed(), toy_config(tmp_path, "--epochs", "2", "--image-size", "16"))
+
+
+def test_nan_before_any_checkpoint_says_so_and_the_log_stays_strict_json(tmp_path, capsys):
+    result = train(ToyTask(), toy_config(tmp_path, "--nan-at-step", "1"))
+    assert result.stop_reason == "nan" and result.checkpoint is None
+    err = capsys.readouterr().err
+    assert "no checkpoint had been written yet" in err and "None" not in err
+
+    def refuse(token):
+        raise ValueError(f"bare {token} in metrics.jsonl")
+
+    records = [json.loads(line, parse_constant=refuse) for line in
+               (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert records[-1]["g_loss"] == "nan"
+
+
+def run_toy_cli(*args, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", "tests.common.toy_gan", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def one_error_line(proc):
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "usage:" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1, proc.stderr
+    return errors[0]
+
+
+@pytest.mark.parametrize("name, text, expected", [
+    ("bad.yaml", "epochs: [1, 2\nlr: 3\n", "is not valid YAML at line"),
+    ("bad.json", '{"epochs": 2,}', "is not valid JSON at line 1"),
+])
+def test_a_malformed_config_file_is_one_line_naming_it(tmp_path, capsys, name, text, expected):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(SystemExit) as exc:
+        toy_config(tmp_path, "--config", str(path))
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected in err[0] and str(path) in err[0]
+
+
+def test_argparse_errors_are_one_line_without_the_usage_block(capsys):
+    with pytest.raises(SystemExit):
+        toy_config(Path("unused"), "--epochs", "many")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--epochs" in err[0] and "usage" not in err[0]
+
+
+def test_an_unwritable_out_folder_is_one_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    line = one_error_line(run_toy_cli("--out", str(blocker / "run")))
+    assert "--out" in line and "not writable" in line
+
+
+def test_a_full_disk_during_a_checkpoint_is_one_line_and_leaves_no_partial_folder(tmp_path, monkeypatch, capsys):
+    import errno
+
+    from common.runtime.trainer import run_cli
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ckpt.np, "savez", full_disk)
+    assert run_cli(ToyTask(), toy_config(tmp_path, "--epochs", "1"), []) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: could not write the checkpoint of step 2") and "No space left" in err[-1]
+    assert not list((tmp_path / "checkpoints").glob("*tmp*"))
+
+
+def test_missing_data_is_reported_before_the_out_folder_or_a_wandb_run_exists(tmp_path):
+    out = tmp_path / "run"
+    line = one_error_line(run_toy_cli("--out", str(out), "--data", str(tmp_path / "nowhere"), "--wandb", "offline"))
+    assert "nowhere" in line
+    assert not out.exists()
+
+
+def test_a_wandb_run_id_without_any_checkpoint_is_an_error_unless_starting_over(tmp_path):
+    line = one_error_line(run_toy_cli("--out", str(tmp_path / "a"), "--wandb", "offline", "--wandb-run-id", "abc123"))
+    assert "--wandb-run-id abc123: no checkpoint" in line and "--resume never" in line
+    proc = run_toy_cli("--out", str(tmp_path / "b"), "--wandb", "offline", "--wandb-run-id", "abc123",
+                       "--resume", "never", "--epochs", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "W&B run id: abc123" in proc.stdout
+    assert "to continue this run in a new session: python -m toy.train" in proc.stdout
+    assert "W&B offline (--wandb offline)" in proc.stdout
+
+
+def test_a_disabled_wandb_run_records_no_made_up_run_id(tmp_path):
+    result = train(ToyTask(), toy_config(tmp_path, "--epochs", "1", "--wandb", "disabled"))
+    assert ckpt.read_state(result.checkpoint)["wandb_run_id"] is None
+
+
+def test_an_offline_run_resumed_twice_keeps_one_wandb_folder_with_every_step(tmp_path):
+    train(ToyTask(), toy_config(tmp_path, "--epochs", "1", "--wandb", "offline"))
+    train(ToyTask(), toy_config(tmp_path, "--epochs", "2", "--wandb", "offline"))
+    train(ToyTask(), toy_config(tmp_path, "--epochs", "3", "--wandb", "offline"))
+    folders = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(folders) == 1
+    run_id = json.loads((tmp_path / "config.json").read_text()).get("wandb_run_id") or \
+        ckpt.read_state(ckpt.CheckpointManager(tmp_path / "checkpoints").latest())["wandb_run_id"]
+    assert folders[0].name.endswith(run_id)
+    history = _offline_history(folders[0])
+    assert sorted(history) == list(range(1, 13))
+
+
+def _wandb_records(path):
+    """The protobuf payloads of a .wandb file: LevelDB's log format (32 KiB blocks of
+    [crc32c:4][length:2][type:1] chunks) after W&B's 7-byte header."""
+    data = Path(path).read_bytes()
+    assert data[:4] == b":W&B"
+    pos, block, pending = 7, 32768, b""
+    while pos + 7 <= len(data):
+        if block - pos % block < 7:  # block trailer padding
+            pos += block - pos % block
+            continue
+        length = int.from_bytes(data[pos + 4:pos + 6], "little")
+        kind = data[pos + 6]
+        chunk = data[pos + 7:pos + 7 + length]
+        pos += 7 + length
+        if kind == 0 and length == 0:
+            continue
+        pending += chunk
+        if kind in (1, 4):  # FULL or LAST
+            yield pending
+            pending = b""
+
+
+def _offline_history(folder) -> list:
+    """global_step values of the scalar rows logged in an offline W&B run."""
+    from wandb.proto import wandb_internal_pb2
+
+    (path,) = folder.glob("run-*.wandb")
+    steps = []
+    for payload in _wandb_records(path):
+        record = wandb_internal_pb2.Record()
+        record.ParseFromString(payload)
+        if record.WhichOneof("record_type") != "history":
+            continue
+        items = {item.key or "/".join(item.nested_key): item.value_json for item in record.history.item}
+        if "global_step" in items and "g_loss" in items:
+            steps.append(int(float(items["global_step"])))
+    return steps
+
+
+def test_history_pool_is_refused_when_the_strategy_has_several_devices():
+    from night2day.train import Night2DayTask
+
+    with pytest.raises(ConfigError, match="--history-pool.*2 devices"):
+        Night2DayTask().check_devices({"history_pool": 50}, replicas=2)
+    Night2DayTask().check_devices({"history_pool": 50}, replicas=1)

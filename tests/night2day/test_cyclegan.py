@@ -133,3 +133,44 @@ def test_translate_keeps_shape_and_range():
     out = np.asarray(gan.translate(x))
     assert out.shape == x.shape and out.min() >= 0 and out.max() <= 1
     assert isinstance(gan, CycleGAN) and isinstance(gan, keras.Model)
+
+
+@pytest.mark.parametrize("model", ["resnet", "multiscale"])
+def test_mixed_precision_trains_both_models_with_float32_weights(model, tmp_path):
+    import json
+
+    from common.runtime import checkpoint as ckpt
+    from night2day import train
+
+    extra = ["--res-blocks", "1"] if model == "resnet" else []
+    out = tmp_path / "run"
+    assert train.main(["--model", model, *extra, "--filters", "4", "--image-size", "32", "--data", "demo",
+                       "--epochs", "1", "--steps-per-epoch", "3", "--batch-size", "2", "--wandb", "disabled",
+                       "--mixed-precision", "true", "--out", str(out)]) == 0
+    assert keras.mixed_precision.global_policy().name == "float32"  # the run's policy does not leak
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3]
+    assert all(np.isfinite(v) for r in records for v in r.values())
+    latest = ckpt.CheckpointManager(out / "checkpoints").latest()
+    state = ckpt.read_state(latest)
+    with np.load(latest / "variables.npz") as data:
+        arrays = {key: data[f"v{i:05d}"] for i, key in enumerate(state["variable_keys"])}
+    kernels = [k for k in arrays if k.startswith("network/") and k.endswith("kernel")]
+    assert kernels and all(arrays[k].dtype == np.float32 for k in kernels)
+    # dynamic loss scaling at work: each of the 3 steps was either applied or skipped with the scale halved
+    # from 2**15 (early overflows at that scale are expected); the two generators share one backward pass
+    for n in ("g", "f", "dx", "dy"):
+        applied = int(arrays[f"optimizer/{n}/adam/iteration"])
+        assert float(arrays[f"optimizer/{n}/loss_scale_optimizer/dynamic_scale"]) == 2.0 ** (15 - (3 - applied))
+
+
+def test_resnet_preset_uses_the_references_normal_init():
+    gan = build_cyclegan(tiny_config("resnet", "--filters", "16"), compile=False)
+    G = gan.generator_g
+    kernel = np.asarray(G.get_layer("res1_conv1").kernel)
+    gamma = np.asarray(G.get_layer("res1_norm1").gamma)
+    assert abs(kernel.mean()) < 0.005 and 0.017 < kernel.std() < 0.023
+    assert abs(gamma.mean() - 1) < 0.02 and 0.005 < gamma.std() < 0.05
+    keras_init = build_cyclegan(tiny_config("resnet", "--filters", "16", "--weight-init", "keras"), compile=False)
+    assert np.asarray(keras_init.generator_g.get_layer("res1_conv1").kernel).std() > 0.03  # glorot: ~0.048
+    assert np.all(np.asarray(keras_init.generator_g.get_layer("res1_norm1").gamma) == 1)
