@@ -4,7 +4,9 @@
 
 Reports FID and KID between translated test-night images (G(testA)) and real
 test-day images (testB), and cycle-reconstruction PSNR/SSIM (testA vs F(G(testA)),
-testB vs G(F(testB))) on [0, 1] pixels. Prints a table and writes JSON.
+testB vs G(F(testB))) on [0, 1] pixels. Prints a table and writes JSON. Test images that
+cannot be read are left out and named, each with a one-line reason, in the table and in
+the JSON's "skipped_files".
 """
 
 from __future__ import annotations
@@ -46,9 +48,29 @@ def _cycle_scores(forward, backward, dataset, value_range, save_dir=None, limit=
     return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "images": count}
 
 
+def _readable_test_files(folder, limit=None):
+    """The first ``limit`` (all if None) readable images of a test folder, in order, and the
+    skipped ones before them as [{"path", "reason"}]. Each file is checked and decoded here,
+    so the dataset gets only files that decode and every left-out file can be named."""
+    from common.data import DataError, list_images
+    from common.metrics.evaluate import find_unreadable
+
+    paths = list_images(folder)
+    readable, skipped = find_unreadable(paths, decode=True, stop_after=limit)
+    if not readable:
+        first = skipped[0]
+        raise DataError(f"none of the {len(paths)} images in {folder} can be read "
+                        f"(first: {first['path']}: {first['reason']})")
+    return readable, skipped
+
+
 def evaluate(checkpoint, data_root, *, extractor=None, metrics=("fid", "kid"), max_images=None,
              batch_size=8, kid_subset_size=1000):
-    """-> dict of results. extractor: a common.metrics.features extractor (default Inception-v3)."""
+    """-> dict of results. extractor: a common.metrics.features extractor (default Inception-v3).
+
+    results["skipped_files"]: [{"path", "reason"}] for every test image left out because it
+    cannot be read (empty, not an image, truncated, corrupt), from either domain.
+    """
     from common.metrics.evaluate import evaluate_folders
     from night2day import data
     from night2day.inference import load_cyclegan
@@ -56,9 +78,11 @@ def evaluate(checkpoint, data_root, *, extractor=None, metrics=("fid", "kid"), m
     model, config = load_cyclegan(checkpoint)
     folders = data.domain_folders(data_root, splits=("testA", "testB"))
     vr = data.value_range_of(config["model"])
+    files = {split: _readable_test_files(folders[split], max_images) for split in ("testA", "testB")}
+    skipped = files["testA"][1] + files["testB"][1]
 
     def test_set(split):
-        return data.test_dataset(folders[split], model=config["model"], image_size=config["image_size"],
+        return data.test_dataset(files[split][0], model=config["model"], image_size=config["image_size"],
                                  batch_size=batch_size)
 
     G, F = model.generator_g, model.generator_f
@@ -72,15 +96,22 @@ def evaluate(checkpoint, data_root, *, extractor=None, metrics=("fid", "kid"), m
         if metrics:
             dist = evaluate_folders(folders["testB"], fake_dir, metrics=list(metrics), extractor=extractor,
                                     max_images=max_images, kid_subset_size=kid_subset_size)
+            seen = {item["path"] for item in skipped}  # FID's seeded subset of testB may hold others
+            skipped += [item for item in dist.pop("skipped_files", []) if item["path"] not in seen]
             results.update({f"day_vs_translated_{k}": v for k, v in dist.items()})
+    results["skipped_files"] = skipped
     return results
 
 
 def format_table(results: dict) -> str:
+    """The numbers as aligned "name  value" lines, then the skipped test images, one a line."""
+    from common.metrics.evaluate import format_skipped
+
     rows = [(k, f"{v:.4f}" if isinstance(v, float) else str(v)) for k, v in results.items()
             if not isinstance(v, (dict, list))]
     width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+    lines = [f"{k:<{width}}  {v}" for k, v in rows]
+    return "\n".join(lines + format_skipped(results.get("skipped_files"), "test image"))
 
 
 def main(argv=None) -> int:

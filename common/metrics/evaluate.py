@@ -5,7 +5,9 @@
         [--extractor inception|inception-2015|random] [--inception-weights PATH]
 
 Prints a table and writes every number, with its sample counts and the extractor that
-produced it, to a JSON file. Real-folder features are cached on disk (see
+produced it, to a JSON file. Unreadable images (empty, not an image, truncated, corrupt)
+are left out and named, with a one-line reason, in the table and in the JSON's
+``skipped_files``. Real-folder features are cached on disk (see
 :func:`common.metrics.features.folder_features`), so re-evaluating new samples against
 the same dataset only extracts the generated images.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -43,6 +46,87 @@ def comparability_note(extractor: F.FeatureExtractor) -> str:
     return f"features from {extractor.name}"
 
 
+# --------------------------------------------------------------------------- unreadable files
+
+_FUNCTION_NODE = re.compile(r"\{\{function_node [^}]*\}\}\s*")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def one_line_error(exc: BaseException) -> str:
+    """An exception as one readable line: TensorFlow's ``{{function_node ...}}`` prefix, its
+    ``[Op:...] name:`` tail and terminal colour codes removed, and Keras's "Exception encountered
+    when calling ..." header skipped, so the first line that says what went wrong is kept."""
+    text = _FUNCTION_NODE.sub("", _ANSI.sub("", str(exc)))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith("Exception encountered when calling")] or lines
+    line = re.sub(r"\s*\[Op:[^\]]*\]|\s*name:\s*$", "", lines[0]) if lines else ""
+    return line or type(exc).__name__
+
+
+def _decode_error(path) -> str | None:
+    """Why TensorFlow cannot decode ``path`` (one line), or None if it decodes."""
+    from common.data import load_image
+
+    try:
+        load_image(str(path))
+    except Exception as exc:  # noqa: BLE001 - any decode failure makes the file unusable
+        return f"cannot be decoded ({one_line_error(exc)})"
+    return None
+
+
+def find_unreadable(paths, *, decode: bool = False, stop_after: int | None = None):
+    """Split image paths into (readable, skipped), order kept; skipped = [{"path", "reason"}].
+
+    Every file gets :func:`common.data.check_image_file`'s cheap check (a few bytes read:
+    empty, not an image, truncated, animated WebP). With ``decode=True`` the files that pass
+    are also decoded, which finds what only decoding shows (a bad PNG checksum, corrupt JPEG
+    data). ``stop_after``: stop once that many readable files are found (for "the first N
+    readable images"); the rest are not checked or returned.
+    """
+    from common.data import check_image_file
+
+    readable, skipped = [], []
+    for path in paths:
+        if stop_after is not None and len(readable) >= stop_after:
+            break
+        reason = check_image_file(path)
+        if reason is None and decode:
+            reason = _decode_error(path)
+        if reason is None:
+            readable.append(os.fspath(path))
+        else:
+            skipped.append({"path": os.fspath(path), "reason": reason})
+    return readable, skipped
+
+
+def _skipped_by_features(paths, n_features: int) -> list[dict]:
+    """The files among ``paths`` that :func:`common.metrics.features.folder_features` left out,
+    given that it returned ``n_features`` rows, with a one-line reason each.
+
+    folder_features skips every file TensorFlow cannot decode without saying which. The
+    cheap header check names almost all of them; files it flags are decoded to be sure
+    (a JPEG with trailing data fails the check but decodes). Only if the count still does
+    not add up (a file passes the check but fails to decode) is every file decoded.
+    """
+    _, flagged = find_unreadable(paths)
+    skipped = [item for item in flagged if _decode_error(item["path"]) is not None]
+    if len(paths) - len(skipped) != n_features:
+        flagged_reason = {item["path"]: item["reason"] for item in flagged}
+        skipped = []
+        for path in paths:
+            error = _decode_error(path)
+            if error is not None:
+                skipped.append({"path": os.fspath(path), "reason": flagged_reason.get(os.fspath(path), error)})
+    return skipped
+
+
+def format_skipped(skipped, what: str = "image file") -> list[str]:
+    """Lines naming the skipped files: a header, then "  path: reason" each; [] if none."""
+    if not skipped:
+        return []
+    return [f"skipped {len(skipped)} unreadable {what}(s):"] + [f"  {s['path']}: {s['reason']}" for s in skipped]
+
+
 def _metric_names(metrics) -> list[str]:
     names = [m.strip() for m in (metrics.split(",") if isinstance(metrics, str) else metrics) if m.strip()]
     for name in names:
@@ -69,6 +153,20 @@ def evaluate_features(real: dict, fake: dict, metrics=DEFAULT_METRICS, **options
     return result
 
 
+def _folder_features(folder, paths, extractor, **kwargs) -> dict:
+    """F.folder_features, with "no image can be read" as a DataError naming the folder and a file."""
+    from common.data import DataError
+
+    try:
+        return F.folder_features(folder, extractor, **kwargs)
+    except ValueError as exc:
+        if "no images to extract features from" not in str(exc):
+            raise
+        first = (_skipped_by_features(paths, 0) or [{"path": paths[0], "reason": "unreadable"}])[0]
+        raise DataError(f"none of the {len(paths)} images in {folder} can be read "
+                        f"(first: {first['path']}: {first['reason']})") from None
+
+
 def evaluate_folders(
     real,
     fake,
@@ -88,7 +186,8 @@ def evaluate_folders(
     if neither). max_images: a seeded random subset of at most this many per folder.
     The result holds the metric values ("fid", "kid", "kid_std", "is", "is_std",
     "precision", "recall", ...), "n_real"/"n_fake", "extractor", "comparability", the
-    folders and the extraction speed. Only the real folder's features are cached
+    folders, the extraction speed and "skipped_files": [{"path", "reason"}] for every
+    image left out because it cannot be read. Only the real folder's features are cached
     (``cache_dir``: None = default location, False = off): generated images change
     every evaluation. options: metric options (kid_subsets, kid_subset_size, is_splits,
     pr_k), as :func:`evaluate_features`.
@@ -96,15 +195,21 @@ def evaluate_folders(
     metrics = _metric_names(metrics)
     _check_options(options)
     extractor = extractor or F.inception_extractor()
+    real_paths, fake_paths = F.select_images(real, max_images), F.select_images(fake, max_images)
     start = time.perf_counter()
-    real_feats = F.folder_features(
-        real, extractor, max_images=max_images, batch_size=batch_size, cache_dir=cache_dir, progress=progress
+    real_feats = _folder_features(
+        real, real_paths, extractor, max_images=max_images, batch_size=batch_size, cache_dir=cache_dir,
+        progress=progress,
     )
     mid = time.perf_counter()
-    fake_feats = F.folder_features(
-        fake, extractor, max_images=max_images, batch_size=batch_size, cache_dir=False, progress=progress
+    fake_feats = _folder_features(
+        fake, fake_paths, extractor, max_images=max_images, batch_size=batch_size, cache_dir=False,
+        progress=progress,
     )
     end = time.perf_counter()
+    skipped = _skipped_by_features(real_paths, len(real_feats["pool"]))
+    named = {item["path"] for item in skipped}  # a folder compared with itself: each file once
+    skipped += [s for s in _skipped_by_features(fake_paths, len(fake_feats["pool"])) if s["path"] not in named]
     result = {
         "real": str(real),
         "fake": str(fake),
@@ -115,6 +220,7 @@ def evaluate_folders(
         "max_images": max_images,
         "fake_images_per_second": round(len(fake_feats["pool"]) / max(end - mid, 1e-9), 2),
         "seconds": round(end - start, 2),
+        "skipped_files": skipped,
     }
     result.update(evaluate_features(real_feats, fake_feats, metrics, **options))
     return result
@@ -132,6 +238,7 @@ def format_table(result: dict, metrics=DEFAULT_METRICS) -> str:
     lines.insert(1, "-" * len(lines[0]))
     lines.append(f"n_real={result['n_real']}  n_fake={result['n_fake']}  extractor={result['extractor']}")
     lines.append(f"note: {result['comparability']}")
+    lines.extend(format_skipped(result.get("skipped_files")))
     return "\n".join(lines)
 
 
@@ -184,19 +291,25 @@ def main(argv=None) -> int:
     except (ValueError, F.WeightsUnavailableError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    result = evaluate_folders(
-        args.real,
-        args.fake,
-        metrics,
-        extractor,
-        max_images=args.max_images,
-        batch_size=args.batch_size,
-        cache_dir=False if args.no_cache else args.cache_dir,
-        progress=not args.quiet,
-        kid_subsets=args.kid_subsets,
-        kid_subset_size=args.kid_subset_size,
-        pr_k=args.pr_k,
-    )
+    from common.data import DataError
+
+    try:
+        result = evaluate_folders(
+            args.real,
+            args.fake,
+            metrics,
+            extractor,
+            max_images=args.max_images,
+            batch_size=args.batch_size,
+            cache_dir=False if args.no_cache else args.cache_dir,
+            progress=not args.quiet,
+            kid_subsets=args.kid_subsets,
+            kid_subset_size=args.kid_subset_size,
+            pr_k=args.pr_k,
+        )
+    except DataError as err:  # a missing folder, or one where no image can be read
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     print(format_table(result, metrics))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import scipy.linalg
 
-MIN_SAMPLES = 2048  # Inception pool features are 2048-d: fewer samples -> singular covariance
+# Below this many samples FID is flagged as biased, whatever the features. Whether the covariance
+# is also singular depends on the features' own dimension (2048 for Inception), checked separately.
+MIN_SAMPLES = 2048
 
 
 class GaussianStats:
@@ -116,19 +118,37 @@ class FIDResult:
         return asdict(self)
 
 
-def _warn_if_few(n_real: int, n_fake: int) -> None:
-    if min(n_real, n_fake) < MIN_SAMPLES:
-        warnings.warn(
-            f"FID from n_real={n_real}, n_fake={n_fake} samples: below {MIN_SAMPLES} the 2048-d "
-            "Inception covariance is rank-deficient and FID is strongly biased upward. Compare only "
-            "FIDs computed from equal sample counts (10k-50k is usual).",
-            stacklevel=3,
-        )
+def small_sample_warning(n_real: int, n_fake: int, dim: int | None = None) -> str | None:
+    """The warning for FID from few samples, naming the feature dimension it is about; None if
+    both counts reach MIN_SAMPLES (and exceed ``dim``).
+
+    FID is biased upward at small N for any features. Only when a set has no more samples
+    than the features have dimensions is its covariance also rank-deficient; that is said
+    for the actual ``dim`` (2048 for Inception pool features, 16 for the test extractor).
+    """
+    n = min(n_real, n_fake)
+    singular = dim is not None and n <= dim
+    if n >= MIN_SAMPLES and not singular:
+        return None
+    features = "features" if dim is None else f"{dim}-d features"
+    if singular:
+        why = (f"with no more samples than the {dim} feature dimensions the covariance is rank-deficient "
+               "and FID is strongly biased upward")
+    else:
+        why = f"below {MIN_SAMPLES} samples FID is biased upward"
+    return (f"FID from n_real={n_real}, n_fake={n_fake} samples of {features}: {why}. Compare only FIDs "
+            "computed from equal sample counts (10k-50k is usual).")
+
+
+def _warn_if_few(n_real: int, n_fake: int, dim: int | None = None) -> None:
+    message = small_sample_warning(n_real, n_fake, dim)
+    if message:
+        warnings.warn(message, stacklevel=3)
 
 
 def fid_from_stats(real: GaussianStats, fake: GaussianStats) -> FIDResult:
     """FID between two accumulated feature statistics (streaming path)."""
-    _warn_if_few(real.count, fake.count)
+    _warn_if_few(real.count, fake.count, real.dim)
     value = frechet_distance(real.mean, real.cov, fake.mean, fake.cov)
     return FIDResult(value, real.count, fake.count)
 

@@ -201,3 +201,92 @@ def test_an_unreadable_image_is_skipped_with_a_warning_not_fatal(tmp_path, extra
     with pytest.warns(UserWarning, match="1 of 5 images"):
         feats = F.folder_features(folder, extractor, cache_dir=False)
     assert feats["pool"].shape == (4, extractor.feature_dim)
+
+
+def _bad_files(folder: Path) -> dict:
+    """Unreadable images of every kind in ``folder`` -> {path: start of the reason}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "random.png").write_bytes(np.random.default_rng(9).bytes(400))
+    # passes the cheap header check (PNG signature, IEND present) but fails to decode
+    data = bytearray(tf.io.encode_png(noise_images(1, seed=3)[0]).numpy())
+    at = data.index(b"IDAT") + 20
+    data[at:at + 8] = b"\0" * 8
+    (folder / "baddata.png").write_bytes(bytes(data))
+    return {
+        str(folder / "empty.png"): "empty file",
+        str(folder / "random.png"): "not an image",
+        str(folder / "baddata.png"): "cannot be decoded (Invalid PNG data",
+    }
+
+
+@pytest.fixture()
+def folders_with_bad_files(tmp_path):
+    real = write_images(tmp_path / "real", smooth_images(6))
+    # fails the header check (data after the JPEG end marker) but decodes: used, not skipped
+    jpeg = tf.io.encode_jpeg(smooth_images(1, seed=4)[0]).numpy() + b"\0" * 2000
+    (real / "trailing.jpg").write_bytes(jpeg)
+    bad = _bad_files(real)
+    fake = write_images(tmp_path / "fake", noise_images(5))
+    (fake / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    bad[str(fake / "broken.png")] = "truncated PNG"
+    return real, fake, bad
+
+
+def test_evaluate_folders_names_every_skipped_file(folders_with_bad_files, extractor, tmp_path):
+    real, fake, bad = folders_with_bad_files
+    for cache in (tmp_path / "cache", tmp_path / "cache"):  # the second run reads real's cached features
+        result = evaluate.evaluate_folders(real, fake, metrics="fid,kid", extractor=extractor, cache_dir=cache,
+                                           kid_subset_size=4)
+        assert (result["n_real"], result["n_fake"]) == (7, 5)
+        skipped = {item["path"]: item["reason"] for item in result["skipped_files"]}
+        assert sorted(skipped) == sorted(bad)
+        for path, reason in bad.items():
+            assert skipped[path].startswith(reason), skipped[path]
+            assert "function_node" not in skipped[path] and "\n" not in skipped[path]
+    itself = evaluate.evaluate_folders(real, real, metrics="fid", extractor=extractor, cache_dir=False)
+    assert len(itself["skipped_files"]) == 3  # a folder against itself: each bad file named once
+
+
+def test_cli_prints_and_writes_the_skipped_files(folders_with_bad_files, tmp_path, capsys):
+    real, fake, bad = folders_with_bad_files
+    out = tmp_path / "m.json"
+    code = evaluate.main(["--real", str(real), "--fake", str(fake), "--extractor", "random", "--metrics", "fid,kid",
+                          "--kid-subset-size", "4", "--no-cache", "--quiet", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert "skipped 4 unreadable image file(s):" in printed
+    for path, reason in bad.items():
+        assert any(line.startswith(f"  {path}: {reason}") for line in printed), path
+    saved = json.loads(out.read_text())
+    assert sorted(item["path"] for item in saved["skipped_files"]) == sorted(bad)
+
+
+def test_cli_with_no_readable_real_image_is_a_one_line_error(folders, tmp_path, capsys):
+    _, fake = folders
+    bad = _bad_files(tmp_path / "real")
+    code = evaluate.main(["--real", str(tmp_path / "real"), "--fake", str(fake), "--extractor", "random",
+                          "--no-cache", "--quiet", "--out", str(tmp_path / "m.json")])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: none of the 3 images in {tmp_path / 'real'} can be read")
+    assert sorted(bad)[0] in err[0] and "function_node" not in err[0]
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_the_fid_sample_warning_names_the_real_feature_dimension(folders, extractor, tmp_path):
+    from common.metrics import fid
+
+    real, fake = folders
+    with pytest.warns(UserWarning, match="FID from") as caught:
+        evaluate.evaluate_folders(real, fake, metrics="fid", extractor=extractor, cache_dir=False)
+    message = str(caught[0].message)
+    assert f"{extractor.feature_dim}-d features" in message and "n_real=24, n_fake=20" in message
+    assert "2048-d" not in message and "Inception" not in message and "rank-deficient" not in message
+
+    assert "rank-deficient" in fid.small_sample_warning(5, 5, dim=10)
+    assert "no more samples than the 10 feature dimensions" in fid.small_sample_warning(5, 5, dim=10)
+    inception = fid.small_sample_warning(1000, 1000, dim=2048)
+    assert "2048-d features" in inception and "rank-deficient" in inception
+    assert fid.small_sample_warning(3000, 2500, dim=2048) is None
+    assert fid.small_sample_warning(3000, 2500, dim=4) is None
