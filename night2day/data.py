@@ -18,19 +18,23 @@ RESIZE_RATIO = 720 / 256
 
 
 def domain_folders(root, splits=("trainA", "trainB")) -> dict[str, Path]:
-    """Check the CycleGAN layout under root; DataError naming what is missing."""
+    """{split: folder} for the CycleGAN layout in root, or in the shallowest folder up to 2
+    levels below it holding all of splits (a dataset's <name>/<version>/trainA); DataError
+    (one line) naming what is missing and where it looked otherwise."""
+    from common.datasets import LAYOUT_SEARCH_DEPTH, describe_folder, find_layout
+
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"data folder not found: {root}")
-    folders = {}
-    for split in splits:
-        folder = root / split
-        if not folder.is_dir():
-            raise DataError(f"{root} has no {split}/ folder ({DOMAINS[split]} images); expected "
-                            "trainA/ trainB/ testA/ testB/ (A = night, B = day) - "
-                            "see `python -m night2day.prepare --help`")
-        folders[split] = folder
-    return folders
+    base = find_layout(root, splits, missing_ok=True)
+    if base is None:
+        missing = next(split for split in splits if not (root / split).is_dir())
+        wanted = " and ".join(f"{split}/" for split in splits)
+        raise DataError(f"{root} has no {missing}/ folder ({DOMAINS[missing]} images), nor does any folder up to "
+                        f"{LAYOUT_SEARCH_DEPTH} levels below it hold {wanted} ({describe_folder(root)}); expected "
+                        "trainA/ trainB/ testA/ testB/ (A = night, B = day) - "
+                        "see `python -m night2day.prepare --help`")
+    return {split: base / split for split in splits}
 
 
 def value_range_of(model: str) -> str:

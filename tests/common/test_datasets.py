@@ -1,15 +1,19 @@
-"""--data resolution: local folders, the demo set, Kaggle inputs / downloads, safe extraction."""
+"""--data resolution: local folders, the demo set, Kaggle inputs / downloads (kagglehub, or the
+kaggle API with safe extraction), and finding the expected layout nested inside a dataset."""
+import logging
 import stat
 import sys
 import types
 import zipfile
 from pathlib import Path
 
+import kagglehub
 import pytest
+import requests
 
 from common import datasets
 from common.data import DataError
-from common.datasets import extract_zip_safely, resolve_data
+from common.datasets import extract_zip_safely, find_layout, resolve_data
 
 KAGGLE_ENV = ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR", "XDG_CONFIG_HOME")
 
@@ -24,7 +28,42 @@ def offline_home(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GANWORKS_KAGGLE_INPUT", str(tmp_path / "no-kaggle-input"))
     monkeypatch.setenv("GANWORKS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path / "kagglehub-cache"))
+    monkeypatch.setattr(kagglehub, "dataset_download", FakeKagglehub(fail=offline_error()))
     return home
+
+
+def offline_error():
+    return requests.ConnectionError("HTTPSConnectionPool(host='api.kaggle.com', port=443): Max retries "
+                                    "exceeded (Caused by NameResolutionError(...))")
+
+
+class FakeKagglehub:
+    """Stands in for kagglehub.dataset_download: returns a folder (made if missing) or raises."""
+
+    def __init__(self, folder=None, fail=None, cached=None):
+        self.folder, self.fail, self.cached, self.calls = folder, fail, cached or {}, []
+
+    def __call__(self, handle, path=None, *, force_download=False, output_dir=None):
+        self.calls.append({"handle": handle, "output_dir": output_dir})
+        if handle in self.cached:
+            return str(self.cached[handle])
+        if self.fail is not None:
+            raise self.fail
+        folder = Path(output_dir or self.folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        return str(folder)
+
+
+def no_kagglehub(monkeypatch):
+    """As if kagglehub were not installed: `import kagglehub` raises ImportError."""
+    monkeypatch.setitem(sys.modules, "kagglehub", None)
+
+
+def make_dirs(root, *paths):
+    for path in paths:
+        (Path(root) / path).mkdir(parents=True, exist_ok=True)
+    return Path(root)
 
 
 def write_zip(path, members):
@@ -92,17 +131,31 @@ def test_inside_kaggle_the_mounted_input_folder_is_used(tmp_path, offline_home, 
     monkeypatch.setenv("GANWORKS_KAGGLE_INPUT", str(tmp_path / "input"))
     got = resolve_data("kaggle:minhquntntht/wrist-watch-128", task="watches", download=never_download)
     assert got == mounted.resolve()
+    assert resolve_data("kaggle:minhquntntht/wrist-watch-128", task="watches") == mounted.resolve()
+    assert kagglehub.dataset_download.calls == []  # a mounted input is never downloaded
 
 
-def test_without_credentials_the_error_says_where_to_put_them(offline_home, monkeypatch):
+def test_without_credentials_or_network_the_error_says_where_to_put_them(offline_home, monkeypatch):
     monkeypatch.setenv("KAGGLE_KEY", "s3cr3t-key-value")  # a key without a user name is not enough
     with pytest.raises(DataError) as err:
         resolve_data("kaggle:minhquntntht/wrist-watch-128", task="watches")
     message = str(err.value)
     assert "\n" not in message
     assert "~/.kaggle/kaggle.json" in message and "KAGGLE_USERNAME" in message and "KAGGLE_KEY" in message
-    assert "minhquntntht/wrist-watch-128" in message
+    assert "minhquntntht/wrist-watch-128" in message and "cannot reach Kaggle" in message
     assert "s3cr3t" not in message
+    assert kagglehub.dataset_download.calls[0]["handle"] == "minhquntntht/wrist-watch-128"
+
+
+def test_without_kagglehub_or_credentials_the_error_says_where_to_put_them(offline_home, monkeypatch):
+    no_kagglehub(monkeypatch)
+    monkeypatch.setenv("KAGGLE_KEY", "s3cr3t-key-value")
+    with pytest.raises(DataError) as err:
+        resolve_data("kaggle:minhquntntht/wrist-watch-128", task="watches")
+    message = str(err.value)
+    assert "\n" not in message and "s3cr3t" not in message
+    assert "no Kaggle credentials" in message and "~/.kaggle/kaggle.json" in message
+    assert "minhquntntht/wrist-watch-128" in message
     # nothing half-made is left in the cache
     assert not any(Path(offline_home.parent / "cache").rglob("*.zip"))
 
@@ -200,7 +253,7 @@ def test_a_malicious_download_is_refused_and_leaves_no_dataset_behind(tmp_path, 
     assert not cache.exists() or not any(cache.iterdir())
 
 
-# --- the default downloader, with a stand-in for the kaggle package ------------------------
+# --- without kagglehub: the kaggle package's downloader, with a stand-in for it ------------
 
 class FakeKaggleApi:
     def __init__(self, fail=None):
@@ -216,6 +269,7 @@ class FakeKaggleApi:
 
 
 def test_the_default_downloader_calls_the_kaggle_api_without_unzipping(tmp_path, offline_home, monkeypatch):
+    no_kagglehub(monkeypatch)
     api = FakeKaggleApi()
     monkeypatch.setitem(sys.modules, "kaggle", types.SimpleNamespace(api=api))
     monkeypatch.setenv("KAGGLE_USERNAME", "someone")
@@ -226,7 +280,193 @@ def test_the_default_downloader_calls_the_kaggle_api_without_unzipping(tmp_path,
 
 
 def test_kaggle_api_failures_become_data_errors(offline_home, monkeypatch):
+    no_kagglehub(monkeypatch)
     monkeypatch.setitem(sys.modules, "kaggle", types.SimpleNamespace(api=FakeKaggleApi(fail=SystemExit(1))))
     monkeypatch.setenv("KAGGLE_API_TOKEN", "tok")
     with pytest.raises(DataError, match="Kaggle download of o/watches failed"):
         resolve_data("kaggle:o/watches", task="watches")
+
+
+# --- kagglehub (the default downloader), with kagglehub.dataset_download faked ---------------
+
+def test_kagglehub_downloads_the_dataset_and_its_folder_is_returned(tmp_path, offline_home, monkeypatch):
+    fake = FakeKagglehub(folder=tmp_path / "kh" / "datasets" / "o" / "watches" / "versions" / "3")
+    monkeypatch.setattr(kagglehub, "dataset_download", fake)
+    got = resolve_data("kaggle:o/watches", task="watches", download=None)
+    assert got == (tmp_path / "kh" / "datasets" / "o" / "watches" / "versions" / "3").resolve()
+    assert fake.calls == [{"handle": "o/watches", "output_dir": None}]
+    assert not (tmp_path / "cache").exists()  # kagglehub's cache, not the hand-written one
+
+
+def test_an_explicit_cache_dir_is_kagglehubs_output_dir(tmp_path, offline_home, monkeypatch):
+    fake = FakeKagglehub()
+    monkeypatch.setattr(kagglehub, "dataset_download", fake)
+    got = resolve_data("kaggle:o/watches", task="watches", cache_dir=tmp_path / "mine")
+    assert got == (tmp_path / "mine").resolve() and fake.calls[0]["output_dir"] == str(tmp_path / "mine")
+
+
+def test_a_kagglehub_without_output_dir_says_to_upgrade_for_cache_dir(tmp_path, offline_home, monkeypatch):
+    monkeypatch.setattr(kagglehub, "dataset_download", lambda handle, path=None, *, force_download=False: handle)
+    with pytest.raises(DataError, match="pip install -U kagglehub"):
+        resolve_data("kaggle:o/watches", task="watches", cache_dir=tmp_path / "mine")
+
+
+def test_kagglehub_http_errors_become_one_line_data_errors(tmp_path, offline_home, monkeypatch):
+    response = requests.Response()
+    response.status_code = 403
+    denied = kagglehub.exceptions.KaggleApiHTTPError(
+        "403 Client Error.\n\nYou don't have permission to access resource at URL: "
+        "https://www.kaggle.com/datasets/o/secret.\nPlease make sure you are authenticated.", response=response)
+    monkeypatch.setattr(kagglehub, "dataset_download", FakeKagglehub(fail=denied))
+    with pytest.raises(DataError) as err:  # no credentials: say how to provide them
+        resolve_data("kaggle:o/secret", task="watches")
+    message = str(err.value)
+    assert "\n" not in message and "o/secret" in message and "403 Client Error" in message
+    assert "~/.kaggle/kaggle.json" in message and "KAGGLE_USERNAME" in message and "KAGGLE_KEY" in message
+
+    monkeypatch.setenv("KAGGLE_USERNAME", "someone")
+    monkeypatch.setenv("KAGGLE_KEY", "s3cr3t")
+    with pytest.raises(DataError) as err:  # with credentials: say which ones were used, never the key
+        resolve_data("kaggle:o/secret", task="watches")
+    message = str(err.value)
+    assert "\n" not in message and message.startswith("Kaggle download of o/secret failed (KaggleApiHTTPError: 403")
+    assert "KAGGLE_USERNAME and KAGGLE_KEY" in message and "s3cr3t" not in message
+
+
+def test_inside_kaggle_a_failed_kagglehub_attach_says_to_add_the_input(tmp_path, offline_home, monkeypatch):
+    (tmp_path / "input").mkdir()
+    monkeypatch.setenv("GANWORKS_KAGGLE_INPUT", str(tmp_path / "input"))
+    with pytest.raises(DataError, match="not attached to this notebook and could not be fetched .*Add Input"):
+        resolve_data("kaggle:o/watches", task="watches")
+
+
+def test_offline_the_newest_completely_cached_kagglehub_version_is_used(tmp_path, offline_home, monkeypatch, caplog):
+    versions = make_dirs(tmp_path / "kagglehub-cache" / "datasets" / "o" / "watches" / "versions", "2", "5", "11")
+    fake = FakeKagglehub(fail=offline_error(), cached={"o/watches/versions/5": versions / "5"})
+    monkeypatch.setattr(kagglehub, "dataset_download", fake)
+    with caplog.at_level(logging.WARNING, logger="common.datasets"):
+        got = resolve_data("kaggle:o/watches", task="watches")
+    assert got == (versions / "5").resolve()  # version 11 was never completed, so kagglehub refused it
+    assert [c["handle"] for c in fake.calls] == ["o/watches", "o/watches/versions/11", "o/watches/versions/5"]
+    assert "using the cached copy of o/watches" in caplog.text
+
+
+def test_a_refused_download_does_not_fall_back_to_the_cache(tmp_path, offline_home, monkeypatch):
+    versions = make_dirs(tmp_path / "kagglehub-cache" / "datasets" / "o" / "watches" / "versions", "5")
+    fake = FakeKagglehub(fail=kagglehub.exceptions.UnauthenticatedError(),
+                         cached={"o/watches/versions/5": versions / "5"})
+    monkeypatch.setattr(kagglehub, "dataset_download", fake)
+    with pytest.raises(DataError, match="UnauthenticatedError"):
+        resolve_data("kaggle:o/watches", task="watches")
+
+
+def test_kagglehub_returning_a_file_is_a_data_error(tmp_path, offline_home, monkeypatch):
+    (tmp_path / "one.csv").write_text("a,b\n")
+    monkeypatch.setattr(kagglehub, "dataset_download", lambda handle, **kw: str(tmp_path / "one.csv"))
+    with pytest.raises(DataError, match="not a folder"):
+        resolve_data("kaggle:o/table", task="watches")
+
+
+# --- the expected layout, nested one or two levels inside the dataset --------------------------
+
+def test_find_layout_returns_the_shallowest_folder_holding_the_required_ones(tmp_path):
+    assert find_layout(make_dirs(tmp_path / "flat", "trainA", "trainB"), ("trainA", "trainB")) == tmp_path / "flat"
+    one = make_dirs(tmp_path / "one", "night2day/trainA", "night2day/trainB", "notes")
+    assert find_layout(one, ("trainA", "trainB")) == one / "night2day"
+    two = make_dirs(tmp_path / "two", "data/v2/trainA", "data/v2/trainB", "data/v1/trainA")
+    assert find_layout(two, ("trainA", "trainB")) == two / "data" / "v2"
+    # a copy nested deeper (or in macOS archive debris) loses to the shallower one
+    both = make_dirs(tmp_path / "both", "z/trainA", "z/trainB", "a/b/trainA", "a/b/trainB",
+                     "__MACOSX/trainA", "__MACOSX/trainB")
+    assert find_layout(both, ["trainA", "trainB"]) == both / "z"
+    assert find_layout(make_dirs(tmp_path / "single", "x/train"), "train") == tmp_path / "single" / "x"
+
+
+def test_find_layout_searches_at_most_two_levels_down_and_says_where_it_looked(tmp_path):
+    deep = make_dirs(tmp_path / "deep", "a/b/c/trainA", "a/b/c/trainB")
+    (deep / "readme.txt").write_text("x")
+    with pytest.raises(DataError) as err:
+        find_layout(deep, ("trainA", "trainB"))
+    message = str(err.value)
+    assert "\n" not in message
+    assert f"found no folder holding trainA/ and trainB/ in {deep} or up to 2 levels below it" in message
+    assert "it holds: a/, readme.txt" in message
+    assert find_layout(deep, ("trainA", "trainB"), max_depth=3) == deep / "a" / "b" / "c"
+    assert find_layout(deep, ("trainA", "trainB"), missing_ok=True) is None
+    with pytest.raises(DataError, match="not found"):
+        find_layout(tmp_path / "nowhere", ("trainA",))
+
+
+def test_find_layout_picks_the_first_of_equally_deep_candidates_and_warns(tmp_path, caplog):
+    root = make_dirs(tmp_path / "ds", "v2/trainA", "v2/trainB", "v1/trainA", "v1/trainB")
+    with caplog.at_level(logging.WARNING, logger="common.datasets"):
+        assert find_layout(root, ("trainA", "trainB")) == root / "v1"
+    assert "2 folders" in caplog.text and str(root / "v1") in caplog.text and str(root / "v2") in caplog.text
+
+
+def test_find_layout_takes_any_test_of_a_folder(tmp_path):
+    root = make_dirs(tmp_path / "ds", "meta", "watches/images")
+    (root / "watches" / "images" / "w1.png").write_bytes(b"png")
+
+    def holds_images(folder):
+        return any(p.suffix == ".png" for p in folder.iterdir())
+
+    assert find_layout(root, accept=holds_images, what="images") == root / "watches" / "images"
+    with pytest.raises(DataError, match="found no folder holding images in"):
+        find_layout(root, accept=holds_images, what="images", max_depth=1)
+
+
+def test_a_local_folder_wrapping_the_tasks_layout_resolves_to_the_layout(tmp_path):
+    wrapped = make_dirs(tmp_path / "download", "night2day/trainA", "night2day/trainB", "night2day/testA")
+    assert resolve_data(str(wrapped), task="night2day") == (wrapped / "night2day").resolve()
+    tests_only = make_dirs(tmp_path / "eval", "x/y/testA", "x/y/testB")
+    assert resolve_data(str(tests_only), task="night2day") == (tests_only / "x" / "y").resolve()
+    # no layout to look for (watches), or none found: the folder itself (the task reports what is missing)
+    assert resolve_data(str(wrapped), task="watches") == wrapped.resolve()
+    assert resolve_data(str(tmp_path / "eval" / "x" / "y" / "testA"), task="night2day") == \
+        (tests_only / "x" / "y" / "testA").resolve()
+
+
+def test_expect_requires_the_layout(tmp_path):
+    root = make_dirs(tmp_path / "ds", "wrist-watch-128/train")
+    assert resolve_data(str(root), task="watches", expect=("train",)) == (root / "wrist-watch-128").resolve()
+    with pytest.raises(DataError, match="found no folder holding valid/ in"):
+        resolve_data(str(root), task="watches", expect=("valid",))
+
+
+def test_a_kaggle_input_with_a_version_folder_resolves_to_the_layout(tmp_path, offline_home, monkeypatch):
+    make_dirs(tmp_path / "input" / "night2day", "versions/1/trainA", "versions/1/trainB")
+    monkeypatch.setenv("GANWORKS_KAGGLE_INPUT", str(tmp_path / "input"))
+    got = resolve_data("kaggle:someone/night2day", task="night2day")
+    assert got == (tmp_path / "input" / "night2day" / "versions" / "1").resolve()
+
+
+def test_a_kagglehub_download_with_a_top_folder_resolves_to_the_layout(tmp_path, offline_home, monkeypatch):
+    download = make_dirs(tmp_path / "kh" / "1", "night2day/trainA", "night2day/trainB")
+    monkeypatch.setattr(kagglehub, "dataset_download", FakeKagglehub(folder=download))
+    assert resolve_data("kaggle:someone/night2day", task="night2day") == (download / "night2day").resolve()
+
+
+def test_night2day_domain_folders_finds_a_nested_layout(tmp_path):
+    from night2day.data import domain_folders
+
+    root = make_dirs(tmp_path / "slug", "night2day/night2day/trainA", "night2day/night2day/trainB",
+                     "night2day/night2day/testA", "night2day/night2day/testB")
+    base = root / "night2day" / "night2day"
+    assert domain_folders(root) == {"trainA": base / "trainA", "trainB": base / "trainB"}
+    assert domain_folders(root, splits=("testA", "testB")) == {"testA": base / "testA", "testB": base / "testB"}
+    flat = make_dirs(tmp_path / "flat", "trainA", "trainB")
+    assert domain_folders(flat) == {"trainA": flat / "trainA", "trainB": flat / "trainB"}
+
+
+def test_night2day_domain_folders_error_names_what_it_expected_and_where_it_looked(tmp_path):
+    from night2day.data import domain_folders
+
+    root = make_dirs(tmp_path / "slug", "images/trainA")
+    with pytest.raises(DataError) as err:
+        domain_folders(root)
+    message = str(err.value)
+    assert "\n" not in message
+    assert message.startswith(f"{root} has no trainA/ folder (night (train) images), nor does any folder up to "
+                              f"2 levels below it hold trainA/ and trainB/ (it holds: images/)")
+    assert "night2day.prepare --help" in message
