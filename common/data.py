@@ -61,6 +61,10 @@ _ORDER, _AUGMENT, _SUBSTITUTE = 1, 2, 3
 _TO_RGB = [[0, 0, 0], [0, 0, 0], [0, 1, 2], [0, 1, 2]]
 
 
+# tf.io.decode_image reads WebP from TensorFlow 2.20 on; older versions report it unknown
+TF_DECODES_WEBP = tuple(int(p) for p in tf.__version__.split(".")[:2]) >= (2, 20)
+
+
 class DataError(ValueError):
     """A user-facing data problem (missing folder, no images, ...); the message is one
     line and names the path."""
@@ -143,10 +147,31 @@ def check_image_file(path) -> str | None:
         return f"truncated WebP ({size} of {int.from_bytes(head[4:8], 'little') + 8} bytes)"
     if kind == "webp" and _animated_webp_header(head):
         return "animated WebP (not supported: TensorFlow's decoder corrupts memory on it)"
+    if kind == "webp" and not TF_DECODES_WEBP:
+        return f"WebP needs TensorFlow 2.20 or newer to decode (this is {tf.__version__}); convert it to PNG or JPEG"
     return None
 
 
-_reported: set[tuple[str, str]] = set()  # (path, reason) already warned about in this process
+class _Seen:
+    """A bounded record of which files were already reported (so each is warned about once).
+
+    Bounded so a long-lived notebook process that scans many folders does not grow it
+    without end: past `limit` entries it is cleared (a file may then be reported again).
+    """
+
+    def __init__(self, limit: int = 100_000):
+        self.limit = limit
+        self.counts: dict = {}
+
+    def first_time(self, key) -> bool:
+        """Count `key`; True the first time it is seen."""
+        if len(self.counts) >= self.limit and key not in self.counts:
+            self.counts.clear()
+        self.counts[key] = self.counts.get(key, 0) + 1
+        return self.counts[key] == 1
+
+
+_reported = _Seen()  # (path, reason) already warned about by scan_images in this process
 
 
 def scan_images(paths) -> tuple[list[str], list[tuple[str, str]]]:
@@ -166,8 +191,7 @@ def scan_images(paths) -> tuple[list[str], list[tuple[str, str]]]:
     good = [p for p, r in zip(paths, reasons) if r is None]
     bad = [(p, r) for p, r in zip(paths, reasons) if r is not None]
     for path, reason in bad:
-        if (path, reason) not in _reported:
-            _reported.add((path, reason))
+        if _reported.first_time((path, reason)):
             logger.warning("skipping %s: %s", path, reason)
     if bad:
         logger.warning("skipped %d of %d image files that cannot be read", len(bad), len(paths))
@@ -243,8 +267,14 @@ def _size_pair(size, name: str) -> tuple[int, int]:
     return pair
 
 
-def _resize(image, size) -> tf.Tensor:
-    return tf.image.resize(image, size, method="bilinear", antialias=True)
+def resize(images, size) -> tf.Tensor:
+    """The toolkit's one resize: antialiased bilinear (plain bilinear aliases when shrinking).
+
+    images: [H, W, C] or [B, H, W, C], any numeric dtype -> float32, same rank.
+    size: an int (square) or (height, width).
+    """
+    size = (size, size) if isinstance(size, int) else size  # (h, w) may hold tensors inside a pipeline
+    return tf.image.resize(tf.cast(images, tf.float32), size, method="bilinear", antialias=True)
 
 
 def preprocess(image, *, image_size, resize_to=None, random_crop: bool = False, random_flip: bool = False,
@@ -265,17 +295,17 @@ def preprocess(image, *, image_size, resize_to=None, random_crop: bool = False, 
         resize_h, resize_w = _size_pair(resize_to, "resize_to")
         if random_crop and (resize_h < height or resize_w < width):
             raise ValueError(f"resize_to {resize_to} is smaller than the crop size {image_size}")
-        image = _resize(image, (resize_h, resize_w))
+        image = resize(image, (resize_h, resize_w))
     if random_crop or random_flip:
         crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
     if random_crop:
         hw = tf.cast(tf.shape(image)[:2], tf.float32)
         scale = tf.reduce_max(tf.stack([1.0, height / hw[0], width / hw[1]]))
         cover = tf.maximum(tf.cast(tf.math.ceil(hw * scale), tf.int32), [height, width])  # keeps the aspect ratio
-        image = tf.cond(scale > 1.0, lambda: _resize(image, cover), lambda: image)
+        image = tf.cond(scale > 1.0, lambda: resize(image, cover), lambda: image)
         image = tf.image.stateless_random_crop(image, [height, width, 3], seed=crop_seed)
     else:
-        image = _resize(image, (height, width))
+        image = resize(image, (height, width))
     if random_flip:
         image = tf.image.stateless_random_flip_left_right(image, seed=flip_seed)
     return tf.clip_by_value(image, 0.0, 255.0)
@@ -283,20 +313,19 @@ def preprocess(image, *, image_size, resize_to=None, random_crop: bool = False, 
 
 # --------------------------------------------------------------------------- pipelines
 
-_undecodable: dict[str, int] = {}  # path -> runtime decode failures seen in this process
+_undecodable = _Seen()  # path -> runtime decode failures seen by pipelines in this process
 
 
 def undecodable_files() -> dict[str, int]:
     """Files that passed `scan_images` but failed to decode while a pipeline ran in this
     process, with how many times each was replaced or skipped."""
-    return dict(_undecodable)
+    return dict(_undecodable.counts)
 
 
 def _note_undecodable(path) -> bool:
     path = path.numpy().decode("utf-8", "replace")
-    if path not in _undecodable:
+    if _undecodable.first_time(path):
         logger.warning("could not decode %s; a substitute image was used in its place", path)
-    _undecodable[path] = _undecodable.get(path, 0) + 1
     return True
 
 

@@ -66,7 +66,7 @@ class HistoryPool(keras.layers.Layer):
         mask = tf.reshape(swap, [-1, 1, 1, 1])
         out_full = tf.where(mask, stored, fakes)
         write_idx = tf.where(filling, fill_idx, tf.where(swap, slots, tf.fill([batch], self.size)))
-        # index `size` is out of range: scatter drops nothing there because we filter it out
+        # slot `size` (out of range) means "leave the buffer as it is": those rows are dropped before the scatter
         keep = write_idx < self.size
         idx = tf.boolean_mask(write_idx, keep)
         upd = tf.boolean_mask(fakes, keep)

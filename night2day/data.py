@@ -21,7 +21,7 @@ def domain_folders(root, splits=("trainA", "trainB")) -> dict[str, Path]:
     """{split: folder} for the CycleGAN layout in root, or in the shallowest folder up to 2
     levels below it holding all of splits (a dataset's <name>/<version>/trainA); DataError
     (one line) naming what is missing and where it looked otherwise."""
-    from common.datasets import LAYOUT_SEARCH_DEPTH, describe_folder, find_layout
+    from common.data_source import LAYOUT_SEARCH_DEPTH, describe_folder, find_layout
 
     root = Path(root)
     if not root.is_dir():
@@ -64,7 +64,8 @@ def default_steps_per_epoch(root, *, model, batch_size) -> int:
     return max(1, steps_per_epoch(n_a, n_b, batch_size))
 
 
-def test_dataset(folder, *, model, image_size, batch_size=8):
-    """A single ordered pass over a folder, resized to image_size, in the preset's range."""
-    return image_dataset(folder, image_size=image_size, batch_size=batch_size, value_range=value_range_of(model),
+def ordered_dataset(source, *, model, image_size, batch_size=8):
+    """One pass, in file order, over a folder or a list of image paths (an undecodable file is left out,
+    the last batch may be smaller): float32 [<=batch_size, S, S, 3] resized to image_size, in the preset's range."""
+    return image_dataset(source, image_size=image_size, batch_size=batch_size, value_range=value_range_of(model),
                          order="sequential", repeat=False, drop_remainder=False)

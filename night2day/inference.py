@@ -1,4 +1,5 @@
-"""Loading trained night2day generators and running them on images of any size.
+"""Loading trained night2day generators and running them on images of any size
+(what `python -m night2day.translate` runs).
 
 A "checkpoint" argument may be a checkpoint folder (ckpt-*), a run's checkpoints/
 folder or run folder (the newest complete checkpoint is taken), or a standalone
@@ -9,10 +10,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import keras
 import numpy as np
+import tensorflow as tf
 
-from common.data import DataError, from_range, load_image, to_range
+import common.layers  # noqa: F401 - registers the custom layers for load_model and from_config
+from common.data import (IMAGE_EXTENSIONS, DataError, check_image_file, from_range, list_images, load_image, resize,
+                         to_range)
+from common.report import one_line_error
 from common.runtime import checkpoint as ckpt
+from common.runtime.images import image_grid, save_png
+from night2day.build import build_cyclegan
+from night2day.data import value_range_of
 
 
 def find_checkpoint(path) -> Path:
@@ -28,8 +37,6 @@ def find_checkpoint(path) -> Path:
 
 def load_cyclegan(path):
     """-> (CycleGAN with restored weights, the config it was trained with)."""
-    from night2day.train import build_cyclegan
-
     found = find_checkpoint(path)
     config = ckpt.read_state(found)["config"]
     model = build_cyclegan(config)
@@ -43,7 +50,7 @@ class ImageTooSmallError(ValueError):
 
 
 # The fully convolutional generator runs at the image's size rounded down to a multiple of
-# this (its two stride-2 steps); see _resized_copy.
+# this (its two stride-2 steps), at least SIZE_STEP; see _run_size.
 SIZE_STEP = 4
 
 
@@ -52,7 +59,9 @@ class Translator:
 
     value_range: "tanh" or "sigmoid", the generator's input/output range.
     image_size: the training size; a generator with dense layers (multi-scale)
-    only runs at that size.
+    only runs at that size. A fully convolutional one (ResNet) runs at any size of at
+    least min_size: through a copy of itself whose input has no fixed size, made at most
+    once per generator of this Translator.
     """
 
     def __init__(self, forward, backward=None, *, value_range, image_size, fully_convolutional):
@@ -61,13 +70,10 @@ class Translator:
         self.image_size = image_size
         self.fully_convolutional = fully_convolutional
         self._min_size = None
+        self._any_size = {}  # "forward" / "backward" -> copy_with_input_size(that generator)
 
     @classmethod
     def load(cls, path, direction="night2day"):
-        import keras
-
-        import common.layers  # noqa: F401 - registers the custom layers for load_model
-
         if direction not in ("night2day", "day2night"):
             raise ValueError(f"direction must be night2day or day2night, got {direction!r}")
         path = Path(path)
@@ -78,8 +84,6 @@ class Translator:
             return cls(net, None, value_range=value_range, image_size=size,
                        fully_convolutional=not _has_dense(net))
         model, config = load_cyclegan(path)
-        from night2day.data import value_range_of
-
         g, f = model.generator_g, model.generator_f
         forward, backward = (g, f) if direction == "night2day" else (f, g)
         return cls(forward, backward, value_range=value_range_of(config["model"]), image_size=config["image_size"],
@@ -103,8 +107,13 @@ class Translator:
         return self._min_size
 
     def check_size(self, height: int, width: int, size="original") -> None:
-        """Raise ImageTooSmallError (one line) if an image of height x width cannot be run at ``size``."""
+        """Raise, before any network runs, if an image of height x width cannot be translated at ``size``
+        ("original" or a square side in pixels): ImageTooSmallError (one line) below min_size, ValueError
+        for a size other than the training size of a generator with dense layers."""
         if not self.fully_convolutional:
+            if size != "original" and int(size) != self.image_size:
+                raise ValueError(f"this generator has dense layers and only runs at its training size "
+                                 f"{self.image_size}; use --size {self.image_size} or original")
             return
         if size == "original":
             if min(height, width) < self.min_size:
@@ -114,64 +123,61 @@ class Translator:
             raise ImageTooSmallError(f"size {int(size)} px is smaller than the {self.min_size} px minimum "
                                      f"of this generator")
 
-    def _run(self, net, image_uint8, size):
-        """image_uint8: [H, W, 3] -> uint8; size "original" keeps H x W, an int gives a square.
+    def _run(self, which, image_uint8, size):
+        """Run self.<which> ("forward" or "backward") on image_uint8: [H, W, 3] -> uint8;
+        size "original" keeps H x W, an int gives a square.
 
-        Raises ImageTooSmallError, before the network runs, for an image (or size) below min_size.
+        The image is resized to the size the network runs at (if that differs) and the result back.
+        Raises ImageTooSmallError (or ValueError, see check_size) before the network runs.
         """
-        import tensorflow as tf
-
-        image = tf.cast(tf.convert_to_tensor(image_uint8), tf.float32)
+        image = np.asarray(image_uint8)
         h, w = int(image.shape[0]), int(image.shape[1])
         self.check_size(h, w, size)
         out_h, out_w = (h, w) if size == "original" else (int(size), int(size))
-        if size == "original" and not self.fully_convolutional:
-            th = tw = self.image_size  # dense layers: only the training size works; resize there and back
-        elif size != "original" and out_h == self.image_size:
-            th = tw = self.image_size
+        net = getattr(self, which)
+        if self.fully_convolutional:
+            th, tw = _run_size(out_h), _run_size(out_w)
+            if tuple(net.input_shape[1:3]) != (th, tw):
+                if which not in self._any_size:
+                    self._any_size[which] = copy_with_input_size(net)
+                net = self._any_size[which]
         else:
-            if not self.fully_convolutional:
-                raise ValueError(f"this generator has dense layers and only runs at its training size "
-                                 f"{self.image_size}; use --size {self.image_size} or original")
-            net = _resized_copy(net, out_h, out_w)
-            th, tw = net.input_shape[1], net.input_shape[2]
-        x = image if (th, tw) == (h, w) else tf.image.resize(image, (th, tw), antialias=True)
+            th = tw = self.image_size  # dense layers: only the training size works; resize there and back
+        x = image.astype(np.float32) if (th, tw) == (h, w) else resize(image, (th, tw))
         y = net(to_range(x[None], self.value_range), training=False)
-        out = tf.cast(from_range(tf.cast(y, tf.float32), self.value_range)[0], tf.float32)
+        out = from_range(tf.cast(y, tf.float32), self.value_range)[0]
         if (th, tw) != (out_h, out_w):
-            out = tf.image.resize(out, (out_h, out_w), antialias=True)
-        return np.clip(np.round(np.asarray(out)), 0, 255).astype(np.uint8)
+            out = resize(out, (out_h, out_w))
+        return _to_uint8(out)
 
     def translate(self, image_uint8, size="original"):
-        return self._run(self.forward, image_uint8, size)
+        return self._run("forward", image_uint8, size)
 
     def reconstruct(self, translated_uint8, size="original"):
         if self.backward is None:
             raise ValueError("reconstruction needs a checkpoint (an exported generator has no inverse)")
-        return self._run(self.backward, translated_uint8, size)
+        return self._run("backward", translated_uint8, size)
 
 
-_COPIES = {}
+def _run_size(side: int) -> int:
+    """The side a fully convolutional generator runs an image side at: rounded down to a multiple of
+    SIZE_STEP (its two stride-2 steps), at least SIZE_STEP."""
+    return max(SIZE_STEP, side // SIZE_STEP * SIZE_STEP)
 
 
-def _resized_copy(net, h, w):
-    """The same generator with an input of about h x w (weights shared by copying): resnet only.
+def _to_uint8(pixels) -> np.ndarray:
+    """Float pixels in [0, 255] (resizing may overshoot slightly) -> uint8, rounded and clipped."""
+    return np.clip(np.round(np.asarray(pixels)), 0, 255).astype(np.uint8)
 
-    The copy's input is h x w rounded *down* to a multiple of SIZE_STEP (two stride-2 steps),
-    at least SIZE_STEP; the caller resizes the image to the copy's input_shape and the
-    result back to h x w.
-    """
-    h4, w4 = max(SIZE_STEP, h // SIZE_STEP * SIZE_STEP), max(SIZE_STEP, w // SIZE_STEP * SIZE_STEP)
-    key = (id(net), h4, w4)
-    if key not in _COPIES:
-        import keras
 
-        config = net.get_config()
-        config["layers"][0]["config"]["batch_shape"] = (None, h4, w4, 3)
-        copy = keras.Model.from_config(config, custom_objects=None)
-        copy.set_weights(net.get_weights())
-        _COPIES[key] = copy
-    return _COPIES[key]
+def copy_with_input_size(net, height=None, width=None):
+    """The same fully convolutional generator (weights copied) with an input of [B, height, width, 3];
+    None (the default) leaves a side free, so the copy runs at any size."""
+    config = net.get_config()
+    config["layers"][0]["config"]["batch_shape"] = (None, height, width, 3)
+    copy = keras.Model.from_config(config)
+    copy.set_weights(net.get_weights())
+    return copy
 
 
 def _min_size(net) -> int:
@@ -182,8 +188,8 @@ def _min_size(net) -> int:
         return SIZE_STEP
     size = net.input_shape[1]
     if size is None or any(layer.input.shape[1] is None for layer in pads):
-        probe = _resized_copy(net, 16 * SIZE_STEP, 16 * SIZE_STEP)  # input of unknown size: a fixed one
-        return _min_size(probe)
+        # input of unknown size: the resolution ratios are read from a copy at a fixed size
+        return _min_size(copy_with_input_size(net, 16 * SIZE_STEP, 16 * SIZE_STEP))
     need = SIZE_STEP
     for layer in pads:
         ratio = size / layer.input.shape[1]  # input pixels per pixel where the padding sits
@@ -208,4 +214,71 @@ def _last_activation(net) -> str:
 
 
 def read_image(path) -> np.ndarray:
+    """uint8 [H, W, 3] (the toolkit's one decoding path)."""
     return np.asarray(load_image(str(path)))
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def input_images(source) -> list[Path]:
+    """An image file, or the images in a folder (sorted, recursive) -> paths; DataError (one line)
+    for a file that is not an image or a folder without images."""
+    source = Path(source)
+    if source.is_file():
+        if source.suffix.lower() not in IMAGE_EXTENSIONS:
+            raise DataError(f"not an image file: {source}")
+        return [source]
+    return [Path(p) for p in list_images(source)]
+
+
+def translate_file(translator, path, out, *, size="original", grid=False) -> str | None:
+    """Translate one file and write <out>/<stem>.png (and <stem>_grid.png: input | translated |
+    reconstructed) -> None, or why it was skipped, in one line (no traceback, no TensorFlow
+    function_node text)."""
+    path, out = Path(path), Path(out)
+    reason = check_image_file(path)
+    if reason is not None:
+        return reason
+    try:
+        image = read_image(path)
+    except Exception as exc:  # noqa: BLE001 - one unreadable file must not stop the batch
+        return f"cannot be decoded ({one_line_error(exc)})"
+    try:
+        translated = translator.translate(image, size)  # checks the size before running the network
+        sheet = None
+        if grid:
+            rebuilt = translator.reconstruct(translated, size)
+            shown = image
+            if image.shape != translated.shape:  # --size N: show the input at the size it was translated
+                shown = _to_uint8(resize(image, translated.shape[:2]))
+            sheet = image_grid([[shown, translated, rebuilt]])
+        save_png(out / f"{path.stem}.png", translated)
+        if sheet is not None:
+            save_png(out / f"{path.stem}_grid.png", sheet)
+    except ImageTooSmallError as exc:
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - nor must one image the network fails on
+        return f"translation failed ({type(exc).__name__}: {one_line_error(exc)})"
+    return None
+
+
+def translate_files(translator, paths, out, *, size="original", grid=False, on_skip=None):
+    """Translate each file into the folder out (created if needed); one file that cannot be read or
+    translated is skipped, not fatal.
+
+    -> (translated: the paths done, skipped: [{"path", "reason"}] with a one-line reason each).
+    on_skip(path, reason), if given, is called as each file is skipped.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    translated, skipped = [], []
+    for path in paths:
+        reason = translate_file(translator, path, out, size=size, grid=grid)
+        if reason is None:
+            translated.append(path)
+        else:
+            skipped.append({"path": str(path), "reason": reason})
+            if on_skip is not None:
+                on_skip(path, reason)
+    return translated, skipped

@@ -17,13 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import time
 from pathlib import Path
 
+from common import report
 from common.metrics import features as F
 from common.metrics import registry
+from common.report import one_line_error
 
 DEFAULT_METRICS = ("fid", "kid", "is", "pr")
 INCEPTION_2015_ENV = "GANWORKS_INCEPTION_2015_GRAPH"
@@ -47,21 +48,6 @@ def comparability_note(extractor: F.FeatureExtractor) -> str:
 
 
 # --------------------------------------------------------------------------- unreadable files
-
-_FUNCTION_NODE = re.compile(r"\{\{function_node [^}]*\}\}\s*")
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def one_line_error(exc: BaseException) -> str:
-    """An exception as one readable line: TensorFlow's ``{{function_node ...}}`` prefix, its
-    ``[Op:...] name:`` tail and terminal colour codes removed, and Keras's "Exception encountered
-    when calling ..." header skipped, so the first line that says what went wrong is kept."""
-    text = _FUNCTION_NODE.sub("", _ANSI.sub("", str(exc)))
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    lines = [line for line in lines if not line.startswith("Exception encountered when calling")] or lines
-    line = re.sub(r"\s*\[Op:[^\]]*\]|\s*name:\s*$", "", lines[0]) if lines else ""
-    return line or type(exc).__name__
-
 
 def _decode_error(path) -> str | None:
     """Why TensorFlow cannot decode ``path`` (one line), or None if it decodes."""
@@ -118,13 +104,6 @@ def _skipped_by_features(paths, n_features: int) -> list[dict]:
             if error is not None:
                 skipped.append({"path": os.fspath(path), "reason": flagged_reason.get(os.fspath(path), error)})
     return skipped
-
-
-def format_skipped(skipped, what: str = "image file") -> list[str]:
-    """Lines naming the skipped files: a header, then "  path: reason" each; [] if none."""
-    if not skipped:
-        return []
-    return [f"skipped {len(skipped)} unreadable {what}(s):"] + [f"  {s['path']}: {s['reason']}" for s in skipped]
 
 
 def _metric_names(metrics) -> list[str]:
@@ -227,18 +206,16 @@ def evaluate_folders(
 
 
 def format_table(result: dict, metrics=DEFAULT_METRICS) -> str:
-    """The headline numbers as a small aligned text table."""
-    rows = [("metric", "value", "std")]
+    """The headline numbers as a small aligned text table, then the notes and skipped files."""
+    rows = []
     for name in metrics:
         for key in registry.get_metric(name).values:
             std = result.get(f"{key}_std")
             rows.append((key, f"{result[key]:.6g}", "" if std is None else f"{std:.3g}"))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
-    lines.insert(1, "-" * len(lines[0]))
+    lines = [report.format_table(rows, header=("metric", "value", "std"))]
     lines.append(f"n_real={result['n_real']}  n_fake={result['n_fake']}  extractor={result['extractor']}")
     lines.append(f"note: {result['comparability']}")
-    lines.extend(format_skipped(result.get("skipped_files")))
+    lines.extend(report.format_skipped(result.get("skipped_files")))
     return "\n".join(lines)
 
 

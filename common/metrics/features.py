@@ -121,11 +121,12 @@ def resize_images(pixels, size: int | None) -> tf.Tensor:
     statistics (Parmar et al. 2022, "On Aliased Resizing and Surprising Subtleties in GAN
     Evaluation"). ``size=None`` or an image already at ``size`` is returned unchanged.
     """
+    from common.data import resize
+
     pixels = tf.cast(pixels, tf.float32)
     if size is None or (pixels.shape[1] == size and pixels.shape[2] == size):
         return pixels
-    out = tf.image.resize(pixels, (size, size), method="bilinear", antialias=True)
-    return tf.clip_by_value(out, 0.0, 255.0)
+    return tf.clip_by_value(resize(pixels, size), 0.0, 255.0)
 
 
 # --------------------------------------------------------------------------- extractor
@@ -362,38 +363,6 @@ def random_extractor(
 # --------------------------------------------------------------------------- streaming
 
 
-class _Progress:
-    """One line on stderr: images done / total and images per second."""
-
-    def __init__(self, total: int | None, label: str, enabled: bool):
-        self.total, self.label, self.enabled = total, label, enabled
-        self.done, self.start, self._last = 0, time.perf_counter(), 0.0
-
-    def update(self, n: int) -> None:
-        self.done += n
-        now = time.perf_counter()
-        if self.enabled and (now - self._last > 0.5 or self.done == self.total):
-            self._last = now
-            rate = self.done / max(now - self.start, 1e-9)
-            if self.total:
-                width = 30
-                filled = int(width * self.done / self.total)
-                bar = f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}"
-            else:
-                bar = f"{self.done}"
-            sys.stderr.write(f"\r{self.label}: {bar} {rate:.1f} img/s")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-
-    @property
-    def images_per_second(self) -> float:
-        return self.done / max(time.perf_counter() - self.start, 1e-9)
-
-
 def iter_features(
     batches: Iterable, extractor: FeatureExtractor, value_range=None, *, total=None, progress=False, label="features"
 ) -> Iterator[dict[str, np.ndarray]]:
@@ -402,7 +371,9 @@ def iter_features(
     batches: any iterable of image batches [B, H, W, 3] (a tf.data.Dataset, a generator
     of model outputs, a list of arrays); value_range as in :func:`to_pixels`.
     """
-    bar = _Progress(total, label, progress)
+    from common.report import Progress
+
+    bar = Progress(total, label, unit="img", enabled=progress)
     try:
         for images in batches:
             out = extractor(images, value_range)

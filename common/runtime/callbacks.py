@@ -149,7 +149,11 @@ def _learning_rates(model) -> dict:
 
 
 def truncate_log(path, step: int) -> None:
-    """Drop log lines past `step` (written after the checkpoint a run resumes from)."""
+    """Drop log lines past `step` (written after the checkpoint a run resumes from).
+
+    The shorter log is written beside the old one and renamed over it, so a kill during
+    the cut leaves either the old log or the new one, never an empty file.
+    """
     path = Path(path)
     if not path.exists():
         return
@@ -160,7 +164,9 @@ def truncate_log(path, step: int) -> None:
                 kept.append(line)
         except (ValueError, KeyError):
             continue
-    path.write_text("".join(line + "\n" for line in kept))
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text("".join(line + "\n" for line in kept))
+    os.replace(tmp, path)
 
 
 class SampleWriter(keras.callbacks.Callback):
@@ -190,41 +196,27 @@ class SampleWriter(keras.callbacks.Callback):
 
 
 class ProgressLine(keras.callbacks.Callback):
-    """One line for the whole run: step/total, losses, it/s, ETA (redrawn in place)."""
+    """One line for the whole run: step/total, losses, it/s, ETA (redrawn in place).
+
+    The rate is measured from the end of the run's first step, so the ETA leaves out
+    the one-off graph tracing and compilation.
+    """
 
     def __init__(self, state: RunState, interval=1.0, stream=None):
         super().__init__()
+        from common.report import Progress
+
         self.state = state
-        self.interval = interval
-        self.stream = stream or sys.stdout
-        self._last = 0.0
-        self._tty = hasattr(self.stream, "isatty") and self.stream.isatty() or "ipykernel" in sys.modules
-        if not self._tty:
-            self.interval = max(interval, 30.0)  # log files get a line every 30 s, not a flood
+        self.progress = Progress(state.total_steps, "step", stream=stream or sys.stdout, interval=interval,
+                                 start_count=state.step)
 
     def on_train_batch_end(self, batch, logs=None):
-        now = time.monotonic()
-        if now - self._last < self.interval and self.state.step < self.state.total_steps:
-            return
-        self._last = now
         s = self.state
-        done = s.step - s.start_step
-        rate = done / max(now - s.started, 1e-9)
-        eta = (s.total_steps - s.step) / rate if rate > 0 else float("inf")
+        if s.step == s.start_step + 1:
+            self.progress.count = s.step
+            self.progress.restart_clock()
         losses = " ".join(f"{k}={_scalar(v):.4g}" for k, v in list((logs or {}).items())[:6])
-        line = f"step {s.step}/{s.total_steps} {losses} {rate:.2f} it/s ETA {_hms(eta)}"
-        end = "\r" if self._tty else "\n"
-        self.stream.write(line.ljust(100) + end)
-        self.stream.flush()
+        self.progress.update(count=s.step, text=losses)
 
     def on_train_end(self, logs=None):
-        if self._tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def _hms(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "?"
-    seconds = int(seconds)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+        self.progress.close()

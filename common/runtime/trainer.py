@@ -28,7 +28,7 @@ from common.runtime.callbacks import (CheckpointWriter, ProgressLine, RunControl
                                       ScalarLogger, truncate_log)
 from common.runtime.config import ConfigError, save_config
 from common.runtime.distribute import make_strategy
-from common.runtime.images import plot_losses
+from common.runtime.plots import plot_losses
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,8 @@ class TrainingTask:
         """Raise ConfigError if a setting cannot run on `replicas` devices (strategy resolved)."""
 
     def on_finish(self, model, config: dict) -> None:
-        """Called after training ends normally (e.g. export the generators)."""
+        """Called when training ends without failing - finished, or stopped cleanly by a signal
+        or --max-duration - e.g. to export the generators as they are now."""
 
 
 @dataclass
@@ -292,6 +293,7 @@ def _fit(task, config, out, manager, resume_from, step, tracker, store, run_id, 
         print(f"training stopped: {state.failure}", file=sys.stderr, flush=True)
         exit_code = 1
     elif state.stop_reason in ("signal", "duration"):
+        task.on_finish(model, config)
         why = "on request" if state.stop_reason == "signal" else "at --max-duration"
         print(f"stopped {why} at step {state.step}/{total}; checkpoint saved in {manager.root}. "
               f"Resume with the same command (--resume auto is the default).", flush=True)

@@ -148,8 +148,14 @@ def test_self_attention_projects_other_value_widths_back_to_the_input_channels()
 
 def test_self_attention_accepts_unknown_spatial_size():
     inp = keras.Input((None, None, 8))
-    model = keras.Model(inp, SelfAttention2D(key_channels=2)(inp))
-    assert model(rand(2, 3, 7, 8)).shape == (2, 3, 7, 8)
+    layer = SelfAttention2D(key_channels=2)
+    model = keras.Model(inp, layer(inp))
+    layer.gamma.assign(0.9)
+    for shape in ((2, 3, 7, 8), (1, 5, 2, 8)):  # attention over every position, whatever the size
+        x = rand(*shape)
+        y = np.asarray(model(x))
+        np.testing.assert_allclose(y, numpy_attention(layer, x), rtol=1e-4, atol=1e-4)
+        assert not np.allclose(y, x)
 
 
 def test_self_attention_round_trips(tmp_path):

@@ -1,4 +1,5 @@
-"""night2day.prepare: BDD100K label JSON + images -> trainA/trainB/testA/testB, and its one-line errors."""
+"""night2day.bdd100k (CLI: night2day.prepare): BDD100K label JSON + images -> trainA/trainB/testA/testB,
+and its one-line errors."""
 
 import json
 import os
@@ -7,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from night2day.prepare import FOLDERS, PrepareError, main, prepare_bdd100k, read_bdd_labels
+from night2day.bdd100k import FOLDERS, PrepareError, prepare_bdd100k, read_bdd_labels
+from night2day.prepare import main
 
 N_NIGHT, N_DAY, N_MISSING_NIGHT = 12, 15, 2
 
@@ -151,10 +153,10 @@ def test_a_non_empty_output_needs_overwrite_and_overwrite_replaces_it(bdd):
 # ---- the label reader -------------------------------------------------------------------------------
 
 def test_label_reader_streams_large_lists_across_chunks(bdd, monkeypatch):
-    from night2day import prepare
+    from night2day import bdd100k
 
-    original = prepare._iter_json_list
-    monkeypatch.setattr(prepare, "_iter_json_list", lambda path: original(path, chunk_size=17))
+    original = bdd100k._iter_json_list
+    monkeypatch.setattr(bdd100k, "_iter_json_list", lambda path: original(path, chunk_size=17))
     timeofday = read_bdd_labels(bdd[1])
     assert len(timeofday) == N_NIGHT + N_MISSING_NIGHT + N_DAY + 2
     assert timeofday["night-000.jpg"] == "night" and timeofday["dusk-000.jpg"] == "dawn/dusk"
@@ -214,7 +216,6 @@ def test_cli_error_missing_label_file(bdd, capsys, tmp_path):
 @pytest.mark.parametrize("content,found", [
     ('{"images": [], "annotations": []}', "found an object with keys images, annotations"),
     ('[{"file_name": "a.jpg"}]', "found an entry"),
-    ('[1, 2, 3]', "found an entry '1'"),
     ('"text"', "found a JSON str"),
     ('[{"name": "a.jpg", "labels": []}]', "no entry with attributes.timeofday"),
     ('[{"name": "a.jpg", "attributes": {"timeofday": "night"}', "not valid JSON"),

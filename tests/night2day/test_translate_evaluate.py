@@ -12,10 +12,10 @@ import tensorflow as tf
 from common.data import load_image
 from common.demo_data import demo_dataset
 from common.metrics import features as F
-from common.metrics.evaluate import one_line_error
+from common.report import one_line_error
 from common.runtime.images import save_png
-from night2day import evaluate, train, translate
-from night2day.inference import ImageTooSmallError, Translator, _resized_copy
+from night2day import evaluate, evaluation, train, translate
+from night2day.inference import ImageTooSmallError, Translator, copy_with_input_size
 from night2day.models import resnet_generator
 
 pytestmark = pytest.mark.filterwarnings("ignore:FID from", "ignore:.*could not be read and were skipped")
@@ -130,7 +130,7 @@ def test_the_minimum_size_is_worked_out_from_the_network_and_is_tight(run):
         translator.translate(rgb(7, 20))
     # the limit is TensorFlow's, not ours: one step below it the network itself fails
     with pytest.raises(Exception) as failure:
-        _resized_copy(translator.forward, 4, 8)(tf.zeros((1, 4, 8, 3)))
+        copy_with_input_size(translator.forward)(tf.zeros((1, 4, 8, 3)))
     message = one_line_error(failure.value)
     assert "paddings must be less than the dimension size" in message
     assert "\n" not in message and "function_node" not in message and "[Op:" not in message
@@ -178,8 +178,8 @@ def data_with_bad_files(tmp_path):
 
 def test_evaluate_names_every_skipped_test_image(run, data_with_bad_files):
     root, bad = data_with_bad_files
-    results = evaluate.evaluate(run, root, extractor=F.random_extractor(seed=0), metrics=["fid", "kid"],
-                                kid_subset_size=3)
+    results = evaluation.evaluate(run, root, extractor=F.random_extractor(seed=0), metrics=["fid", "kid"],
+                                  kid_subset_size=3)
     assert results["n_test_night"] == 8 and results["n_test_day"] == 8
     assert results["day_vs_translated_n_real"] == 8 and results["day_vs_translated_n_fake"] == 8
     skipped = {item["path"]: item["reason"] for item in results["skipped_files"]}
@@ -190,7 +190,7 @@ def test_evaluate_names_every_skipped_test_image(run, data_with_bad_files):
     assert "day_vs_translated_skipped_files" not in results
 
     # with max_images the first N readable images are used, and only the bad files before them named
-    limited = evaluate.evaluate(run, root, metrics=[], max_images=3)
+    limited = evaluation.evaluate(run, root, metrics=[], max_images=3)
     assert limited["n_test_night"] == 3
     assert [item["path"] for item in limited["skipped_files"]] == [str(root / "testB" / "000_empty.png")]
 

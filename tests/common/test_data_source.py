@@ -11,9 +11,9 @@ import kagglehub
 import pytest
 import requests
 
-from common import datasets
+from common import data_source as datasets
 from common.data import DataError
-from common.datasets import extract_zip_safely, find_layout, resolve_data
+from common.data_source import extract_zip_safely, find_layout, resolve_data
 
 KAGGLE_ENV = ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR", "XDG_CONFIG_HOME")
 
@@ -344,7 +344,7 @@ def test_offline_the_newest_completely_cached_kagglehub_version_is_used(tmp_path
     versions = make_dirs(tmp_path / "kagglehub-cache" / "datasets" / "o" / "watches" / "versions", "2", "5", "11")
     fake = FakeKagglehub(fail=offline_error(), cached={"o/watches/versions/5": versions / "5"})
     monkeypatch.setattr(kagglehub, "dataset_download", fake)
-    with caplog.at_level(logging.WARNING, logger="common.datasets"):
+    with caplog.at_level(logging.WARNING, logger="common.data_source"):
         got = resolve_data("kaggle:o/watches", task="watches")
     assert got == (versions / "5").resolve()  # version 11 was never completed, so kagglehub refused it
     assert [c["handle"] for c in fake.calls] == ["o/watches", "o/watches/versions/11", "o/watches/versions/5"]
@@ -399,7 +399,7 @@ def test_find_layout_searches_at_most_two_levels_down_and_says_where_it_looked(t
 
 def test_find_layout_picks_the_first_of_equally_deep_candidates_and_warns(tmp_path, caplog):
     root = make_dirs(tmp_path / "ds", "v2/trainA", "v2/trainB", "v1/trainA", "v1/trainB")
-    with caplog.at_level(logging.WARNING, logger="common.datasets"):
+    with caplog.at_level(logging.WARNING, logger="common.data_source"):
         assert find_layout(root, ("trainA", "trainB")) == root / "v1"
     assert "2 folders" in caplog.text and str(root / "v1") in caplog.text and str(root / "v2") in caplog.text
 

@@ -1,0 +1,120 @@
+"""What the command-line tools print: aligned tables, skipped-file lists, one-line errors, a progress line.
+
+One implementation of each, shared by training (`common.runtime`), metrics
+(`common.metrics`) and every task's CLIs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+import time
+
+_FUNCTION_NODE = re.compile(r"\{\{function_node [^}]*\}\}\s*")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def format_table(rows, header=None) -> str:
+    """rows: (label, value, ...) tuples -> aligned text; first column left, the others right-aligned.
+
+    Floats are shown with 4 decimals (6 significant digits when tiny or huge); a header,
+    if given, is underlined.
+    """
+    def cell(value) -> str:
+        if isinstance(value, float):
+            return f"{value:.4f}" if 1e-3 <= abs(value) < 1e6 or value == 0 else f"{value:.6g}"
+        return "" if value is None else str(value)
+
+    table = [tuple(cell(v) for v in row) for row in ([header] if header else []) + list(rows)]
+    if not table:
+        return ""
+    ncols = max(len(r) for r in table)
+    table = [r + ("",) * (ncols - len(r)) for r in table]
+    widths = [max(len(r[i]) for r in table) for i in range(ncols)]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+             for r in table]
+    if header:
+        lines.insert(1, "-" * max(len(line) for line in lines))
+    return "\n".join(lines)
+
+
+def format_skipped(skipped, what: str = "image file") -> list[str]:
+    """Lines naming the skipped files: a header, then "  path: reason" each; [] if none.
+
+    skipped: [{"path": str, "reason": str}, ...]
+    """
+    if not skipped:
+        return []
+    return [f"skipped {len(skipped)} unreadable {what}(s):"] + [f"  {s['path']}: {s['reason']}" for s in skipped]
+
+
+def one_line_error(exc: BaseException) -> str:
+    """An exception as one readable line: TensorFlow's ``{{function_node ...}}`` prefix, its
+    ``[Op:...] name:`` tail and terminal colour codes removed, and Keras's "Exception encountered
+    when calling ..." header skipped, so the first line that says what went wrong is kept."""
+    text = _FUNCTION_NODE.sub("", _ANSI.sub("", str(exc)))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith("Exception encountered when calling")] or lines
+    line = re.sub(r"\s*\[Op:[^\]]*\]|\s*name:\s*$", "", lines[0]) if lines else ""
+    return line or type(exc).__name__
+
+
+def hms(seconds: float) -> str:
+    """Seconds -> "H:MM:SS" ("?" when unknown or infinite)."""
+    if seconds is None or not math.isfinite(seconds):
+        return "?"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class Progress:
+    """One progress line, redrawn in place on a terminal or notebook, else printed every `interval` s.
+
+    Counts items done out of `total` (None: unknown), with the rate and the time left:
+    `label: [####......] 120/400 3.2 it/s ETA 0:01:27 <extra text>`.
+    """
+
+    def __init__(self, total=None, label="", *, unit="it", stream=None, enabled=True, interval=0.5,
+                 file_interval=30.0, start_count=0):
+        self.total, self.label, self.unit, self.enabled = total, label, unit, enabled
+        self.stream = stream or sys.stderr
+        self.tty = (hasattr(self.stream, "isatty") and self.stream.isatty()) or "ipykernel" in sys.modules
+        self.interval = interval if self.tty else max(interval, file_interval)
+        self.count = start_count
+        self.start_count = start_count
+        self.started = time.monotonic()
+        self._last = None
+
+    def restart_clock(self) -> None:
+        """Measure the rate from now (e.g. after the first step, which includes compilation)."""
+        self.started, self.start_count = time.monotonic(), self.count
+
+    @property
+    def rate(self) -> float:
+        return (self.count - self.start_count) / max(time.monotonic() - self.started, 1e-9)
+
+    def update(self, n=1, *, count=None, text="") -> None:
+        self.count = count if count is not None else self.count + n
+        now = time.monotonic()
+        finished = self.total is not None and self.count >= self.total
+        if not self.enabled or (self._last is not None and now - self._last < self.interval and not finished):
+            return
+        self._last = now
+        rate = self.rate
+        if self.total:
+            width = 20
+            filled = int(width * min(self.count, self.total) / self.total)
+            bar = f"[{'#' * filled}{'.' * (width - filled)}] {self.count}/{self.total}"
+            eta = (self.total - self.count) / rate if rate > 0 else float("inf")
+            bar += f" {rate:.2f} {self.unit}/s ETA {hms(eta)}"
+        else:
+            bar = f"{self.count} {rate:.2f} {self.unit}/s"
+        line = " ".join(p for p in (f"{self.label}:" if self.label else "", bar, text) if p)
+        self.stream.write(line.ljust(100) + ("\r" if self.tty else "\n"))
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.tty and self._last is not None:
+            self.stream.write("\n")
+            self.stream.flush()

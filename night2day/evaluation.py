@@ -1,0 +1,109 @@
+"""Scoring a night2day checkpoint on the test split (what `python -m night2day.evaluate` runs).
+
+FID and KID between translated test-night images (G(testA)) and real test-day images
+(testB), and cycle-reconstruction PSNR/SSIM (testA vs F(G(testA)), testB vs G(F(testB)))
+on [0, 1] pixels. Test images that cannot be read are left out and named.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from common import report
+from common.data import DataError, from_range, list_images
+from common.metrics import psnr, ssim
+from common.metrics.evaluate import evaluate_folders, find_unreadable
+from common.runtime.images import save_png
+from night2day import data
+from night2day.inference import load_cyclegan
+
+
+def cycle_scores(forward, backward, dataset, value_range, save_dir=None, limit=None) -> dict:
+    """Run x -> forward -> backward over a dataset of float32 [B, H, W, 3] batches in value_range.
+
+    -> {"psnr", "ssim": means of x vs its reconstruction on [0, 1] pixels, "images": how many}.
+    save_dir: also write each forward(x) there as 000000.png, 000001.png, ... limit: stop after
+    that many images.
+    """
+    psnrs, ssims, count = [], [], 0
+    for batch in dataset:
+        if limit is not None and count >= limit:
+            break
+        if limit is not None:
+            batch = batch[: limit - count]
+        translated = forward(batch, training=False)
+        rebuilt = backward(translated, training=False)
+        x = np.asarray(from_range(batch, value_range), np.float32) / 255.0
+        r = np.asarray(from_range(rebuilt, value_range), np.float32) / 255.0
+        psnrs.extend(np.atleast_1d(np.asarray(psnr(x, r, max_val=1.0))).tolist())
+        ssims.extend(np.atleast_1d(np.asarray(ssim(x, r, max_val=1.0))).tolist())
+        if save_dir is not None:
+            for i, image in enumerate(np.asarray(from_range(translated, value_range))):
+                save_png(Path(save_dir) / f"{count + i:06d}.png", image)
+        count += int(batch.shape[0])
+    return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "images": count}
+
+
+def readable_test_files(folder, limit=None):
+    """The first ``limit`` (all if None) readable images of a test folder, in order, and the
+    skipped ones before them as [{"path", "reason"}]. Each file is checked and decoded here,
+    so the dataset gets only files that decode and every left-out file can be named.
+    DataError (one line) if none can be read."""
+    paths = list_images(folder)
+    readable, skipped = find_unreadable(paths, decode=True, stop_after=limit)
+    if not readable:
+        first = skipped[0]
+        raise DataError(f"none of the {len(paths)} images in {folder} can be read "
+                        f"(first: {first['path']}: {first['reason']})")
+    return readable, skipped
+
+
+def evaluate(checkpoint, data_root, *, extractor=None, metrics=("fid", "kid"), max_images=None,
+             batch_size=8, kid_subset_size=1000) -> dict:
+    """-> dict of results. extractor: a common.metrics.features extractor (default Inception-v3).
+
+    results["skipped_files"]: [{"path", "reason"}] for every test image left out because it
+    cannot be read (empty, not an image, truncated, corrupt), from either domain.
+    """
+    model, config = load_cyclegan(checkpoint)
+    folders = data.domain_folders(data_root, splits=("testA", "testB"))
+    vr = data.value_range_of(config["model"])
+    files = {split: readable_test_files(folders[split], max_images) for split in ("testA", "testB")}
+    skipped = files["testA"][1] + files["testB"][1]
+
+    def test_set(split):
+        return data.ordered_dataset(files[split][0], model=config["model"], image_size=config["image_size"],
+                                    batch_size=batch_size)
+
+    G, F = model.generator_g, model.generator_f
+    results = {"checkpoint": str(checkpoint), "model": config["model"], "image_size": config["image_size"]}
+    with tempfile.TemporaryDirectory(prefix="night2day-eval-") as fake_dir:
+        forward = cycle_scores(G, F, test_set("testA"), vr, save_dir=fake_dir, limit=max_images)
+        backward = cycle_scores(F, G, test_set("testB"), vr, limit=max_images)
+        results["cycle_night_psnr"], results["cycle_night_ssim"] = forward["psnr"], forward["ssim"]
+        results["cycle_day_psnr"], results["cycle_day_ssim"] = backward["psnr"], backward["ssim"]
+        results["n_test_night"], results["n_test_day"] = forward["images"], backward["images"]
+        if metrics:
+            dist = evaluate_folders(folders["testB"], fake_dir, metrics=list(metrics), extractor=extractor,
+                                    max_images=max_images, kid_subset_size=kid_subset_size)
+            seen = {item["path"] for item in skipped}  # FID's seeded subset of testB may hold others
+            skipped += [item for item in dist.pop("skipped_files", []) if item["path"] not in seen]
+            results.update({f"day_vs_translated_{k}": v for k, v in dist.items()})
+    results["skipped_files"] = skipped
+    return results
+
+
+def format_results(results: dict) -> str:
+    """The results as aligned "name  value" rows, then the skipped test images, one a line."""
+    rows = [(k, v) for k, v in results.items() if not isinstance(v, (dict, list))]
+    return "\n".join([report.format_table(rows)] + report.format_skipped(results.get("skipped_files"), "test image"))
+
+
+def default_results_path(checkpoint) -> Path:
+    """<run>/evaluation.json for a run folder or one of its checkpoints/ckpt-* folders."""
+    path = Path(checkpoint)
+    run = path.parent.parent if path.name.startswith("ckpt-") else path
+    return run / "evaluation.json"

@@ -1,0 +1,100 @@
+"""night2day as a common.runtime training task: data checks, model, pipeline, sample sheets, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from common.data import from_range, list_images, scan_images
+from common.data_source import resolve_data
+from common.runtime.config import ConfigError
+from common.runtime.images import image_grid
+from common.runtime.trainer import TrainingTask
+from night2day import data
+from night2day.build import build_cyclegan
+
+
+def sample_inputs(data_root, *, model, image_size, n=4):
+    """(night, day): the first n images of testA and testB (trainA/trainB when there is no test split),
+    float32 [n, S, S, 3] in the preset's range; the same every call, so sheets compare across steps."""
+    root = Path(data_root)
+    out = []
+    for test, train in (("testA", "trainA"), ("testB", "trainB")):
+        folder = root / test if (root / test).is_dir() else root / train
+        batch = next(iter(data.ordered_dataset(folder, model=model, image_size=image_size, batch_size=n)))
+        out.append(np.asarray(batch))
+    return out
+
+
+def sample_sheet(generator_g, generator_f, night, day, value_range) -> np.ndarray:
+    """uint8 [H, W, 3] grid, one row per image: night | G(night) | F(G(night)), then day | F(day) | G(F(day)).
+
+    night, day: float32 [B, S, S, 3] in value_range ("tanh" or "sigmoid").
+    """
+    fake_day = np.asarray(generator_g(night, training=False))
+    rec_night = np.asarray(generator_f(fake_day, training=False))
+    fake_night = np.asarray(generator_f(day, training=False))
+    rec_day = np.asarray(generator_g(fake_night, training=False))
+
+    def px(batch):
+        return list(np.asarray(from_range(batch.astype("float32"), value_range)))
+
+    rows = []
+    for i in range(len(night)):
+        rows.append(px(night[i:i + 1]) + px(fake_day[i:i + 1]) + px(rec_night[i:i + 1]))
+    for i in range(len(day)):
+        rows.append(px(day[i:i + 1]) + px(fake_night[i:i + 1]) + px(rec_day[i:i + 1]))
+    return image_grid(rows)
+
+
+class Night2DayTask(TrainingTask):
+    name = "night2day"
+    wandb_project = "night2day-cyclegan"
+    fixed_on_resume = ("model", "image_size", "filters", "res_blocks", "kernel_size", "fusion_kernel",
+                       "inception_residual", "history_pool")
+
+    def prepare(self, config):
+        root = resolve_data(config["data"], task="night2day")
+        config["data_root"] = str(root)
+        for folder in data.domain_folders(root).values():
+            scan_images(list_images(folder))  # empty or all-unreadable: one line, before anything is built
+        if config["steps_per_epoch"] is None:
+            config["steps_per_epoch"] = data.default_steps_per_epoch(root, model=config["model"],
+                                                                     batch_size=config["batch_size"])
+        self.config = config
+        self.value_range = data.value_range_of(config["model"])
+        self._samples = None
+
+    def check_devices(self, config, replicas):
+        if config["history_pool"] and replicas > 1:
+            raise ConfigError(f"--history-pool keeps one buffer on one device, but this run has {replicas} devices "
+                              "(--strategy auto picked them); add --strategy default or drop --history-pool")
+
+    def build_model(self, config):
+        return build_cyclegan(config)
+
+    def dataset(self, config, start_step):
+        return data.train_dataset(config["data_root"], model=config["model"], image_size=config["image_size"],
+                                  batch_size=config["batch_size"], seed=config["seed"], start_step=start_step)
+
+    def sample_grid(self, model):
+        if self._samples is None:
+            self._samples = sample_inputs(self.config["data_root"], model=self.config["model"],
+                                          image_size=self.config["image_size"])
+        night, day = self._samples
+        return sample_sheet(model.generator_g, model.generator_f, night, day, self.value_range)
+
+    def wandb_config(self, config):
+        # the notebook's own keys first, then everything resolved
+        return {"epochs": config["epochs"], "batch_size": config["batch_size"],
+                "learning_rate": config["lr_d"],
+                "architecture": "Multi-Scale CycleGAN" if config["model"] == "multiscale" else "ResNet CycleGAN",
+                **{k: v for k, v in config.items() if k not in ("epochs", "batch_size")}}
+
+    def on_finish(self, model, config):
+        export = Path(config["out"]) / "export"
+        export.mkdir(parents=True, exist_ok=True)
+        for name in ("generator_g", "generator_f"):
+            model.networks[name].save(export / f"{name}.keras")
+        print(f"generators exported to {export} (generator_g: night->day, generator_f: day->night)")
