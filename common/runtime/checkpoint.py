@@ -256,13 +256,23 @@ class CheckpointManager:
         """Called between the two files of a write; tests replace it to kill a process mid-write."""
 
     def _remove_stale_temporaries(self) -> None:
+        """Remove what a kill can leave: write folders (`.tmp-*`) and half-deleted old checkpoints."""
         for p in self.root.glob("ckpt-*.tmp-*"):
             shutil.rmtree(p, ignore_errors=True)
+        for p in self.root.glob("ckpt-*"):
+            if _NAME.match(p.name) and p.is_dir() and not (p / STATE_FILE).is_file():
+                shutil.rmtree(p, ignore_errors=True)
 
     def _prune(self) -> None:
         checkpoints = self.complete_checkpoints()
         for old in checkpoints[: max(0, len(checkpoints) - self.keep)]:
-            shutil.rmtree(old, ignore_errors=True)
+            # renamed first, so a kill during the deletion leaves a .tmp folder the next save removes
+            doomed = old.with_name(f"{old.name}.tmp-prune-{os.getpid()}")
+            try:
+                os.replace(old, doomed)
+            except OSError:
+                continue
+            shutil.rmtree(doomed, ignore_errors=True)
 
 
 def is_readable(path) -> bool:
