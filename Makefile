@@ -1,12 +1,14 @@
 # Two entry points for a fresh machine that has only Python 3.10-3.12:
 #   make demo   - installs into .venv, then a short night2day training run on the built-in demo data
 #   make test   - installs into .venv (with test extras), then the whole test suite
+# and for CI: make test-floors - every dependency at exactly its requirements.txt floor in .venv-floors, then
+#   the tests those floors could break (.ci/check-floors; about 10 minutes on 2 cores: 2 to install, 8 of tests)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test clean
+.PHONY: demo test test-floors clean
 
 $(STAMP): setup.cfg requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,5 +24,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# requirements.txt promises only versions that work: install its floors (.ci/floors.txt) and test them
+test-floors:
+	PYTHON=$(PYTHON) bash .ci/check-floors
+
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) .venv-floors runs build *.egg-info
