@@ -222,8 +222,10 @@ class Tracker:
                 self.log_image("samples", str(png), step=step, caption=f"step {step}")
 
     def _remove_earlier_offline_folders(self, current: Path) -> None:
-        for folder in current.parent.glob(f"offline-run-*-{self.run_id}"):
-            if folder.resolve() != current.resolve():
+        # wandb names a folder offline-run-<time>-<id>, with -1, -2... when the time repeats
+        for folder in current.parent.glob(f"offline-run-*-{self.run_id}*"):
+            same_run = folder.name.endswith(f"-{self.run_id}") or f"-{self.run_id}-" in folder.name
+            if same_run and folder.resolve() != current.resolve():
                 shutil.rmtree(folder, ignore_errors=True)
 
     def finish(self, exit_code: int = 0) -> None:

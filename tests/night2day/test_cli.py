@@ -112,6 +112,25 @@ def test_missing_domain_folder_is_named(tmp_path, capsys):
     assert "trainB" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("broken", ["empty", "unreadable"])
+def test_unusable_training_images_are_reported_before_anything_is_created(broken, tmp_path, capsys):
+    data = tmp_path / "data"
+    for split in ("trainA", "trainB"):
+        (data / split).mkdir(parents=True)
+        (data / split / "ok.png").write_bytes((demo_dataset("night2day") / "trainA").joinpath(
+            sorted(p.name for p in (demo_dataset("night2day") / "trainA").iterdir())[0]).read_bytes())
+    (data / "trainA" / "ok.png").unlink()
+    if broken == "unreadable":
+        (data / "trainA" / "zero.jpg").write_bytes(b"")
+        (data / "trainA" / "text.png").write_text("not an image")
+    out = tmp_path / "run"
+    code = train.main(["--model", "resnet", "--data", str(data), "--out", str(out), "--wandb", "offline"])
+    assert code == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(err) == 1 and "trainA" in err[0]
+    assert not out.exists()  # no run folder, no model, no W&B run
+
+
 def test_wandb_config_leads_with_the_notebooks_keys():
     c = train.parse_config(["--epochs", "30000"])
     wb = Night2DayTask().wandb_config(c)
@@ -131,6 +150,7 @@ def test_the_notebook_command_starts_a_full_size_run_with_its_settings(tmp_path)
                           cwd=repo, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "stopped at --max-duration at step 1/30000" in proc.stdout
+    assert (out / "export" / "generator_g.keras").is_file()  # a session cut short still exports
     config = json.loads((out / "config.json").read_text())
     assert (config["model"], config["epochs"], config["steps_per_epoch"], config["batch_size"],
             config["image_size"]) == ("multiscale", 30000, 1, 4, 256)
