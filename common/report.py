@@ -60,6 +60,19 @@ def one_line_error(exc: BaseException) -> str:
     return line or type(exc).__name__
 
 
+def one_line_errors(parser):
+    """Make an argparse parser's errors one line, `<prog>: error: <message>`, exit 2.
+
+    argparse would print its whole usage block first; a user needs only the line that
+    says what is wrong. Returns the parser.
+    """
+    def error(message):
+        parser.exit(2, f"{parser.prog}: error: {message}\n")
+
+    parser.error = error
+    return parser
+
+
 def hms(seconds: float) -> str:
     """Seconds -> "H:MM:SS" ("?" when unknown or infinite)."""
     if seconds is None or not math.isfinite(seconds):

@@ -19,6 +19,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from common.report import one_line_errors  # noqa: E402
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m night2day.evaluate", description=__doc__,
@@ -32,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inception-weights", default=None,
                    help="local InceptionV3 weights file (else Keras's ImageNet download; env GANWORKS_INCEPTION_WEIGHTS)")
     p.add_argument("--json", default=None, help="where to write the results (default <checkpoint run>/evaluation.json)")
-    return p
+    return one_line_errors(p)
 
 
 def main(argv=None) -> int:

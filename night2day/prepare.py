@@ -17,6 +17,8 @@ from pathlib import Path
 
 from night2day.bdd100k import FOLDERS, PrepareError, prepare_bdd100k
 
+from common.report import one_line_errors  # noqa: E402
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -43,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(mode="copy")
     parser.add_argument("--overwrite", action="store_true",
                         help="empty existing non-empty output folders first (otherwise that is an error)")
-    return parser
+    return one_line_errors(parser)
 
 
 def main(argv=None) -> dict[str, int]:

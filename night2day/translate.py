@@ -24,6 +24,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from common.report import one_line_errors  # noqa: E402
+
 
 def build_parser():
     p = argparse.ArgumentParser(prog="python -m night2day.translate", description=__doc__,
@@ -38,7 +40,7 @@ def build_parser():
                    help="also write <name>_grid.png: input | translated | reconstructed (needs a checkpoint)")
     p.add_argument("--export", metavar="FILE.keras",
                    help="save the chosen direction's generator as a standalone .keras file")
-    return p
+    return one_line_errors(p)
 
 
 def main(argv=None) -> int:

@@ -240,7 +240,8 @@ def build_extractor(kind: str, weights: str | None) -> F.FeatureExtractor:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m common.metrics.evaluate", description=__doc__.split("\n")[0])
+    parser = report.one_line_errors(
+        argparse.ArgumentParser(prog="python -m common.metrics.evaluate", description=__doc__.split("\n")[0]))
     parser.add_argument("--real", required=True, help="folder of real images (searched recursively)")
     parser.add_argument("--fake", required=True, help="folder of generated images")
     parser.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help=f"comma list of {registry.list_metrics()}")

@@ -13,6 +13,8 @@ import json
 import re
 from pathlib import Path
 
+from common.report import one_line_errors
+
 RUNTIME_DEFAULTS = {
     "data": "demo",
     "epochs": 1,
@@ -132,15 +134,6 @@ def load_config_file(path) -> dict:
     if not isinstance(data, dict):
         raise ValueError(f"config file {path} must hold a mapping of option: value")
     return {str(k).replace("-", "_"): v for k, v in data.items()}
-
-
-def one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Make parser.error print `<prog>: error: <message>` alone (no usage block) and exit 2."""
-    def error(message):
-        parser.exit(2, f"{parser.prog}: error: {message} (see --help)\n")
-
-    parser.error = error
-    return parser
 
 
 def resolve_config(parser, argv=None, *, task: str, task_defaults=None, presets=None,
