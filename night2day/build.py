@@ -38,7 +38,23 @@ PRESETS = {
 TASK_DEFAULTS = {
     "model": "multiscale", "wandb_project": "night2day-cyclegan", "history_pool": 0, "decay_epochs": 0,
     "res_blocks": 9, "kernel_size": 5, "fusion_kernel": 16, "inception_residual": False, "weight_init": "keras",
+    "load_size": None,  # None: resnet 720/256 x image_size (the source's 720 at 256), multiscale image_size
 }
+
+# the ResNet notebook resized 1280x720 frames to 720x720 before taking 256x256 crops
+RESNET_LOAD_RATIO = 720 / 256
+
+
+def default_load_size(model: str, image_size: int) -> int:
+    """The size images are resized to before the random crop: the scale the model learns at."""
+    return round(image_size * RESNET_LOAD_RATIO) if model == "resnet" else image_size
+
+
+def training_scale(config) -> int:
+    """The square size samples and evaluation run the generators at: the load size, rounded down to
+    the ResNet generator's step of 4 (two stride-2 convolutions) so outputs keep the input's size."""
+    scale = config.get("load_size") or config["image_size"]
+    return scale // 4 * 4 if config["model"] == "resnet" else scale
 
 
 def validate_config(c: dict) -> None:
@@ -46,6 +62,12 @@ def validate_config(c: dict) -> None:
     if c["image_size"] % (32 if c["model"] == "multiscale" else 4):
         raise ConfigError(f"--image-size {c['image_size']} must be divisible by "
                           f"{32 if c['model'] == 'multiscale' else 4} for the {c['model']} model")
+    if c.get("load_size") is None:
+        c["load_size"] = default_load_size(c["model"], c["image_size"])
+    if c["model"] == "multiscale" and c["load_size"] != c["image_size"]:
+        raise ConfigError("--load-size must equal --image-size for the multiscale model (it does not crop)")
+    if c["load_size"] < c["image_size"]:
+        raise ConfigError(f"--load-size {c['load_size']} is smaller than the --image-size {c['image_size']} crop")
     if c["model"] == "multiscale" and c["weight_init"] != "keras":
         raise ConfigError("--weight-init normal is for the resnet model; the multiscale notebook used Keras's")
     for key in ("lr_g", "lr_d"):

@@ -13,8 +13,6 @@ from pathlib import Path
 from common.data import DataError, image_dataset, list_images, steps_per_epoch, unpaired_dataset
 
 DOMAINS = {"trainA": "night (train)", "trainB": "day (train)", "testA": "night (test)", "testB": "day (test)"}
-# the ResNet notebook resized 1280x720 frames to 720x720 before taking 256x256 crops
-RESIZE_RATIO = 720 / 256
 
 
 def domain_folders(root, splits=("trainA", "trainB")) -> dict[str, Path]:
@@ -42,17 +40,27 @@ def value_range_of(model: str) -> str:
     return "tanh" if model == "resnet" else "sigmoid"
 
 
-def train_dataset(root, *, model, image_size, batch_size, seed, start_step):
-    """(night, day) batches: float32 [B, S, S, 3] each, in the preset's value range."""
+def train_dataset(root, *, model, image_size, batch_size, seed, start_step, load_size=None):
+    """(night, day) batches: float32 [B, S, S, 3] each, in the preset's value range.
+
+    ResNet: random flip, resize to load_size x load_size, random S x S crop (load_size
+    None: night2day.build.default_load_size). Multi-scale: resize to S.
+    """
     folders = domain_folders(root)
     if model == "resnet":
         return unpaired_dataset(folders["trainA"], folders["trainB"], image_size=image_size,
                                 batch_size=batch_size, value_range="tanh", order="shuffle", seed=seed,
-                                start_step=start_step, resize_to=round(image_size * RESIZE_RATIO),
+                                start_step=start_step, resize_to=load_size or _default_load(model, image_size),
                                 random_crop=True, random_flip=True)
     return unpaired_dataset(folders["trainA"], folders["trainB"], image_size=image_size,
                             batch_size=batch_size, value_range="sigmoid", order="random", seed=seed,
                             start_step=start_step)
+
+
+def _default_load(model, image_size):
+    from night2day.build import default_load_size
+
+    return default_load_size(model, image_size)
 
 
 def default_steps_per_epoch(root, *, model, batch_size) -> int:

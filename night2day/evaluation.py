@@ -2,7 +2,9 @@
 
 FID and KID between translated test-night images (G(testA)) and real test-day images
 (testB), and cycle-reconstruction PSNR/SSIM (testA vs F(G(testA)), testB vs G(F(testB)))
-on [0, 1] pixels. Test images that cannot be read are left out and named.
+on [0, 1] pixels. Images are resized to the training scale (the config's load_size: the
+ResNet preset learns on crops of images resized to 720/256 x its size) and translated
+whole. Test images that cannot be read are left out and named.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from common.metrics import psnr, ssim
 from common.metrics.evaluate import evaluate_folders, find_unreadable
 from common.runtime.images import save_png
 from night2day import data
-from night2day.inference import load_cyclegan
+from night2day.build import training_scale
+from night2day.inference import copy_with_input_size, load_cyclegan
 
 
 def cycle_scores(forward, backward, dataset, value_range, save_dir=None, limit=None) -> dict:
@@ -74,12 +77,17 @@ def evaluate(checkpoint, data_root, *, extractor=None, metrics=("fid", "kid"), m
     files = {split: readable_test_files(folders[split], max_images) for split in ("testA", "testB")}
     skipped = files["testA"][1] + files["testB"][1]
 
+    scale = training_scale(config)  # the scale the generators learned at (see --load-size)
+
     def test_set(split):
-        return data.ordered_dataset(files[split][0], model=config["model"], image_size=config["image_size"],
+        return data.ordered_dataset(files[split][0], model=config["model"], image_size=scale,
                                     batch_size=batch_size)
 
     G, F = model.generator_g, model.generator_f
-    results = {"checkpoint": str(checkpoint), "model": config["model"], "image_size": config["image_size"]}
+    if scale != config["image_size"]:  # fully convolutional ResNet generators, run on whole images
+        G, F = copy_with_input_size(G), copy_with_input_size(F)
+    results = {"checkpoint": str(checkpoint), "model": config["model"], "image_size": config["image_size"],
+               "eval_size": scale}
     with tempfile.TemporaryDirectory(prefix="night2day-eval-") as fake_dir:
         forward = cycle_scores(G, F, test_set("testA"), vr, save_dir=fake_dir, limit=max_images)
         backward = cycle_scores(F, G, test_set("testB"), vr, limit=max_images)

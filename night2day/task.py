@@ -6,18 +6,22 @@ from pathlib import Path
 
 import numpy as np
 
-from common.data import from_range, list_images, scan_images
+from common.data import from_range, list_images, resize, scan_images
 from common.data_source import resolve_data
 from common.runtime.config import ConfigError
-from common.runtime.images import image_grid
+from common.runtime.images import labelled_grid
 from common.runtime.trainer import TrainingTask
 from night2day import data
-from night2day.build import build_cyclegan
+from night2day.build import build_cyclegan, training_scale
 
 
 def sample_inputs(data_root, *, model, image_size, n=4):
     """(night, day): the first n images of testA and testB (trainA/trainB when there is no test split),
-    float32 [n, S, S, 3] in the preset's range; the same every call, so sheets compare across steps."""
+    float32 [n, S, S, 3] in the preset's range; the same every call, so sheets compare across steps.
+
+    image_size: the scale to show them at - the training scale (the config's load_size), so a
+    ResNet generator trained on crops of 720-px images is judged on whole 720-px images.
+    """
     root = Path(data_root)
     out = []
     for test, train in (("testA", "trainA"), ("testB", "trainB")):
@@ -27,10 +31,16 @@ def sample_inputs(data_root, *, model, image_size, n=4):
     return out
 
 
-def sample_sheet(generator_g, generator_f, night, day, value_range) -> np.ndarray:
-    """uint8 [H, W, 3] grid, one row per image: night | G(night) | F(G(night)), then day | F(day) | G(F(day)).
+NIGHT_COLUMNS = ("night", "G(night)", "F(G(night))")
+DAY_COLUMNS = ("day", "F(day)", "G(F(day))")
 
-    night, day: float32 [B, S, S, 3] in value_range ("tanh" or "sigmoid").
+
+def sample_sheet(generator_g, generator_f, night, day, value_range, tile=None) -> np.ndarray:
+    """uint8 [H, W, 3] sheet, one row per image: night | G(night) | F(G(night)), then day | F(day) | G(F(day)),
+    each group under a strip naming its columns.
+
+    night, day: float32 [B, S, S, 3] in value_range ("tanh" or "sigmoid"). tile: the side each
+    image is shown at (None: S), so large training scales stay a viewable sheet.
     """
     fake_day = np.asarray(generator_g(night, training=False))
     rec_night = np.asarray(generator_f(fake_day, training=False))
@@ -38,14 +48,19 @@ def sample_sheet(generator_g, generator_f, night, day, value_range) -> np.ndarra
     rec_day = np.asarray(generator_g(fake_night, training=False))
 
     def px(batch):
-        return list(np.asarray(from_range(batch.astype("float32"), value_range)))
+        pixels = from_range(batch.astype("float32"), value_range)
+        if tile is not None and pixels.shape[1] != tile:
+            pixels = np.clip(np.round(np.asarray(resize(pixels, tile))), 0, 255).astype(np.uint8)
+        return list(np.asarray(pixels))
 
-    rows = []
-    for i in range(len(night)):
-        rows.append(px(night[i:i + 1]) + px(fake_day[i:i + 1]) + px(rec_night[i:i + 1]))
-    for i in range(len(day)):
-        rows.append(px(day[i:i + 1]) + px(fake_night[i:i + 1]) + px(rec_day[i:i + 1]))
-    return image_grid(rows)
+    night_rows = [px(night[i:i + 1]) + px(fake_day[i:i + 1]) + px(rec_night[i:i + 1]) for i in range(len(night))]
+    day_rows = [px(day[i:i + 1]) + px(fake_night[i:i + 1]) + px(rec_day[i:i + 1]) for i in range(len(day))]
+    return labelled_grid([(NIGHT_COLUMNS, night_rows), (DAY_COLUMNS, day_rows)])
+
+
+def sheet_tile(load_size: int) -> int:
+    """How large each image of a sample sheet is shown: the training scale, kept between 128 and 256 px."""
+    return int(min(max(load_size, 128), 256))
 
 
 class Night2DayTask(TrainingTask):
@@ -65,6 +80,7 @@ class Night2DayTask(TrainingTask):
         self.config = config
         self.value_range = data.value_range_of(config["model"])
         self._samples = None
+        self._copies = {}  # generator name -> its any-size copy (two at most)
 
     def check_devices(self, config, replicas):
         if config["history_pool"] and replicas > 1:
@@ -76,14 +92,32 @@ class Night2DayTask(TrainingTask):
 
     def dataset(self, config, start_step):
         return data.train_dataset(config["data_root"], model=config["model"], image_size=config["image_size"],
-                                  batch_size=config["batch_size"], seed=config["seed"], start_step=start_step)
+                                  load_size=config.get("load_size"), batch_size=config["batch_size"],
+                                  seed=config["seed"], start_step=start_step)
 
     def sample_grid(self, model):
         if self._samples is None:
             self._samples = sample_inputs(self.config["data_root"], model=self.config["model"],
-                                          image_size=self.config["image_size"])
+                                          image_size=self._scale(self.config))
         night, day = self._samples
-        return sample_sheet(model.generator_g, model.generator_f, night, day, self.value_range)
+        return sample_sheet(self._any_size(model.generator_g), self._any_size(model.generator_f), night, day,
+                            self.value_range, tile=sheet_tile(self._scale(self.config)))
+
+    @staticmethod
+    def _scale(config) -> int:
+        return training_scale(config)
+
+    def _any_size(self, net):
+        """The ResNet generators are fully convolutional: run them on whole training-scale images."""
+        if self._scale(self.config) == self.config["image_size"]:
+            return net
+        from night2day.inference import copy_with_input_size
+
+        if net.name not in self._copies:
+            self._copies[net.name] = copy_with_input_size(net)
+        copy = self._copies[net.name]
+        copy.set_weights(net.get_weights())  # the current weights, every sheet
+        return copy
 
     def wandb_config(self, config):
         # the notebook's own keys first, then everything resolved

@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--cycle-weight", type=float, default=S, help="weight of each cycle term (10)")
     g.add_argument("--identity-weight", type=float, default=S,
                    help="weight of each identity term (resnet 5 = 10 x 0.5; multiscale 0.5)")
+    g.add_argument("--load-size", type=int, default=S, metavar="PX",
+                   help="resnet: resize to PX x PX before the random --image-size crop (default 720/256 x "
+                        "--image-size: the source's 720 at 256); samples and evaluation run at this scale")
     g.add_argument("--history-pool", type=int, default=S, metavar="N",
                    help="show D a buffer of the last N fakes (CycleGAN paper uses 50; 0 = off, as the notebooks)")
     add_runtime_arguments(parser)

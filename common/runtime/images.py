@@ -22,6 +22,33 @@ def image_grid(rows, pad: int = 2) -> np.ndarray:
     return grid
 
 
+def label_strip(labels, width: int, column_width: int, pad: int = 2, height: int = 18) -> np.ndarray:
+    """uint8 [height, width, 3] white strip with each label centred over its column (OpenCV text)."""
+    import cv2
+
+    strip = np.full((height, width, 3), 255, np.uint8)
+    scale = 0.4
+    for j, text in enumerate(labels):
+        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        x = pad + j * (column_width + pad) + max(0, (column_width - tw) // 2)
+        cv2.putText(strip, text, (x, (height + th) // 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    return strip
+
+
+def labelled_grid(groups, pad: int = 2) -> np.ndarray:
+    """groups: [(column labels, rows of uint8 [H, W, 3] images)] -> one uint8 sheet, each group under
+    a strip naming its columns (e.g. night | G(night) | F(G(night)))."""
+    parts = []
+    for labels, rows in groups:
+        grid = image_grid(rows, pad)
+        column_width = np.asarray(rows[0][0]).shape[1]
+        parts += [label_strip(labels, grid.shape[1], column_width, pad), grid]
+    width = max(p.shape[1] for p in parts)
+    parts = [np.pad(p, ((0, 0), (0, width - p.shape[1]), (0, 0)), constant_values=255) for p in parts]
+    return np.concatenate(parts, axis=0)
+
+
 def save_png(path, image) -> None:
     import matplotlib
 

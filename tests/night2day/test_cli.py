@@ -62,6 +62,7 @@ def test_train_resume_translate_evaluate(model, tmp_path, capsys):
         assert np.isfinite(results[key])
     assert 0 < results["cycle_night_psnr"] < 100 and -1 <= results["cycle_night_ssim"] <= 1
     assert results["n_test_night"] == 6
+    assert results["eval_size"] == (88 if model == "resnet" else 32)  # the training scale (--load-size)
     assert any(k.startswith("day_vs_translated_fid") for k in results)
 
 
