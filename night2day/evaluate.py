@@ -53,13 +53,22 @@ def main(argv=None) -> int:
 
     try:
         data_root = resolve_data(args.data, task="night2day")
-        extractor = inception_extractor(args.inception_weights) if metrics else None
+        skipped_metrics = None
+        try:
+            extractor = inception_extractor(args.inception_weights) if metrics else None
+        except WeightsUnavailableError as exc:  # everything else can still be measured
+            skipped_metrics, extractor, metrics = (f"{','.join(metrics)} skipped: {exc} (or pass --metrics '' "
+                                                   "to measure only the rest)"), None, []
         results = evaluate(args.checkpoint, data_root, extractor=extractor, metrics=metrics,
                            max_images=args.max_images, batch_size=args.batch_size)
-    except (DataError, WeightsUnavailableError) as exc:
+    except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if skipped_metrics:
+        results["skipped_metrics"] = skipped_metrics
     print(format_results(results))
+    if skipped_metrics:
+        print(f"note: {skipped_metrics}", file=sys.stderr)
     target = Path(args.json) if args.json else default_results_path(args.checkpoint)
     target.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {target}")

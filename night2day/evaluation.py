@@ -4,7 +4,10 @@ FID and KID between translated test-night images (G(testA)) and real test-day im
 (testB), and cycle-reconstruction PSNR/SSIM (testA vs F(G(testA)), testB vs G(F(testB)))
 on [0, 1] pixels. Images are resized to the training scale (the config's load_size: the
 ResNet preset learns on crops of images resized to 720/256 x its size) and translated
-whole. Test images that cannot be read are left out and named.
+whole. When testA and testB hold the same scenes (same file names), PSNR/SSIM of G(night)
+against the true day image are reported beside the untranslated night image (the floor)
+and a per-channel mean/std colour transfer to the day statistics (the non-learned
+baseline to beat). Test images that cannot be read are left out and named.
 """
 
 from __future__ import annotations
@@ -48,6 +51,57 @@ def cycle_scores(forward, backward, dataset, value_range, save_dir=None, limit=N
                 save_png(Path(save_dir) / f"{count + i:06d}.png", image)
         count += int(batch.shape[0])
     return {"psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "images": count}
+
+
+def color_transfer(images, target_mean, target_std, eps=1e-6) -> np.ndarray:
+    """The non-learned baseline: each image's per-channel mean and std moved to the day statistics.
+
+    images: float [B, H, W, 3] in [0, 1]; target_mean, target_std: [3] -> float32 [B, H, W, 3] in [0, 1].
+    """
+    images = np.asarray(images, np.float32)
+    mean = images.mean(axis=(1, 2), keepdims=True)
+    std = images.std(axis=(1, 2), keepdims=True)
+    out = (images - mean) / (std + eps) * np.asarray(target_std, np.float32) + np.asarray(target_mean, np.float32)
+    return np.clip(out, 0.0, 1.0)
+
+
+def channel_stats(dataset, value_range) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std of [0, 1] pixels pooled over every image of a dataset -> ([3], [3])."""
+    total, total_sq, count = np.zeros(3), np.zeros(3), 0
+    for batch in dataset:
+        x = np.asarray(from_range(batch, value_range), np.float64) / 255.0
+        total += x.sum(axis=(0, 1, 2))
+        total_sq += np.square(x).sum(axis=(0, 1, 2))
+        count += x.shape[0] * x.shape[1] * x.shape[2]
+    mean = total / count
+    return mean.astype(np.float32), np.sqrt(np.maximum(total_sq / count - mean**2, 0.0)).astype(np.float32)
+
+
+def paired_files(night_files, day_files) -> list[tuple[str, str]]:
+    """(night, day) paths whose file names match (without extension), in night order."""
+    day_by_stem = {Path(p).stem: p for p in day_files}
+    return [(n, day_by_stem[Path(n).stem]) for n in night_files if Path(n).stem in day_by_stem]
+
+
+def paired_scores(generator, pairs, *, model, scale, value_range, day_stats, batch_size=8) -> dict:
+    """When testA and testB hold the same scenes: how close each method gets to the true day image.
+
+    -> {method: {"psnr", "ssim"}} on [0, 1] pixels at `scale`, for "night (untranslated)" (the
+    floor), "colour transfer" (per-channel mean/std moved to day_stats: the non-learned
+    baseline) and "G(night)".
+    """
+    night = data.ordered_dataset([a for a, _ in pairs], model=model, image_size=scale, batch_size=batch_size)
+    day = data.ordered_dataset([b for _, b in pairs], model=model, image_size=scale, batch_size=batch_size)
+    scores = {"night (untranslated)": ([], []), "colour transfer": ([], []), "G(night)": ([], [])}
+    for x, y in zip(night, day):
+        target = np.asarray(from_range(y, value_range), np.float32) / 255.0
+        source = np.asarray(from_range(x, value_range), np.float32) / 255.0
+        translated = np.asarray(from_range(generator(x, training=False), value_range), np.float32) / 255.0
+        for name, guess in (("night (untranslated)", source), ("colour transfer", color_transfer(source, *day_stats)),
+                            ("G(night)", translated)):
+            scores[name][0].extend(np.atleast_1d(np.asarray(psnr(guess, target, max_val=1.0))).tolist())
+            scores[name][1].extend(np.atleast_1d(np.asarray(ssim(guess, target, max_val=1.0))).tolist())
+    return {name: {"psnr": float(np.mean(p)), "ssim": float(np.mean(q))} for name, (p, q) in scores.items()}
 
 
 def readable_test_files(folder, limit=None):
@@ -100,14 +154,30 @@ def evaluate(checkpoint, data_root, *, extractor=None, metrics=("fid", "kid"), m
             seen = {item["path"] for item in skipped}  # FID's seeded subset of testB may hold others
             skipped += [item for item in dist.pop("skipped_files", []) if item["path"] not in seen]
             results.update({f"day_vs_translated_{k}": v for k, v in dist.items()})
+    pairs = paired_files(files["testA"][0], files["testB"][0])
+    if pairs:
+        day_folder = Path(data_root) / "trainB"
+        stats_source = day_folder if day_folder.is_dir() else folders["testB"]
+        day_stats = channel_stats(data.ordered_dataset(stats_source, model=config["model"], image_size=scale,
+                                                       batch_size=batch_size), vr)
+        results["paired"] = {"pairs": len(pairs), "day_statistics_from": str(stats_source),
+                             **paired_scores(G, pairs, model=config["model"], scale=scale, value_range=vr,
+                                             day_stats=day_stats, batch_size=batch_size)}
     results["skipped_files"] = skipped
     return results
 
 
 def format_results(results: dict) -> str:
-    """The results as aligned "name  value" rows, then the skipped test images, one a line."""
+    """The results as aligned "name  value" rows, the paired table (if any), then the skipped test images."""
     rows = [(k, v) for k, v in results.items() if not isinstance(v, (dict, list))]
-    return "\n".join([report.format_table(rows)] + report.format_skipped(results.get("skipped_files"), "test image"))
+    parts = [report.format_table(rows)]
+    paired = results.get("paired")
+    if paired:
+        table = [(name, paired[name]["psnr"], paired[name]["ssim"]) for name in
+                 ("night (untranslated)", "colour transfer", "G(night)")]
+        parts += ["", f"paired test images ({paired['pairs']}): how close to the true day image",
+                  report.format_table(table, header=("method", "PSNR dB", "SSIM"))]
+    return "\n".join(parts + report.format_skipped(results.get("skipped_files"), "test image"))
 
 
 def default_results_path(checkpoint) -> Path:
