@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from common.data import DataError, image_dataset, list_images, steps_per_epoch, unpaired_dataset
+from night2day.build import default_load_size
 
 DOMAINS = {"trainA": "night (train)", "trainB": "day (train)", "testA": "night (test)", "testB": "day (test)"}
 
@@ -34,11 +35,9 @@ def domain_folders(root, splits=("trainA", "trainB")) -> dict[str, Path]:
                         "see `python -m night2day.prepare --help`")
     return {split: base / split for split in splits}
 
-
 def value_range_of(model: str) -> str:
     """The generator's output range: tanh for the ResNet preset, sigmoid for the multi-scale one."""
     return "tanh" if model == "resnet" else "sigmoid"
-
 
 def train_dataset(root, *, model, image_size, batch_size, seed, start_step, load_size=None):
     """(night, day) batches: float32 [B, S, S, 3] each, in the preset's value range.
@@ -50,18 +49,11 @@ def train_dataset(root, *, model, image_size, batch_size, seed, start_step, load
     if model == "resnet":
         return unpaired_dataset(folders["trainA"], folders["trainB"], image_size=image_size,
                                 batch_size=batch_size, value_range="tanh", order="shuffle", seed=seed,
-                                start_step=start_step, resize_to=load_size or _default_load(model, image_size),
+                                start_step=start_step, resize_to=load_size or default_load_size(model, image_size),
                                 random_crop=True, random_flip=True)
     return unpaired_dataset(folders["trainA"], folders["trainB"], image_size=image_size,
                             batch_size=batch_size, value_range="sigmoid", order="random", seed=seed,
                             start_step=start_step)
-
-
-def _default_load(model, image_size):
-    from night2day.build import default_load_size
-
-    return default_load_size(model, image_size)
-
 
 def default_steps_per_epoch(root, *, model, batch_size) -> int:
     """ResNet: one pass over the larger domain; multi-scale: 1 (the notebook's one-batch epochs)."""
@@ -70,7 +62,6 @@ def default_steps_per_epoch(root, *, model, batch_size) -> int:
     folders = domain_folders(root)
     n_a, n_b = len(list_images(folders["trainA"])), len(list_images(folders["trainB"]))
     return max(1, steps_per_epoch(n_a, n_b, batch_size))
-
 
 def ordered_dataset(source, *, model, image_size, batch_size=8):
     """One pass, in file order, over a folder or a list of image paths (an undecodable file is left out,
