@@ -2,9 +2,11 @@
 inside scikit-image, so every task runs end to end without a download.
 
     night2day   trainA/ trainB/ testA/ testB/   24 + 8 images per domain, 128x128
-                B = day: crops of the photos; A = night: night renderings of *other*
-                crops (darkened with a gamma curve, blue-shifted, sensor noise, a few
-                lamps / headlight pairs with glow), so the two domains are unpaired
+                B = day: crops of the photos; A = night: night renderings (darkened
+                with a gamma curve, blue-shifted, sensor noise, a few lamps / headlight
+                pairs with glow). Training crops differ between the domains (unpaired);
+                testA/NNN.png is the night rendering of testB/NNN.png, so the test
+                split is paired and G(night) can be scored against the true day image
     inpainting  train/ test/                    40 + 12 scene crops, 128x128
     watches     images/                         48 watch-like product shots, 64x64: a
                 photo crop as the dial, a metal case, hands and hour marks, a strap,
@@ -30,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-DEMO_VERSION = 1  # bump when the generated images change, so old caches are rebuilt
+DEMO_VERSION = 2  # bump when the generated images change, so old caches are rebuilt
 COMPLETE_MARKER = ".ganworks-complete"
 
 # photos in skimage.data that are real colour photographs and need no download
@@ -168,13 +170,13 @@ def render_night(day: np.ndarray, rng) -> np.ndarray:
 def _build_night2day(folder: Path, counts: dict, size: int, rng) -> None:
     photos = load_photos(SCENES)
     n_train, n_test = counts["trainB"], counts["testB"]
-    # both domains show every photo, but through different crops: unpaired
-    day = random_crops(photos, n_train + n_test, size, rng)
-    night = [render_night(c, rng) for c in random_crops(photos, n_train + n_test, size, rng)]
-    _save(folder / "trainB", day[:n_train])
-    _save(folder / "testB", day[n_train:])
-    _save(folder / "trainA", night[:n_train])
-    _save(folder / "testA", night[n_train:])
+    # training: both domains show every photo, but through different crops (unpaired)
+    _save(folder / "trainB", random_crops(photos, n_train, size, rng))
+    _save(folder / "trainA", [render_night(c, rng) for c in random_crops(photos, n_train, size, rng)])
+    # test: the same crops in both domains (paired), crops the training sets do not hold
+    test_day = random_crops(photos, n_test, size, rng)
+    _save(folder / "testB", test_day)
+    _save(folder / "testA", [render_night(c, rng) for c in test_day])
 
 
 # --------------------------------------------------------------------------- inpainting

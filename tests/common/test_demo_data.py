@@ -2,6 +2,7 @@
 night images that really are night."""
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -101,6 +102,17 @@ def test_night_and_day_domains_are_unpaired(built):
     rng = np.random.default_rng(0)
     assert min(_shared_detail(demo_data.render_night(d, rng), d) for d in day) > 0.3  # the measure sees pairs
     assert max(_shared_detail(n, d) for n in night for d in day) < 0.2
+
+
+def test_the_test_split_is_paired_by_file_name(built):
+    folders = built[1]
+    night_files = list_images(folders["night2day"] / "testA")
+    day_files = list_images(folders["night2day"] / "testB")
+    assert [Path(p).name for p in night_files] == [Path(p).name for p in day_files]
+    night, day = _pixels(folders["night2day"] / "testA"), _pixels(folders["night2day"] / "testB")
+    matched = [_shared_detail(n, d) for n, d in zip(night, day)]
+    others = [_shared_detail(n, d) for i, n in enumerate(night) for j, d in enumerate(day) if i != j]
+    assert min(matched) > 0.3 and max(others) < 0.2
 
 
 def test_custom_size_is_a_separate_folder(built):
