@@ -17,12 +17,13 @@ from night2day import models
 from night2day.cyclegan import CycleGAN
 
 PRESETS = {
-    # SPEC section 1, model A: batch 1, Adam 2e-4 (0.5, 0.999), cycle 10, identity 10 * 0.5
+    # SPEC section 1, model A: batch 1, Adam 2e-4 (0.5, 0.999), cycle 10, identity 10 * 0.5; and, as the
+    # CycleGAN paper and its reference code, D sees a history pool of the last 50 fakes
     "resnet": {
         "model": "resnet", "image_size": 256, "batch_size": 1, "epochs": 100, "steps_per_epoch": None,
         "filters": 64, "res_blocks": 9, "weight_init": "normal",
         "lr_g": 2e-4, "lr_d": 2e-4, "beta_1": 0.5, "beta_2": 0.999,
-        "inverse_time_decay": 0.0, "cycle_weight": 10.0, "identity_weight": 5.0,
+        "inverse_time_decay": 0.0, "cycle_weight": 10.0, "identity_weight": 5.0, "history_pool": 50,
         "checkpoint_every": 1000, "sample_every": 500,
     },
     # SPEC section 1, model B: batch 4, Adam default betas, D 1e-4, G 5e-5, legacy decay 6e-8,

@@ -104,6 +104,35 @@ def paired_scores(generator, pairs, *, model, scale, value_range, day_stats, bat
     return {name: {"psnr": float(np.mean(p)), "ssim": float(np.mean(q))} for name, (p, q) in scores.items()}
 
 
+def paired_results(generator, data_root, night_files, day_files, *, model, scale, batch_size=8,
+                   limit=None) -> dict | None:
+    """The paired table's numbers when night and day test files share names, else None.
+
+    -> {"pairs": n, "day_statistics_from": folder, method: {"psnr", "ssim"}, ...} (see paired_scores);
+    the colour transfer moves to the statistics of trainB (testB if there is none). limit: use at
+    most that many pairs.
+    """
+    pairs = paired_files(night_files, day_files)[:limit]
+    if not pairs:
+        return None
+    vr = data.value_range_of(model)
+    day_folder = Path(data_root) / "trainB"
+    stats_source = day_folder if day_folder.is_dir() else Path(day_files[0]).parent
+    day_stats = channel_stats(data.ordered_dataset(stats_source, model=model, image_size=scale,
+                                                   batch_size=batch_size), vr)
+    return {"pairs": len(pairs), "day_statistics_from": str(stats_source),
+            **paired_scores(generator, pairs, model=model, scale=scale, value_range=vr, day_stats=day_stats,
+                            batch_size=batch_size)}
+
+
+def format_paired(paired: dict) -> str:
+    """The paired table: one row per method, PSNR and SSIM against the true day images."""
+    table = [(name, paired[name]["psnr"], paired[name]["ssim"]) for name in
+             ("night (untranslated)", "colour transfer", "G(night)")]
+    return "\n".join([f"paired test images ({paired['pairs']}): how close to the true day image",
+                      report.format_table(table, header=("method", "PSNR dB", "SSIM"))])
+
+
 def readable_test_files(folder, limit=None):
     """The first ``limit`` (all if None) readable images of a test folder, in order, and the
     skipped ones before them as [{"path", "reason"}]. Each file is checked and decoded here,
@@ -154,15 +183,10 @@ def evaluate(checkpoint, data_root, *, extractor=None, metrics=("fid", "kid"), m
             seen = {item["path"] for item in skipped}  # FID's seeded subset of testB may hold others
             skipped += [item for item in dist.pop("skipped_files", []) if item["path"] not in seen]
             results.update({f"day_vs_translated_{k}": v for k, v in dist.items()})
-    pairs = paired_files(files["testA"][0], files["testB"][0])
-    if pairs:
-        day_folder = Path(data_root) / "trainB"
-        stats_source = day_folder if day_folder.is_dir() else folders["testB"]
-        day_stats = channel_stats(data.ordered_dataset(stats_source, model=config["model"], image_size=scale,
-                                                       batch_size=batch_size), vr)
-        results["paired"] = {"pairs": len(pairs), "day_statistics_from": str(stats_source),
-                             **paired_scores(G, pairs, model=config["model"], scale=scale, value_range=vr,
-                                             day_stats=day_stats, batch_size=batch_size)}
+    paired = paired_results(G, data_root, files["testA"][0], files["testB"][0], model=config["model"],
+                            scale=scale, batch_size=batch_size)
+    if paired:
+        results["paired"] = paired
     results["skipped_files"] = skipped
     return results
 
@@ -171,12 +195,8 @@ def format_results(results: dict) -> str:
     """The results as aligned "name  value" rows, the paired table (if any), then the skipped test images."""
     rows = [(k, v) for k, v in results.items() if not isinstance(v, (dict, list))]
     parts = [report.format_table(rows)]
-    paired = results.get("paired")
-    if paired:
-        table = [(name, paired[name]["psnr"], paired[name]["ssim"]) for name in
-                 ("night (untranslated)", "colour transfer", "G(night)")]
-        parts += ["", f"paired test images ({paired['pairs']}): how close to the true day image",
-                  report.format_table(table, header=("method", "PSNR dB", "SSIM"))]
+    if results.get("paired"):
+        parts += ["", format_paired(results["paired"])]
     return "\n".join(parts + report.format_skipped(results.get("skipped_files"), "test image"))
 
 

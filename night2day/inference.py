@@ -8,6 +8,7 @@ generator exported as .keras.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import keras
@@ -20,7 +21,7 @@ from common.data import (IMAGE_EXTENSIONS, DataError, check_image_file, from_ran
 from common.report import one_line_error
 from common.runtime import checkpoint as ckpt
 from common.runtime.images import image_grid, save_png
-from night2day.build import build_cyclegan
+from night2day.build import build_cyclegan, training_scale
 from night2day.data import value_range_of
 
 
@@ -62,13 +63,22 @@ class Translator:
     only runs at that size. A fully convolutional one (ResNet) runs at any size of at
     least min_size: through a copy of itself whose input has no fixed size, made at most
     once per generator of this Translator.
+    training_scale: the square size training images were resized to before the random
+    crop (night2day.build.training_scale), which size="train" runs at; None if unknown
+    (a .keras file without its sidecar), and then "train" means "original".
+
+    size, in translate / reconstruct: "train" (run at the training scale, the image resized
+    to training_scale x training_scale as in training and the result back to the image's
+    own size), "original" (run at the image's own resolution) or a square side in pixels.
     """
 
-    def __init__(self, forward, backward=None, *, value_range, image_size, fully_convolutional):
+    def __init__(self, forward, backward=None, *, value_range, image_size, fully_convolutional,
+                 training_scale=None):
         self.forward, self.backward = forward, backward
         self.value_range = value_range
         self.image_size = image_size
         self.fully_convolutional = fully_convolutional
+        self.training_scale = training_scale
         self._min_size = None
         self._any_size = {}  # "forward" / "backward" -> copy_with_input_size(that generator)
 
@@ -81,13 +91,13 @@ class Translator:
             net = keras.models.load_model(path, compile=False)
             size = net.input_shape[1]
             value_range = "tanh" if _last_activation(net) == "tanh" else "sigmoid"
-            return cls(net, None, value_range=value_range, image_size=size,
-                       fully_convolutional=not _has_dense(net))
+            return cls(net, None, value_range=value_range, image_size=size, fully_convolutional=not _has_dense(net),
+                       training_scale=read_sidecar(path).get("training_scale"))
         model, config = load_cyclegan(path)
         g, f = model.generator_g, model.generator_f
         forward, backward = (g, f) if direction == "night2day" else (f, g)
         return cls(forward, backward, value_range=value_range_of(config["model"]), image_size=config["image_size"],
-                   fully_convolutional=config["model"] == "resnet")
+                   fully_convolutional=config["model"] == "resnet", training_scale=training_scale(config))
 
     @property
     def min_size(self) -> int:
@@ -110,6 +120,10 @@ class Translator:
         """Raise, before any network runs, if an image of height x width cannot be translated at ``size``
         ("original" or a square side in pixels): ImageTooSmallError (one line) below min_size, ValueError
         for a size other than the training size of a generator with dense layers."""
+        if size == "train" and self.training_scale is not None:
+            return  # any image is resized to the training scale, which the generator trained at
+        if size == "train":
+            size = "original"
         if not self.fully_convolutional:
             if size != "original" and int(size) != self.image_size:
                 raise ValueError(f"this generator has dense layers and only runs at its training size "
@@ -133,10 +147,12 @@ class Translator:
         image = np.asarray(image_uint8)
         h, w = int(image.shape[0]), int(image.shape[1])
         self.check_size(h, w, size)
-        out_h, out_w = (h, w) if size == "original" else (int(size), int(size))
+        if size == "train" and self.training_scale is None:
+            size = "original"
+        out_h, out_w = (h, w) if size in ("original", "train") else (int(size), int(size))
         net = getattr(self, which)
         if self.fully_convolutional:
-            th, tw = _run_size(out_h), _run_size(out_w)
+            th, tw = ((self.training_scale,) * 2 if size == "train" else (_run_size(out_h), _run_size(out_w)))
             if tuple(net.input_shape[1:3]) != (th, tw):
                 if which not in self._any_size:
                     self._any_size[which] = copy_with_input_size(net)
@@ -150,13 +166,32 @@ class Translator:
             out = resize(out, (out_h, out_w))
         return _to_uint8(out)
 
-    def translate(self, image_uint8, size="original"):
+    def translate(self, image_uint8, size="train"):
         return self._run("forward", image_uint8, size)
 
-    def reconstruct(self, translated_uint8, size="original"):
+    def reconstruct(self, translated_uint8, size="train"):
         if self.backward is None:
             raise ValueError("reconstruction needs a checkpoint (an exported generator has no inverse)")
         return self._run("backward", translated_uint8, size)
+
+
+def export_generator(net, path, training_scale=None) -> Path:
+    """Save a generator as a standalone .keras file, and beside it <name>.json holding its
+    training scale, so `translate --size train` (the default) runs it as it was trained."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    net.save(path)
+    if training_scale is not None:
+        path.with_suffix(".json").write_text(json.dumps({"training_scale": int(training_scale)}) + "\n")
+    return path
+
+
+def read_sidecar(path) -> dict:
+    """The .json beside an exported generator ({} if absent or unreadable)."""
+    try:
+        return json.loads(Path(path).with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def _run_size(side: int) -> int:
@@ -232,7 +267,7 @@ def input_images(source) -> list[Path]:
     return [Path(p) for p in list_images(source)]
 
 
-def translate_file(translator, path, out, *, size="original", grid=False) -> str | None:
+def translate_file(translator, path, out, *, size="train", grid=False) -> str | None:
     """Translate one file and write <out>/<stem>.png (and <stem>_grid.png: input | translated |
     reconstructed) -> None, or why it was skipped, in one line (no traceback, no TensorFlow
     function_node text)."""
@@ -263,7 +298,7 @@ def translate_file(translator, path, out, *, size="original", grid=False) -> str
     return None
 
 
-def translate_files(translator, paths, out, *, size="original", grid=False, on_skip=None):
+def translate_files(translator, paths, out, *, size="train", grid=False, on_skip=None):
     """Translate each file into the folder out (created if needed); one file that cannot be read or
     translated is skipped, not fatal.
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from common.data import from_range, list_images, resize, scan_images
 from common.data_source import resolve_data
+from common.report import one_line_error
 from common.runtime.config import ConfigError
 from common.runtime.images import labelled_grid
 from common.runtime.trainer import TrainingTask
@@ -30,6 +31,9 @@ def sample_inputs(data_root, *, model, image_size, n=4):
         out.append(np.asarray(batch))
     return out
 
+
+# at the end of training, G(night) is scored on at most this many paired test images
+PAIRED_REPORT_LIMIT = 64
 
 NIGHT_COLUMNS = ("night", "G(night)", "F(G(night))")
 DAY_COLUMNS = ("day", "F(day)", "G(F(day))")
@@ -83,6 +87,10 @@ class Night2DayTask(TrainingTask):
         self._copies = {}  # generator name -> its any-size copy (two at most)
 
     def check_devices(self, config, replicas):
+        if config["history_pool"] and replicas > 1 and "history_pool" not in config.get("explicit_keys", ()):
+            print(f"note: the history pool keeps one buffer on one device and this run has {replicas} devices: "
+                  "training without it (--history-pool 0)")
+            config["history_pool"] = 0
         if config["history_pool"] and replicas > 1:
             raise ConfigError(f"--history-pool keeps one buffer on one device, but this run has {replicas} devices "
                               "(--strategy auto picked them); add --strategy default or drop --history-pool")
@@ -127,8 +135,30 @@ class Night2DayTask(TrainingTask):
                 **{k: v for k, v in config.items() if k not in ("epochs", "batch_size")}}
 
     def on_finish(self, model, config):
+        from night2day.inference import export_generator
+
         export = Path(config["out"]) / "export"
-        export.mkdir(parents=True, exist_ok=True)
         for name in ("generator_g", "generator_f"):
-            model.networks[name].save(export / f"{name}.keras")
+            export_generator(model.networks[name], export / f"{name}.keras", self._scale(config))
         print(f"generators exported to {export} (generator_g: night->day, generator_f: day->night)")
+        self.report_paired(model, config)
+
+    def report_paired(self, model, config, limit=PAIRED_REPORT_LIMIT):
+        """When testA/ and testB/ hold the same scenes (the demo data does), print how close G(night) gets
+        to the true day images, beside the untranslated night images and the colour-transfer baseline."""
+        from night2day.evaluation import format_paired, paired_results, readable_test_files
+
+        root = Path(config["data_root"])
+        if not ((root / "testA").is_dir() and (root / "testB").is_dir()):
+            return None
+        try:
+            night = readable_test_files(root / "testA", limit)[0]
+            day = readable_test_files(root / "testB")[0]
+            paired = paired_results(self._any_size(model.generator_g), root, night, day, model=config["model"],
+                                    scale=self._scale(config), limit=limit)
+        except Exception as exc:  # noqa: BLE001 - a report must not fail a finished run
+            print(f"note: paired test images not scored ({one_line_error(exc)})")
+            return None
+        if paired:
+            print(format_paired(paired))
+        return paired

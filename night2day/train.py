@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="resnet: resize to PX x PX before the random --image-size crop (default 720/256 x "
                         "--image-size: the source's 720 at 256); samples and evaluation run at this scale")
     g.add_argument("--history-pool", type=int, default=S, metavar="N",
-                   help="show D a buffer of the last N fakes (CycleGAN paper uses 50; 0 = off, as the notebooks)")
+                   help="show D a buffer of the last N fakes (resnet 50, as the CycleGAN paper and reference code; "
+                        "multiscale 0, as its notebook; 0 = off)")
     add_runtime_arguments(parser)
     return parser
 

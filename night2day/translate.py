@@ -34,8 +34,10 @@ def build_parser():
     p.add_argument("--input", help="an image or a folder of images")
     p.add_argument("--output", help="folder for the translated images (PNG, same names)")
     p.add_argument("--direction", default="night2day", choices=["night2day", "day2night"])
-    p.add_argument("--size", default="original",
-                   help="'original' (the image's own resolution) or a square size in pixels, e.g. 256")
+    p.add_argument("--size", default="train",
+                   help="'train' (default: the scale the generator learned at - the image is resized to the "
+                        "training load size, as in training, and the result back to the image's size), "
+                        "'original' (the image's own resolution) or a square size in pixels, e.g. 256")
     p.add_argument("--grid", action="store_true",
                    help="also write <name>_grid.png: input | translated | reconstructed (needs a checkpoint)")
     p.add_argument("--export", metavar="FILE.keras",
@@ -46,8 +48,8 @@ def build_parser():
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.size != "original" and not args.size.isdigit():
-        parser.error(f"--size must be 'original' or a whole number of pixels, got {args.size!r}")
+    if args.size not in ("train", "original") and not args.size.isdigit():
+        parser.error(f"--size must be 'train', 'original' or a whole number of pixels, got {args.size!r}")
     if not args.export and not (args.input and args.output):
         parser.error("give --input and --output (and/or --export FILE.keras)")
     if args.input and not Path(args.input).exists():
@@ -56,18 +58,21 @@ def main(argv=None) -> int:
         parser.error(f"--checkpoint not found: {args.checkpoint}")
 
     from common.data import DataError
-    from night2day.inference import Translator, input_images, translate_files
+    from night2day.inference import Translator, export_generator, input_images, translate_files
 
     try:
         translator = Translator.load(args.checkpoint, args.direction)
     except (DataError, ValueError) as exc:
         parser.exit(2, f"error: {exc}\n")
     if args.export:
-        translator.forward.save(args.export)
+        export_generator(translator.forward, args.export, translator.training_scale)
         print(f"exported {args.direction} generator to {args.export}")
     if not args.input:
         return 0
-    if args.size != "original":
+    if args.size == "train" and translator.training_scale is None:
+        print("note: this .keras file has no <name>.json beside it telling its training scale; "
+              "images are translated at their own resolution (--size original)")
+    if args.size not in ("train", "original"):
         try:
             translator.check_size(int(args.size), int(args.size), args.size)
         except ValueError as exc:  # below the minimum, or not the training size of a generator with dense layers

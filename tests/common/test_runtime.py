@@ -509,12 +509,17 @@ def _offline_history(folder) -> list:
     return steps
 
 
-def test_history_pool_is_refused_when_the_strategy_has_several_devices():
+def test_history_pool_is_refused_or_dropped_when_the_strategy_has_several_devices():
     from night2day.train import Night2DayTask
 
     with pytest.raises(ConfigError, match="--history-pool.*2 devices"):
-        Night2DayTask().check_devices({"history_pool": 50}, replicas=2)
-    Night2DayTask().check_devices({"history_pool": 50}, replicas=1)
+        Night2DayTask().check_devices({"history_pool": 50, "explicit_keys": ["history_pool"]}, replicas=2)
+    config = {"history_pool": 50, "explicit_keys": []}
+    Night2DayTask().check_devices(config, replicas=1)
+    assert config["history_pool"] == 50
+    # the ResNet preset's pool, not asked for: dropped (with a note) rather than refusing to train
+    Night2DayTask().check_devices(config, replicas=2)
+    assert config["history_pool"] == 0
 
 
 def test_a_half_deleted_old_checkpoint_is_removed_by_the_next_save(tmp_path):

@@ -6,12 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common.data import load_image
+from common.data import load_image, resize
 from common.demo_data import demo_dataset
 from common.metrics.features import random_extractor
 from common.runtime import checkpoint as ckpt
 from night2day import train, translate
 from night2day.evaluation import evaluate
+from night2day.inference import Translator
 from night2day.task import Night2DayTask
 
 TINY = {
@@ -33,6 +34,13 @@ def test_train_resume_translate_evaluate(model, tmp_path, capsys):
     latest = ckpt.CheckpointManager(out / "checkpoints").latest()
     assert ckpt.read_state(latest)["step"] == 4
     assert (out / "export" / "generator_g.keras").is_file()
+    scale = 88 if model == "resnet" else 32  # the training scale (--load-size)
+    assert json.loads((out / "export" / "generator_g.json").read_text()) == {"training_scale": scale}
+    # the demo's test split is paired: the end of training scores G(night) against the true day images
+    table = capsys.readouterr().out.split("paired test images (8): how close to the true day image\n")[1]
+    rows = {line.split("  ")[0]: line.split()[-2:] for line in table.splitlines()[2:5]}
+    assert sorted(rows) == ["G(night)", "colour transfer", "night (untranslated)"]
+    assert all(0 < float(psnr) < 60 and -1 <= float(ssim) <= 1 for psnr, ssim in rows.values())
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_000000002.png", "step_000000004.png"]
     grid = np.asarray(load_image(str(out / "samples" / "step_000000002.png")))
     assert grid.shape[0] > grid.shape[1]  # 8 rows (4 night, 4 day) of 3 images
@@ -53,7 +61,7 @@ def test_train_resume_translate_evaluate(model, tmp_path, capsys):
                            "--grid"]) == 0
     original = np.asarray(load_image(str(night)))
     result = np.asarray(load_image(str(translated / f"{night.stem}.png")))
-    assert result.shape == original.shape  # --size original is the default
+    assert result.shape == original.shape  # --size train (the default) gives back the input's size
     assert (translated / f"{night.stem}_grid.png").is_file()
 
     results = evaluate(out, demo, extractor=random_extractor(seed=0), metrics=["fid", "kid"],
@@ -62,11 +70,11 @@ def test_train_resume_translate_evaluate(model, tmp_path, capsys):
         assert np.isfinite(results[key])
     assert 0 < results["cycle_night_psnr"] < 100 and -1 <= results["cycle_night_ssim"] <= 1
     assert results["n_test_night"] == 6
-    assert results["eval_size"] == (88 if model == "resnet" else 32)  # the training scale (--load-size)
+    assert results["eval_size"] == scale
     assert any(k.startswith("day_vs_translated_fid") for k in results)
 
 
-def test_translate_original_size_and_export(tmp_path):
+def test_translate_at_training_scale_original_size_and_export(tmp_path, capsys):
     out = tmp_path / "run"
     assert run_train(out, "resnet", "--epochs", "1") == 0
     image = np.random.default_rng(0).integers(0, 255, (36, 52, 3), dtype=np.uint8)
@@ -78,7 +86,21 @@ def test_translate_original_size_and_export(tmp_path):
     assert translate.main(["--checkpoint", str(out), "--input", str(src.parent), "--output",
                            str(tmp_path / "o"), "--export", str(exported)]) == 0
     assert np.asarray(load_image(str(tmp_path / "o" / "wide.png"))).shape == (36, 52, 3)
-    # the exported generator alone translates the same way
+    # --size train: resized to the 88-px training scale (32 * 720/256, as in training), translated, resized back
+    translator = Translator.load(out)
+    assert translator.training_scale == 88
+    at_scale = translator.translate(np.clip(np.round(np.asarray(resize(image, (88, 88)))), 0, 255).astype(np.uint8),
+                                    "original")
+    expected = np.asarray(resize(at_scale, (36, 52)))
+    assert np.abs(np.asarray(load_image(str(tmp_path / "o" / "wide.png"))) - expected).max() <= 3
+    # --size original runs the fully convolutional generator at the image's own 36 x 52 (rounded to 36 x 52)
+    assert translate.main(["--checkpoint", str(out), "--input", str(src), "--output", str(tmp_path / "orig"),
+                           "--size", "original"]) == 0
+    own = np.asarray(load_image(str(tmp_path / "orig" / "wide.png")))
+    assert own.shape == (36, 52, 3) and np.array_equal(own, translator.translate(image, "original"))
+    assert not np.array_equal(own, np.asarray(load_image(str(tmp_path / "o" / "wide.png"))))
+    # the exported generator alone translates the same way: its training scale travels in g.json
+    assert json.loads(exported.with_suffix(".json").read_text()) == {"training_scale": 88}
     assert translate.main(["--checkpoint", str(exported), "--input", str(src), "--output",
                            str(tmp_path / "o2")]) == 0
     # a fixed square size, with the side-by-side sheet
@@ -89,6 +111,13 @@ def test_translate_original_size_and_export(tmp_path):
     a = np.asarray(load_image(str(tmp_path / "o" / "wide.png"))).astype(int)
     b = np.asarray(load_image(str(tmp_path / "o2" / "wide.png"))).astype(int)
     assert np.max(np.abs(a - b)) <= 1
+    # without its sidecar, an exported generator's training scale is unknown: its own resolution, said once
+    exported.with_suffix(".json").unlink()
+    capsys.readouterr()
+    assert translate.main(["--checkpoint", str(exported), "--input", str(src), "--output",
+                           str(tmp_path / "o4")]) == 0
+    assert "translated at their own resolution (--size original)" in capsys.readouterr().out
+    assert np.array_equal(np.asarray(load_image(str(tmp_path / "o4" / "wide.png"))), own)
 
 
 @pytest.mark.parametrize("argv, message", [
