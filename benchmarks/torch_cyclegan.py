@@ -26,6 +26,9 @@ that feed a norm have no bias -- the same layers and parameter count as night2da
 and every convolution with a bias (generator 11,378,179, discriminator 2,764,737). The two
 differ only by the norms' scales; the step time is the same to within noise.
 
+"mixed_precision": true runs every forward pass and loss under torch.autocast("cpu", bfloat16)
+(backward passes outside it, weights float32), PyTorch's counterpart of Keras's mixed_bfloat16.
+
 The step is the reference's optimize_parameters: G(A), F(G(A)), F(B), G(F(B)), the identities
 G(B), F(A); LSGAN (MSE) adversarial losses, L1 cycle (x10) and identity (x10 x 0.5) losses;
 one backward and one Adam step over both generators' parameters together (one optimizer over
@@ -41,6 +44,7 @@ the worker reports what it used.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import statistics
@@ -166,28 +170,38 @@ def run(config: dict) -> dict:
     def gan_loss(prediction, is_real):
         return mse(prediction, torch.full_like(prediction, 1.0 if is_real else 0.0))
 
+    mixed = bool(config.get("mixed_precision"))
+
+    def autocast():
+        """mixed precision on the CPU: bfloat16 autocast of the forward passes (weights stay float32)."""
+        return torch.autocast("cpu", dtype=torch.bfloat16) if mixed else contextlib.nullcontext()
+
     def step():
         # generators
-        fake_b = G(real_a)
-        rec_a = F(fake_b)
-        fake_a = F(real_b)
-        rec_b = G(fake_a)
+        with autocast():
+            fake_b = G(real_a)
+            rec_a = F(fake_b)
+            fake_a = F(real_b)
+            rec_b = G(fake_a)
         set_requires_grad((DA, DB), False)
         opt_g.zero_grad(set_to_none=True)
-        idt_a = G(real_b)
-        idt_b = F(real_a)
-        loss_idt = (l1(idt_a, real_b) + l1(idt_b, real_a)) * lambda_cycle * lambda_identity
-        loss_adv = gan_loss(DB(fake_b), True) + gan_loss(DA(fake_a), True)
-        loss_cycle = (l1(rec_a, real_a) + l1(rec_b, real_b)) * lambda_cycle
-        loss_g = loss_adv + loss_cycle + loss_idt
+        with autocast():
+            idt_a = G(real_b)
+            idt_b = F(real_a)
+            loss_idt = (l1(idt_a, real_b) + l1(idt_b, real_a)) * lambda_cycle * lambda_identity
+            loss_adv = gan_loss(DB(fake_b), True) + gan_loss(DA(fake_a), True)
+            loss_cycle = (l1(rec_a, real_a) + l1(rec_b, real_b)) * lambda_cycle
+            loss_g = loss_adv + loss_cycle + loss_idt
         loss_g.backward()
         opt_g.step()
         # discriminators
         set_requires_grad((DA, DB), True)
         opt_d.zero_grad(set_to_none=True)
-        loss_da = (gan_loss(DA(real_a), True) + gan_loss(DA(fake_a.detach()), False)) * 0.5
+        with autocast():
+            loss_da = (gan_loss(DA(real_a), True) + gan_loss(DA(fake_a.detach()), False)) * 0.5
         loss_da.backward()
-        loss_db = (gan_loss(DB(real_b), True) + gan_loss(DB(fake_b.detach()), False)) * 0.5
+        with autocast():
+            loss_db = (gan_loss(DB(real_b), True) + gan_loss(DB(fake_b.detach()), False)) * 0.5
         loss_db.backward()
         opt_d.step()
         return loss_g.item(), loss_da.item(), loss_db.item()
@@ -205,7 +219,7 @@ def run(config: dict) -> dict:
     median = statistics.median(timed)
     return {
         "framework": "torch", "model": "resnet", "image_size": size, "batch_size": batch,
-        "xla": False, "mixed_precision": False, "filters": filters, "res_blocks": res_blocks, "affine": affine,
+        "xla": False, "mixed_precision": mixed, "filters": filters, "res_blocks": res_blocks, "affine": affine,
         "steps": steps, "warmup": warmup,
         "seconds_per_step": median, "step_seconds": timed, "warmup_seconds": times[:warmup],
         "images_per_second": batch / median, "total_seconds": total, "params": counts,

@@ -12,16 +12,18 @@ process says little. The processes of all configurations are interleaved (round 
 so that a change in the machine's load touches every configuration alike. A worker builds
 the model from night2day.models and night2day.cyclegan.CycleGAN, compiles it as its preset
 trains (ResNet: four Adam(2e-4, beta_1 0.5); multi-scale: generators Adam(5e-5), discriminators
-Adam(1e-4) with the legacy 6e-8 inverse-time decay; under mixed precision each optimizer in a
-LossScaleOptimizer), then runs `model.fit` on a repeated in-memory batch -- the path and cost
+Adam(1e-4) with the legacy 6e-8 inverse-time decay; mixed precision is what `--mixed-precision
+true` trains with: mixed_float16 with each optimizer in a LossScaleOptimizer on a GPU,
+mixed_bfloat16 (no loss scaling) on a CPU), then runs `model.fit` on a repeated in-memory batch -- the path and cost
 of real training, minus reading images -- for --warmup steps (tracing, XLA compilation; not
 timed) plus --steps timed steps, and prints one JSON line. The process's number is the median
 of its steps; the table shows the median over processes and their min-max spread.
 
 The PyTorch reference step (benchmarks/torch_cyclegan.py: the reference CycleGAN's ResNet
 generators and 70x70 PatchGANs, one Adam over both generators, one over both discriminators)
-runs the same way for every ResNet size at batch 1 in float32, and those rows get the ratio
-ours / torch of seconds per step (above 1: ours is slower). PyTorch is optional and never a
+runs the same way for every ResNet size and batch, in float32 and, for the mixed-precision rows,
+under torch.autocast("cpu", bfloat16); each ResNet row gets the ratio ours / torch of seconds per
+step against the torch row of the same precision (above 1: ours is slower). PyTorch is optional and never a
 dependency of ganworks: point --torch-python at an interpreter that has it (a separate venv);
 without torch the table says so.
 
@@ -77,6 +79,7 @@ def _build(config):
     """The compiled CycleGAN of a worker config (call under the precision policy wanted)."""
     import keras
 
+    from common.runtime.distribute import needs_loss_scaling
     from night2day import models
     from night2day.cyclegan import CycleGAN
 
@@ -103,7 +106,7 @@ def _build(config):
         if p["inverse_time_decay"]:  # legacy Adam(decay=rate): lr / (1 + rate * iteration)
             lr = keras.optimizers.schedules.InverseTimeDecay(lr, decay_steps=1, decay_rate=p["inverse_time_decay"])
         opt = keras.optimizers.Adam(lr, beta_1=p["beta_1"], beta_2=p["beta_2"])
-        return keras.optimizers.LossScaleOptimizer(opt) if config["mixed_precision"] else opt
+        return keras.optimizers.LossScaleOptimizer(opt) if needs_loss_scaling() else opt
 
     model.compile(g_optimizer=adam(p["lr_g"]), f_optimizer=adam(p["lr_g"]), dx_optimizer=adam(p["lr_d"]),
                   dy_optimizer=adam(p["lr_d"]), cycle_weight=p["cycle_weight"],
@@ -121,9 +124,11 @@ def run_keras(config: dict) -> dict:
     steps, warmup = int(config["steps"]), int(config["warmup"])
     size, batch = int(config["image_size"]), int(config["batch_size"])
     keras.utils.set_random_seed(0)
+    from common.runtime.distribute import mixed_precision_policy
+
     previous = keras.mixed_precision.global_policy()
-    if config["mixed_precision"]:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    if config["mixed_precision"]:  # what --mixed-precision true trains with: float16 on a GPU, bfloat16 elsewhere
+        keras.mixed_precision.set_global_policy(mixed_precision_policy())
     try:
         start = time.perf_counter()
         model = _build(config)
@@ -222,7 +227,9 @@ def parse_args(argv=None):
     parser.add_argument("--xla", type=lambda t: _csv(t, ("on", "off"), "--xla value"), default=["off", "on"],
                         help="jit_compile: off,on (default both)")
     parser.add_argument("--mixed-precision", type=lambda t: _csv(t, ("off", "on"), "--mixed-precision value"),
-                        default=["off", "on"], help="mixed_float16: off,on (default both)")
+                        default=["off", "on"],
+                        help="--mixed-precision true's policy (mixed_float16 on a GPU, mixed_bfloat16 on a CPU; "
+                             "torch: bfloat16 autocast on the CPU): off,on (default both)")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per process (default 10)")
     parser.add_argument("--warmup", type=int, default=3,
                         help="untimed steps first: tracing and XLA compilation (default 3)")
@@ -267,10 +274,12 @@ def plan(args) -> list[dict]:
         seen = set()
         for c in configs:
             key = (c["image_size"], c["batch_size"])
-            if c["model"] == "resnet" and not c["mixed_precision"] and key not in seen:
+            key = (*key, c["mixed_precision"])
+            if c["model"] == "resnet" and key not in seen:
                 seen.add(key)
                 torch_config = {"framework": "torch", "model": "resnet", "image_size": c["image_size"],
-                                "batch_size": c["batch_size"], "xla": False, "mixed_precision": False,
+                                "batch_size": c["batch_size"], "xla": False,
+                                "mixed_precision": c["mixed_precision"],
                                 "steps": args.steps, "warmup": args.warmup}
                 torch_config.update({k: getattr(args, k) for k in ("filters", "res_blocks") if getattr(args, k)})
                 configs.append(torch_config)
@@ -376,7 +385,7 @@ def machine_info(args, env, results) -> dict:
 
 def format_table(configs, results, args) -> str:
     summaries = {_key(c): summarise(results[_key(c)]) for c in configs}
-    torch_median = {(k[2], k[3]): s["seconds_per_step"] for k, s in summaries.items()
+    torch_median = {(k[2], k[3], k[5]): s["seconds_per_step"] for k, s in summaries.items()
                     if k[0] == "torch" and s["ok"]}
     header = ["model", "size", "batch", "xla", "mixed", f"s/step median [min-max] of {args.repeats} proc",
               "images/s", "1st step s", "ours/torch"]
@@ -395,8 +404,8 @@ def format_table(configs, results, args) -> str:
         if s["failed"]:
             timing += f" ({s['failed']} failed: {s['errors'][0]})"
         ratio = ""
-        ref = torch_median.get((c["image_size"], c["batch_size"]))
-        if c["framework"] == "keras" and c["model"] == "resnet" and not c["mixed_precision"] and ref:
+        ref = torch_median.get((c["image_size"], c["batch_size"], c["mixed_precision"]))
+        if c["framework"] == "keras" and c["model"] == "resnet" and ref:
             ratio = f"{s['seconds_per_step'] / ref:.2f}x"
         elif c["framework"] == "torch":
             ratio = "1.00x"

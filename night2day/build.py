@@ -12,6 +12,7 @@ from __future__ import annotations
 import keras
 
 from common.runtime.config import ConfigError
+from common.runtime.distribute import needs_loss_scaling
 from common.schedules import LinearDecayTail
 from night2day import models
 from night2day.cyclegan import CycleGAN
@@ -114,8 +115,8 @@ def learning_rate(config, base):
 
 
 def build_cyclegan(config, compile=True) -> CycleGAN:
-    """The CycleGAN of a config; compiled with one Adam per network (wrapped for loss scaling under
-    mixed precision) unless compile=False (enough for inference)."""
+    """The CycleGAN of a config; compiled with one Adam per network (wrapped for loss scaling under a
+    float16 policy) unless compile=False (enough for inference). Build it under the run's policy."""
     nets = build_networks(config)
     model = CycleGAN(nets["generator_g"], nets["generator_f"], nets["discriminator_x"], nets["discriminator_y"],
                      history_pool_size=config["history_pool"], seed=config["seed"])
@@ -126,7 +127,7 @@ def build_cyclegan(config, compile=True) -> CycleGAN:
 
         opts = {name: adam(config["lr_g"] if name in ("g", "f") else config["lr_d"])
                 for name in ("g", "f", "dx", "dy")}
-        if config["mixed_precision"]:
+        if config["mixed_precision"] and needs_loss_scaling():  # float16 (GPU); bfloat16 needs none
             opts = {k: keras.optimizers.LossScaleOptimizer(v) for k, v in opts.items()}
         model.compile(g_optimizer=opts["g"], f_optimizer=opts["f"], dx_optimizer=opts["dx"],
                       dy_optimizer=opts["dy"], cycle_weight=config["cycle_weight"],

@@ -10,6 +10,20 @@ import tensorflow as tf
 log = logging.getLogger(__name__)
 
 
+def mixed_precision_policy() -> str:
+    """The Keras policy --mixed-precision selects: "mixed_float16" where a GPU is visible (tensor
+    cores; needs loss scaling), else "mixed_bfloat16" (CPUs with AVX-512 BF16 or AMX and TPUs compute
+    bfloat16 natively, and its float32 exponent range needs no loss scaling)."""
+    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "mixed_bfloat16"
+
+
+def needs_loss_scaling() -> bool:
+    """True when the global policy computes in float16 (its gradients underflow without loss scaling)."""
+    import keras
+
+    return keras.mixed_precision.global_policy().compute_dtype == "float16"
+
+
 def _tpu_resolver():
     if not (os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR") or os.environ.get("TPU_ACCELERATOR_TYPE")):
         return None

@@ -27,7 +27,7 @@ from common.runtime import checkpoint as ckpt
 from common.runtime.callbacks import (CheckpointWriter, ProgressLine, RunController, RunState, SampleWriter,
                                       ScalarLogger, truncate_log)
 from common.runtime.config import ConfigError, save_config
-from common.runtime.distribute import make_strategy
+from common.runtime.distribute import make_strategy, mixed_precision_policy
 from common.runtime.plots import plot_losses
 
 log = logging.getLogger(__name__)
@@ -142,10 +142,11 @@ def _check_writable(out: Path) -> None:
 
 @contextlib.contextmanager
 def _precision_policy(mixed: bool):
-    """mixed_float16 for this run only: a second run in the same notebook starts from the old policy."""
+    """The mixed policy (float16 on a GPU, bfloat16 elsewhere: mixed_precision_policy) for this run only:
+    a second run in the same notebook starts from the old policy."""
     previous = keras.mixed_precision.global_policy()
     if mixed:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+        keras.mixed_precision.set_global_policy(mixed_precision_policy())
     try:
         yield
     finally:

@@ -152,18 +152,39 @@ def test_translate_runs_the_chosen_generator_and_keeps_shape_and_sigmoid_range()
     assert 0 < out.min() and out.max() < 1 and out.std() > 0
 
 
-@pytest.mark.parametrize("model", ["resnet", "multiscale"])
-def test_mixed_precision_trains_both_models_with_float32_weights(model, tmp_path):
+def test_mixed_precision_is_float16_on_a_gpu_and_bfloat16_elsewhere(monkeypatch):
+    import tensorflow as tf
+
+    from common.runtime.distribute import mixed_precision_policy
+
+    has_gpu = bool(tf.config.list_physical_devices("GPU"))
+    assert mixed_precision_policy() == ("mixed_float16" if has_gpu else "mixed_bfloat16")
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: ["gpu:0"] if kind == "GPU" else [])
+    assert mixed_precision_policy() == "mixed_float16"
+
+
+@pytest.mark.parametrize("model, policy", [("resnet", "mixed_float16"), ("multiscale", "mixed_float16"),
+                                           ("resnet", "mixed_bfloat16")])
+def test_mixed_precision_trains_both_models_with_float32_weights(model, policy, tmp_path, monkeypatch):
     import json
 
     from common.runtime import checkpoint as ckpt
+    from common.runtime import trainer
     from night2day import train
+    from night2day.task import Night2DayTask
 
+    monkeypatch.setattr(trainer, "mixed_precision_policy", lambda: policy)  # the GPU's choice, or the CPU's
+    seen = []
+    build = Night2DayTask.build_model
+    monkeypatch.setattr(Night2DayTask, "build_model",
+                        lambda self, config: seen.append(keras.mixed_precision.global_policy().name)
+                        or build(self, config))
     extra = ["--res-blocks", "1"] if model == "resnet" else []
     out = tmp_path / "run"
     assert train.main(["--model", model, *extra, "--filters", "4", "--image-size", "32", "--data", "demo",
                        "--epochs", "1", "--steps-per-epoch", "3", "--batch-size", "2", "--wandb", "disabled",
                        "--mixed-precision", "true", "--out", str(out)]) == 0
+    assert seen == [policy]
     assert keras.mixed_precision.global_policy().name == "float32"  # the run's policy does not leak
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3]
@@ -174,6 +195,10 @@ def test_mixed_precision_trains_both_models_with_float32_weights(model, tmp_path
         arrays = {key: data[f"v{i:05d}"] for i, key in enumerate(state["variable_keys"])}
     kernels = [k for k in arrays if k.startswith("network/") and k.endswith("kernel")]
     assert kernels and all(arrays[k].dtype == np.float32 for k in kernels)
+    if policy == "mixed_bfloat16":  # float32's exponent range: no loss scaling, every step applied
+        assert not [k for k in arrays if "loss_scale" in k]
+        assert all(int(arrays[f"optimizer/{n}/adam/iteration"]) == 3 for n in ("g", "f", "dx", "dy"))
+        return
     # dynamic loss scaling at work: each of the 3 steps was either applied or skipped with the scale halved
     # from 2**15 (early overflows at that scale are expected); the two generators share one backward pass
     for n in ("g", "f", "dx", "dy"):
