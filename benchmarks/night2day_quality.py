@@ -53,7 +53,7 @@ def parse_args(argv=None):
 
 
 def train_argv(args, out: Path) -> list[str]:
-    steps_per_epoch = 100
+    steps_per_epoch = min(100, args.steps)  # epochs of 100 steps (--train-arg=--decay-epochs=K counts these)
     epochs = -(-args.steps // steps_per_epoch)
     every = args.curve or epochs * steps_per_epoch
     return ["--model", "resnet", "--data", "demo", "--image-size", str(args.image_size),
@@ -83,6 +83,9 @@ def main(argv=None) -> int:
             return 2
         root = demo_dataset("night2day")
         checkpoints = ckpt.CheckpointManager(out / "checkpoints").complete_checkpoints()
+        if not checkpoints:
+            print(f"error: training left no checkpoint in {out / 'checkpoints'}", file=sys.stderr)
+            return 2
         curve = []
         if args.curve:
             print("\nlearning curve (paired test images, PSNR dB / SSIM):")

@@ -66,7 +66,9 @@ def test_translate_skips_a_tiny_and_unreadable_files_and_goes_on(run, tmp_path, 
     save_png(src / "f_good2.png", rgb(9, 8, 4))  # just above the minimum, after the bad ones
     out = tmp_path / "out"
 
-    code = translate.main(["--checkpoint", str(run), "--input", str(src), "--output", str(out), "--grid"])
+    # at its own resolution (--size original) an image has to reach the generator's 8-px minimum
+    code = translate.main(["--checkpoint", str(run), "--input", str(src), "--output", str(out), "--grid",
+                           "--size", "original"])
 
     captured = capsys.readouterr()
     assert code == 0
@@ -86,11 +88,19 @@ def test_translate_skips_a_tiny_and_unreadable_files_and_goes_on(run, tmp_path, 
     assert "translated 2 of 6 image(s)" in captured.out and "skipped 4" in captured.out
 
 
+def test_at_the_training_scale_a_tiny_image_is_translated_like_any_other(run, tmp_path):
+    save_png(tmp_path / "in" / "tiny.png", rgb(7, 5, 2))
+    assert translate.main(["--checkpoint", str(run), "--input", str(tmp_path / "in"),
+                           "--output", str(tmp_path / "o")]) == 0  # --size train: resized to 88 px and back
+    assert np.asarray(load_image(str(tmp_path / "o" / "tiny.png"))).shape == (7, 5, 3)
+
+
 def test_translate_exits_1_only_when_every_image_is_skipped(run, tmp_path, capsys):
     src = tmp_path / "in"
     save_png(src / "tiny.png", rgb(3, 100))
     (src / "corrupt.png").write_bytes(b"not an image at all")
-    assert translate.main(["--checkpoint", str(run), "--input", str(src), "--output", str(tmp_path / "o")]) == 1
+    assert translate.main(["--checkpoint", str(run), "--input", str(src), "--output", str(tmp_path / "o"),
+                           "--size", "original"]) == 1
     captured = capsys.readouterr()
     assert len(skip_lines(captured.err)) == 2 and "100x3 px is smaller than the 8 px minimum" in captured.err
     assert "none of the 2 image(s) could be translated" in captured.err
@@ -125,9 +135,9 @@ def test_the_minimum_size_is_worked_out_from_the_network_and_is_tight(run):
     translator = Translator.load(run)
     assert translator.min_size == 8  # pad 1 in the residual blocks at 1/4 resolution: 2 px there
     for shape in [(8, 8), (8, 11), (11, 9)]:
-        assert translator.translate(rgb(*shape)).shape == (*shape, 3)
+        assert translator.translate(rgb(*shape), "original").shape == (*shape, 3)
     with pytest.raises(ImageTooSmallError, match=r"^20x7 px is smaller than the 8 px minimum"):
-        translator.translate(rgb(7, 20))
+        translator.translate(rgb(7, 20), "original")
     # the limit is TensorFlow's, not ours: one step below it the network itself fails
     with pytest.raises(Exception) as failure:
         copy_with_input_size(translator.forward)(tf.zeros((1, 4, 8, 3)))
