@@ -103,7 +103,8 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--wandb-run-id", default=S, metavar="ID",
                    help="continue this W&B run (with --resume auto, its latest checkpoint is downloaded)")
     g = parser.add_argument_group("performance")
-    g.add_argument("--mixed-precision", type=parse_bool, default=S, metavar="BOOL", help="mixed precision: float16 compute with loss scaling on a GPU, bfloat16 on a CPU/TPU")
+    g.add_argument("--mixed-precision", type=parse_bool, default=S, metavar="BOOL",
+                   help="mixed precision: float16 compute with loss scaling on a GPU, bfloat16 on a CPU/TPU")
     g.add_argument("--jit-compile", default=S, choices=["auto", "on", "off"], help="XLA compilation of the step")
     g.add_argument("--strategy", default=S, choices=["auto", "default", "mirrored", "tpu"],
                    help="auto: TPU if present, all GPUs if more than one, else one device")
