@@ -146,14 +146,19 @@ class Night2DayTask(TrainingTask):
     def report_paired(self, model, config, limit=PAIRED_REPORT_LIMIT):
         """When testA/ and testB/ hold the same scenes (the demo data does), print how close G(night) gets
         to the true day images, beside the untranslated night images and the colour-transfer baseline."""
-        from night2day.evaluation import format_paired, paired_results, readable_test_files
+        from common.metrics.evaluate import find_unreadable
+        from night2day.evaluation import format_paired, paired_files, paired_results
 
         root = Path(config["data_root"])
         if not ((root / "testA").is_dir() and (root / "testB").is_dir()):
             return None
         try:
-            night = readable_test_files(root / "testA", limit)[0]
-            day = readable_test_files(root / "testB")[0]
+            pairs = paired_files(list_images(root / "testA"), list_images(root / "testB"))  # names only: cheap
+            if not pairs:
+                return None
+            night = find_unreadable([a for a, _ in pairs], decode=True, stop_after=limit)[0]
+            partner = dict(pairs)
+            day = find_unreadable([partner[a] for a in night], decode=True)[0]
             paired = paired_results(self._any_size(model.generator_g), root, night, day, model=config["model"],
                                     scale=self._scale(config), limit=limit)
         except Exception as exc:  # noqa: BLE001 - a report must not fail a finished run
