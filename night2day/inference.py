@@ -120,10 +120,9 @@ class Translator:
         """Raise, before any network runs, if an image of height x width cannot be translated at ``size``
         ("original" or a square side in pixels): ImageTooSmallError (one line) below min_size, ValueError
         for a size other than the training size of a generator with dense layers."""
-        if size == "train" and self.training_scale is not None:
-            return  # any image is resized to the training scale, which the generator trained at
+        size = self._resolve(size)
         if size == "train":
-            size = "original"
+            return  # any image is resized to the training scale, which the generator trained at
         if not self.fully_convolutional:
             if size != "original" and int(size) != self.image_size:
                 raise ValueError(f"this generator has dense layers and only runs at its training size "
@@ -147,8 +146,7 @@ class Translator:
         image = np.asarray(image_uint8)
         h, w = int(image.shape[0]), int(image.shape[1])
         self.check_size(h, w, size)
-        if size == "train" and self.training_scale is None:
-            size = "original"
+        size = self._resolve(size)
         out_h, out_w = (h, w) if size in ("original", "train") else (int(size), int(size))
         net = getattr(self, which)
         if self.fully_convolutional:
@@ -165,6 +163,10 @@ class Translator:
         if (th, tw) != (out_h, out_w):
             out = resize(out, (out_h, out_w))
         return _to_uint8(out)
+
+    def _resolve(self, size):
+        """size as run: "train" means "original" when the training scale is unknown."""
+        return "original" if size == "train" and self.training_scale is None else size
 
     def translate(self, image_uint8, size="train"):
         return self._run("forward", image_uint8, size)
