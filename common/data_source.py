@@ -39,6 +39,7 @@ COMPLETE_MARKER = ".ganworks-complete"  # written last, so a half-finished downl
 # resolve_data descends to the shallowest folder (at most 2 levels down) holding one of them.
 TASK_LAYOUTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "night2day": (("trainA", "trainB"), ("testA", "testB")),
+    "inpainting": (("train",),),
 }
 LAYOUT_SEARCH_DEPTH = 2
 # never descended into: archive debris (macOS resource forks mirror the whole tree)

@@ -25,20 +25,9 @@ from night2day.build import build_cyclegan, training_scale
 from night2day.data import value_range_of
 
 
-def find_checkpoint(path) -> Path:
-    path = Path(path)
-    if (path / ckpt.STATE_FILE).is_file():
-        return path
-    for root in (path, path / "checkpoints"):
-        found = ckpt.CheckpointManager(root).latest()
-        if found is not None:
-            return found
-    raise DataError(f"no checkpoint found at {path} (expected a ckpt-* folder, a run folder or a .keras file)")
-
-
 def load_cyclegan(path):
     """-> (CycleGAN with restored weights, the config it was trained with)."""
-    found = find_checkpoint(path)
+    found = ckpt.find_checkpoint(path)
     config = ckpt.read_state(found)["config"]
     model = build_cyclegan(config)
     ckpt.restore(model, found)

@@ -195,6 +195,10 @@ class SampleWriter(keras.callbacks.Callback):
             self.tracker.log_image("samples", grid, step=step, caption=f"step {step}")
 
 
+# losses shown on the progress line (all of them for night2day's ResNet and for inpainting)
+CONSOLE_LOSSES = 9
+
+
 class ProgressLine(keras.callbacks.Callback):
     """One line for the whole run: step/total, losses, it/s, ETA (redrawn in place).
 
@@ -215,7 +219,7 @@ class ProgressLine(keras.callbacks.Callback):
         if s.step == s.start_step + 1:
             self.progress.count = s.step
             self.progress.restart_clock()
-        losses = " ".join(f"{k}={_scalar(v):.4g}" for k, v in list((logs or {}).items())[:6])
+        losses = " ".join(f"{k}={_scalar(v):.4g}" for k, v in list((logs or {}).items())[:CONSOLE_LOSSES])
         self.progress.update(count=s.step, text=losses)
 
     def on_train_end(self, logs=None):

@@ -275,6 +275,21 @@ class CheckpointManager:
             shutil.rmtree(doomed, ignore_errors=True)
 
 
+def find_checkpoint(path) -> Path:
+    """The checkpoint a user names: a ckpt-* folder itself, or the newest complete one in a run's
+    checkpoints/ folder or its run folder; DataError (one line) if there is none."""
+    from common.data import DataError
+
+    path = Path(path)
+    if (path / STATE_FILE).is_file():
+        return path
+    for root in (path, path / "checkpoints"):
+        found = CheckpointManager(root).latest()
+        if found is not None:
+            return found
+    raise DataError(f"no checkpoint found at {path} (expected a ckpt-* folder, a run folder or a .keras file)")
+
+
 def is_readable(path) -> bool:
     path = Path(path)
     try:
