@@ -1,0 +1,58 @@
+"""Between whole images and the hole content the generators predict.
+
+Both generators of SPEC section 2 predict the content of the hole's bounding box at a fixed
+size (half the input: 64x64 at 128, 128x128 at 256). `crop_holes` samples that box out of
+an image batch at the prediction's size (the discriminator's real input and the
+reconstruction target); `paste_holes` resizes a prediction back to its box and writes it
+into the image, inside the hole only: every known pixel is returned bit for bit.
+
+Boxes are int [B, 4] rows (y0, x0, height, width) in pixels (inpainting.masks.hole_boxes).
+Sampling is bilinear with corners aligned: the box's first and last pixel rows map to the
+prediction's first and last rows, so a box of exactly the prediction's size is copied
+unchanged, and cropping then pasting the same box is the identity inside it.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+def _crop_boxes(boxes, height, width):
+    """Pixel boxes -> crop_and_resize's normalised [y1, x1, y2, x2] rows (corner pixels)."""
+    b = tf.cast(boxes, tf.float32)
+    y0, x0, h, w = tf.unstack(b, axis=1)
+    sy, sx = float(max(height - 1, 1)), float(max(width - 1, 1))
+    return tf.stack([y0 / sy, x0 / sx, (y0 + h - 1) / sy, (x0 + w - 1) / sx], axis=1)
+
+
+def crop_holes(images, boxes, size):
+    """images float [B, H, W, C]; boxes int [B, 4] -> float32 [B, size, size, C], each image's box."""
+    images = tf.convert_to_tensor(images)
+    height, width = images.shape[1], images.shape[2]
+    batch = tf.shape(images)[0]
+    return tf.image.crop_and_resize(tf.cast(images, tf.float32), _crop_boxes(boxes, height, width),
+                                    tf.range(batch), [size, size])
+
+
+def expand_content(content, boxes, height, width):
+    """Hole content float [B, s, s, C] -> float32 [B, height, width, C] holding it resized onto each
+    box (corner pixels aligned as in crop_holes); what lies outside a box is meaningless."""
+    content = tf.convert_to_tensor(content)
+    b = tf.cast(boxes, tf.float32)
+    y0, x0, h, w = tf.unstack(b, axis=1)
+    # the whole image's corners expressed in the content's normalised coordinates
+    dy, dx = tf.maximum(h - 1.0, 1.0), tf.maximum(w - 1.0, 1.0)
+    frame = tf.stack([-y0 / dy, -x0 / dx, (height - 1.0 - y0) / dy, (width - 1.0 - x0) / dx], axis=1)
+    return tf.image.crop_and_resize(tf.cast(content, tf.float32), frame, tf.range(tf.shape(content)[0]),
+                                    [height, width])
+
+
+def paste_holes(images, content, boxes, masks):
+    """The completed images: content resized onto each box, written where masks > 0.5 only.
+
+    images float [B, H, W, C]; content [B, s, s, C] in the images' range; masks [B, H, W, 1]
+    (1 = hole). Returns float32 [B, H, W, C]; outside the hole it equals images exactly.
+    """
+    images = tf.cast(tf.convert_to_tensor(images), tf.float32)
+    filled = expand_content(content, boxes, images.shape[1], images.shape[2])
+    return tf.where(tf.cast(masks, tf.float32) > 0.5, filled, images)

@@ -1,0 +1,147 @@
+"""Filling holes in photos of any size with a trained generator (what `python -m inpainting.fill` runs).
+
+The generator sees a fixed square window (its training size S) and predicts the content of
+the hole's bounding box. For a photo, the window is cut around the hole; when the hole is
+larger than the holes the model was trained on, the photo is scaled down first (and
+`Inpainter.fill` says so); the predicted content is then resized to the hole's box at the
+photo's own resolution and written inside the hole only: every other pixel is the input's.
+
+A "checkpoint" argument may be a checkpoint folder (ckpt-*), a run's checkpoints/ folder or
+run folder (the newest complete checkpoint), or a generator exported as .keras (with the
+.json beside it that export_generator writes).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import common.layers  # noqa: F401 - registers the custom layers for load_model
+from common.data import DataError, resize
+from common.runtime import checkpoint as ckpt
+from inpainting.build import build_gan, mask_options
+from inpainting.gan import masked_input
+from inpainting.holes import paste_holes
+from inpainting.masks import hole_boxes
+
+
+def max_hole_fraction(config) -> float:
+    """The largest hole side the model was trained on, as a fraction of its input side."""
+    if config["mask"] == "centre":
+        return mask_options(config)["hole_size"] / config["image_size"]
+    return config["hole_max"] if config["mask"] == "random-block" else 1.0
+
+
+def model_card(config) -> dict:
+    """What inference needs besides the weights (the .json beside an exported generator)."""
+    return {"model": config["model"], "image_size": config["image_size"],
+            "fill_value": config.get("fill_value") or 0.0, "mask": config["mask"],
+            "mask_options": mask_options(config), "max_hole_fraction": max_hole_fraction(config)}
+
+
+def export_generator(net, path, config) -> Path:
+    """Save the generator as a standalone .keras file, with its model card as <name>.json beside it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    net.save(path)
+    path.with_suffix(".json").write_text(json.dumps(model_card(config)) + "\n")
+    return path
+
+
+@dataclass
+class Filled:
+    image: np.ndarray  # uint8 [H, W, 3], the photo with its hole filled
+    note: str | None = None  # e.g. that the photo was scaled down for a large hole
+
+
+class Inpainter:
+    """A generator and its model card; `fill(image, mask)` completes one photo."""
+
+    def __init__(self, generator, card: dict):
+        self.generator = generator
+        self.size = int(card["image_size"])
+        self.fill_value = card["fill_value"]
+        self.max_hole = float(card["max_hole_fraction"])
+        self.card = card
+
+    @classmethod
+    def load(cls, path) -> Inpainter:
+        path = Path(path)
+        if path.suffix == ".keras":
+            if not path.is_file():
+                raise DataError(f"no such file: {path}")
+            sidecar = path.with_suffix(".json")
+            if not sidecar.is_file():
+                raise DataError(f"{path} has no {sidecar.name} beside it (written by the export): its training "
+                                "size and fill value are unknown")
+            return cls(keras.saving.load_model(path, compile=False), json.loads(sidecar.read_text()))
+        found = ckpt.find_checkpoint(path)
+        config = ckpt.read_state(found)["config"]
+        model = build_gan(config)
+        ckpt.restore(model, found)
+        return cls(model.generator, model_card(config))
+
+    def fill(self, image, mask) -> Filled:
+        """image uint8 [H, W, 3]; mask [H, W] or [H, W, 1], > 0.5 (or > 127 for uint8) = hole."""
+        image = np.asarray(image, np.uint8)
+        hole = _binary(mask, image.shape[:2])
+        if not hole.any():
+            return Filled(image.copy(), "the mask has no hole: image unchanged")
+        box = np.asarray(hole_boxes(tf.constant(hole[None, ..., None], tf.float32))[0])
+        height, width = image.shape[:2]
+        limit = self.max_hole * self.size
+        scale, note = 1.0, None
+        if max(box[2], box[3]) > limit:
+            scale = limit / max(box[2], box[3])
+            note = (f"the hole ({box[3]}x{box[2]} px) is larger than the {int(limit)} px holes this model was trained "
+                    f"on: the photo was scaled by {scale:.3f} to fill it")
+        small = _scaled(image.astype(np.float32), scale)
+        small_hole = _scaled(hole.astype(np.float32), scale, nearest=True) > 0.5
+        if not small_hole.any():  # a thin hole can vanish when scaled: keep its centre pixel
+            small_hole[min(int((box[0] + box[2] // 2) * scale), small.shape[0] - 1),
+                       min(int((box[1] + box[3] // 2) * scale), small.shape[1] - 1)] = True
+        window, win_hole = _window(small, small_hole, self.size)
+        x = tf.constant(window[None] / 127.5 - 1.0, tf.float32)
+        m = tf.constant(win_hole[None, ..., None], tf.float32)
+        content = self.generator(masked_input(x, m, self.fill_value), training=False)
+        content = (tf.cast(content, tf.float32) + 1.0) * 127.5  # the box's content in [0, 255]
+        out = paste_holes(image[None].astype(np.float32), content, box[None], hole[None, ..., None])
+        return Filled(np.clip(np.round(np.asarray(out[0])), 0, 255).astype(np.uint8), note)
+
+
+def _binary(mask, shape) -> np.ndarray:
+    mask = np.asarray(mask)
+    if mask.ndim == 3:
+        mask = mask[..., 0]
+    if mask.shape != tuple(shape):
+        raise DataError(f"the mask is {mask.shape[1]}x{mask.shape[0]} px but the image is {shape[1]}x{shape[0]} px")
+    return mask > (127 if mask.dtype == np.uint8 else 0.5)
+
+
+def _scaled(array, scale, nearest=False) -> np.ndarray:
+    if scale == 1.0:
+        return array
+    h, w = array.shape[:2]
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    if nearest:
+        return np.asarray(tf.image.resize(array[..., None], size, method="nearest"))[..., 0]
+    return np.asarray(resize(array, size))
+
+
+def _window(image, hole, size):
+    """The size x size window around the hole's box (the image padded by reflection when smaller),
+    -> (float pixels [size, size, 3], bool hole [size, size])."""
+    pad_h, pad_w = max(0, size - image.shape[0]), max(0, size - image.shape[1])
+    if pad_h or pad_w:
+        pads = ((pad_h // 2, pad_h - pad_h // 2), (pad_w // 2, pad_w - pad_w // 2))
+        image = np.pad(image, pads + ((0, 0),), mode="reflect" if min(image.shape[:2]) > 1 else "edge")
+        hole = np.pad(hole, pads)
+    rows, cols = np.nonzero(hole)
+    y = int(np.clip((rows.min() + rows.max()) // 2 - size // 2, 0, image.shape[0] - size))
+    x = int(np.clip((cols.min() + cols.max()) // 2 - size // 2, 0, image.shape[1] - size))
+    return image[y:y + size, x:x + size], hole[y:y + size, x:x + size]
