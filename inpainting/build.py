@@ -46,6 +46,7 @@ TASK_DEFAULTS = {
     "area_min": 0.1, "area_max": 0.4,  # free-form masks: hole area range, fractions of the image
     "overlap": None,  # border band of the reconstruction weights in px; None = content size / 16 (4 at 64)
     "border_weight": 10.0, "fill_value": None,  # fill "mean": the training images' mean colour, set once
+    "load_size": None, "random_flip": False,  # augmentation (the source has none): random crops and mirroring
 }
 
 
@@ -80,6 +81,8 @@ def validate_config(c: dict) -> None:
                               f"must satisfy 0 < min <= max < 1 (hole {what} as a fraction of the image)")
     if c["hole_min"] * size < 2:
         raise ConfigError(f"--hole-min {c['hole_min']} gives holes under 2 px at --image-size {size}")
+    if c["load_size"] is not None and c["load_size"] < size:
+        raise ConfigError(f"--load-size {c['load_size']} is smaller than the --image-size {size} crop")
     if c["fill"] not in ("zero", "mean"):
         raise ConfigError(f"--fill must be zero or mean, got {c['fill']!r}")
     if c["recon_loss"] not in RECON_LOSSES:

@@ -56,7 +56,8 @@ class InpaintingTask(TrainingTask):
     def dataset(self, config, start_step):
         return data.train_dataset(self.folders["train"], image_size=config["image_size"],
                                   batch_size=config["batch_size"], seed=config["seed"], start_step=start_step,
-                                  mask=config["mask"], mask_options=mask_options(config))
+                                  mask=config["mask"], mask_options=mask_options(config),
+                                  load_size=config["load_size"], random_flip=config["random_flip"])
 
     def sample_grid(self, model):
         if self._samples is None:  # the same images and holes every time, so sheets compare across steps

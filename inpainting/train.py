@@ -16,7 +16,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from common.runtime.config import add_runtime_arguments, resolve_config  # noqa: E402
+from common.runtime.config import add_runtime_arguments, parse_bool, resolve_config  # noqa: E402
 from common.runtime.trainer import run_cli  # noqa: E402
 from inpainting.build import PRESETS, TASK_DEFAULTS, validate_config  # noqa: E402
 from inpainting.gan import RECON_LOSSES  # noqa: E402
@@ -47,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--fill", default=S, choices=["zero", "mean"],
                    help="what the hole holds in the generator's input: 0 (improved) or the training images' "
                         "mean colour (context-encoder)")
+    g = parser.add_argument_group("augmentation (the source has none; it helps small datasets)")
+    g.add_argument("--load-size", type=int, default=S, metavar="PX",
+                   help="resize training images to PX x PX and take random --image-size crops (default: no crop)")
+    g.add_argument("--random-flip", type=parse_bool, default=S, metavar="BOOL", help="mirror images at random")
     g = parser.add_argument_group("losses and optimisation")
     g.add_argument("--recon-loss", default=S, choices=RECON_LOSSES,
                    help="weighted-l2: border-weighted MSE (improved); l1: L1 over the hole (context-encoder)")
