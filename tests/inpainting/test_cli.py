@@ -101,7 +101,8 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path):
 
 def test_fill_a_folder_with_same_named_masks_and_drawn_masks(tmp_path, capsys):
     out = tmp_path / "run"
-    assert run_train(out, "improved", "--epochs", "1") == 0
+    assert run_train(out, "improved", "--epochs", "1", "--mixed-precision", "true") == 0  # bfloat16 on a CPU
+    assert json.loads((out / "config.json").read_text())["mixed_precision"] is True
     rng = np.random.default_rng(1)
     (tmp_path / "photos").mkdir()
     (tmp_path / "masks").mkdir()
