@@ -20,7 +20,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -64,6 +63,7 @@ def train_argv(args, out: Path) -> list[str]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from benchmarks.training import TrainingFailed, timed_training
     from common.demo_data import demo_dataset
     from common.runtime import checkpoint as ckpt
     from inpainting import train
@@ -74,17 +74,12 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="inpainting-quality-") as tmp:
         out = Path(args.out) if args.out else Path(tmp) / "run"
         argv = train_argv(args, out)
-        print("python -m inpainting.train " + " ".join(argv), flush=True)
-        start = time.perf_counter()
-        code = train.main(argv)
-        seconds = time.perf_counter() - start
-        if code != 0:
-            print(f"error: training exited with {code}", file=sys.stderr)
+        try:
+            seconds, checkpoints = timed_training("inpainting", train.main, argv, out)
+        except TrainingFailed as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 2
-        latest = ckpt.CheckpointManager(out / "checkpoints").latest()
-        if latest is None:
-            print(f"error: training left no checkpoint in {out / 'checkpoints'}", file=sys.stderr)
-            return 2
+        latest = checkpoints[-1]
         step = ckpt.read_state(latest)["step"]
         results, _ = evaluate(Inpainter.load(latest), test_images(demo_dataset("inpainting")), seed=args.seed,
                               metrics=())

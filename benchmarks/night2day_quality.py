@@ -24,7 +24,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -74,6 +73,7 @@ def train_argv(args, out: Path) -> list[str]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    from benchmarks.training import TrainingFailed, timed_training
     from common.demo_data import demo_dataset
     from common.runtime import checkpoint as ckpt
     from night2day import train
@@ -82,18 +82,12 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="night2day-quality-") as tmp:
         out = Path(args.out) if args.out else Path(tmp) / "run"
         argv = train_argv(args, out)
-        print("python -m night2day.train " + " ".join(argv), flush=True)
-        start = time.perf_counter()
-        code = train.main(argv)
-        seconds = time.perf_counter() - start
-        if code != 0:
-            print(f"error: training exited with {code}", file=sys.stderr)
+        try:
+            seconds, checkpoints = timed_training("night2day", train.main, argv, out)
+        except TrainingFailed as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return 2
         root = demo_dataset("night2day")
-        checkpoints = ckpt.CheckpointManager(out / "checkpoints").complete_checkpoints()
-        if not checkpoints:
-            print(f"error: training left no checkpoint in {out / 'checkpoints'}", file=sys.stderr)
-            return 2
         curve = []
         if args.curve:
             print("\nlearning curve (paired test images, PSNR dB / SSIM):")

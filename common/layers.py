@@ -30,6 +30,16 @@ def instance_norm(name=None, epsilon=1e-5, **kwargs):
                                            **kwargs)
 
 
+def weight_initializers(weight_init):
+    """(kernel, norm scale) initialisers: "normal" is the DCGAN / CycleGAN references' N(0, 0.02) kernels
+    and N(1, 0.02) norm scales; "keras" is Keras's defaults (glorot_uniform, ones)."""
+    if weight_init == "normal":
+        return keras.initializers.RandomNormal(0.0, 0.02), keras.initializers.RandomNormal(1.0, 0.02)
+    if weight_init == "keras":
+        return "glorot_uniform", "ones"
+    raise ValueError(f"weight_init must be 'normal' or 'keras', got {weight_init!r}")
+
+
 def _pair(value, what):
     if isinstance(value, numbers.Integral):
         value = (int(value), int(value))

@@ -22,18 +22,10 @@ import math
 import keras
 from keras import layers
 
-from common.layers import SelfAttention2D
+from common.layers import SelfAttention2D, weight_initializers
 
 __all__ = ["improved_generator", "improved_discriminator", "context_encoder_generator",
            "context_encoder_discriminator"]
-
-
-def _initializers(weight_init):
-    if weight_init == "normal":
-        return keras.initializers.RandomNormal(0.0, 0.02), keras.initializers.RandomNormal(1.0, 0.02)
-    if weight_init == "keras":
-        return "glorot_uniform", "ones"
-    raise ValueError(f"weight_init must be 'normal' or 'keras', got {weight_init!r}")
 
 
 def _stages(size, what, minimum) -> int:
@@ -53,7 +45,7 @@ class _Blocks:
     """Layer factory for one network: names, initialisers and the no-bias convention."""
 
     def __init__(self, weight_init):
-        self.kernel, self.gamma = _initializers(weight_init)
+        self.kernel, self.gamma = weight_initializers(weight_init)
 
     def conv(self, x, filters, name, strides=2, padding="same"):
         return layers.Conv2D(filters, 4, strides=strides, padding=padding, use_bias=False,

@@ -16,22 +16,13 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from common.layers import InceptionModule, ReflectionPadding2D, instance_norm
+from common.layers import InceptionModule, ReflectionPadding2D, instance_norm, weight_initializers
 
 __all__ = ["resnet_generator", "patch_discriminator", "multiscale_generator", "multiscale_discriminator",
            "MULTISCALE_ENCODER_FILTERS"]
 
 # Multiples of the base filters for model B's encoder blocks 1..5 (16, 32, 64, 128, 256 at base 16).
 MULTISCALE_ENCODER_FILTERS = (1, 2, 4, 8, 16)
-
-
-def _initializers(weight_init):
-    """Kernel and norm-scale initialisers: "normal" is both CycleGAN references' N(0, 0.02) / N(1, 0.02)."""
-    if weight_init == "normal":
-        return keras.initializers.RandomNormal(0.0, 0.02), keras.initializers.RandomNormal(1.0, 0.02)
-    if weight_init == "keras":
-        return "glorot_uniform", "ones"
-    raise ValueError(f"weight_init must be 'normal' or 'keras', got {weight_init!r}")
 
 
 def _input(image_size, name="image"):
@@ -71,7 +62,7 @@ def resnet_generator(image_size=256, filters=64, res_blocks=9, weight_init="norm
     """
     if image_size is not None and int(image_size) % 4:
         raise ValueError(f"image_size must be divisible by 4 (two stride-2 convolutions), got {image_size}")
-    k_init, g_init = _initializers(weight_init)
+    k_init, g_init = weight_initializers(weight_init)
     inputs = _input(image_size)
     x = ReflectionPadding2D(3, name="stem_pad")(inputs)
     x = layers.Conv2D(filters, 7, use_bias=False, kernel_initializer=k_init, name="stem_conv")(x)
@@ -108,7 +99,7 @@ def patch_discriminator(image_size=256, filters=64, weight_init="normal", name="
     weight_init: as resnet_generator.
     At 256 / 64 filters it has 2,765,633 parameters.
     """
-    k_init, g_init = _initializers(weight_init)
+    k_init, g_init = weight_initializers(weight_init)
     inputs = _input(image_size)
     x = layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=k_init, name="conv1")(inputs)
     x = layers.LeakyReLU(0.2, name="lrelu1")(x)
