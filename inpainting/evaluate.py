@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the VGG16 perceptual distance (needs ImageNet VGG16 weights)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--inception-weights", default=None,
-                   help="local InceptionV3 weights file (else Keras's ImageNet download; env GANWORKS_INCEPTION_WEIGHTS)")
+                   help="local InceptionV3 weights file (else Keras's ImageNet download; "
+                        "env GANWORKS_INCEPTION_WEIGHTS)")
     p.add_argument("--json", default=None, help="results file (default <run>/evaluation.json)")
     p.add_argument("--sheet", default=None, help="comparison sheet PNG (default <run>/evaluation.png)")
     return one_line_errors(p)

@@ -45,7 +45,8 @@ def drawn_mask(kind, height, width, seed):
     from inpainting.masks import make_masks
 
     options = {"hole_size": (height // 2, width // 2)} if kind == "centre" else {}
-    return np.asarray(make_masks(kind, seed=seed, step=0, batch_size=1, image_size=(height, width), **options))[0, ..., 0]
+    masks = make_masks(kind, seed=seed, step=0, batch_size=1, image_size=(height, width), **options)
+    return np.asarray(masks)[0, ..., 0]
 
 
 def jobs(args, p):
