@@ -1,0 +1,73 @@
+"""watches end to end through its command-line modules, on the built-in demo data at tiny size."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from common.runtime import checkpoint as ckpt
+from watches import train
+from watches.build import build_gan
+
+
+def run_train(out, *extra):
+    return train.main(["--data", "demo", "--image-size", "32", "--filters", "4", "--latent-dim", "8",
+                       "--batch-size", "4", "--steps-per-epoch", "2", "--checkpoint-every", "2",
+                       "--sample-every", "2", "--out", str(out), "--wandb", "disabled", *extra])
+
+
+def restored(run):
+    path = ckpt.CheckpointManager(run / "checkpoints").latest()
+    model = build_gan(ckpt.read_state(path)["config"])
+    ckpt.restore(model, path)
+    return model
+
+
+def test_train_prints_a_data_summary_logs_the_tricks_and_exports(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_train(out, "--epochs", "2", "--patch-discriminator", "true", "--mirror", "true") == 0
+    printed = capsys.readouterr().out
+    assert "data: 48 images in" in printed and "sizes seen: 64x64 (48)" in printed
+    log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4]
+    for key in ("d_loss", "g_loss", "d_x", "d_g_z", "d_acc_real", "d_acc_fake", "flip_share"):
+        assert np.isfinite(log[-1][key])
+    assert 0 <= log[-1]["d_acc_real"] <= 1
+    assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_000000002.png", "step_000000004.png"]
+    generator = keras.saving.load_model(out / "export" / "generator.keras")
+    assert generator.output_shape == (None, 32, 32, 3)
+
+
+def test_resumed_run_equals_an_uninterrupted_one_including_the_ema_generator(tmp_path):
+    args = ("--deterministic", "true", "--g-ema-kimg", "0.01", "--instance-noise", "0.05")
+    assert run_train(tmp_path / "full", "--epochs", "3", *args) == 0
+    assert run_train(tmp_path / "cut", "--epochs", "1", *args) == 0
+    assert run_train(tmp_path / "cut", "--epochs", "3", *args) == 0
+    full, cut = restored(tmp_path / "full"), restored(tmp_path / "cut")
+    assert sorted(full.networks) == ["discriminator", "generator", "generator_ema"]
+    for name in full.networks:
+        for a, b in zip(full.networks[name].get_weights(), cut.networks[name].get_weights()):
+            np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+    logs = [[json.loads(line) for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
+            for run in ("full", "cut")]
+    assert [r["step"] for r in logs[1]] == list(range(1, 7))
+    for a, b in zip(*logs):
+        assert a == pytest.approx(b, abs=1e-6)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--image-size", "48"], "--image-size 48 must be a power of two"),
+    (["--label-flip", "0.7"], "--label-flip 0.7 must be in [0, 0.5)"),
+    (["--image-size", "16", "--patch-discriminator", "true"], "--patch-discriminator needs --image-size"),
+    (["--data", "/nonexistent/watches"], "data folder not found: /nonexistent/watches"),
+])
+def test_bad_input_is_a_one_line_error(argv, message, tmp_path, capsys):
+    try:
+        code = run_train(tmp_path / "run", *argv)
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "run").exists()

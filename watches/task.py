@@ -1,0 +1,69 @@
+"""watches as a common.runtime training task: data summary, model, pipeline, fixed-seed sample grids, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from common.data import resize
+from common.data_source import resolve_data
+from common.runtime.images import image_grid
+from common.runtime.trainer import TrainingTask
+from watches import data
+from watches.build import build_gan
+
+# the sample grid always shows the images of these latent seeds, so successive grids are comparable
+SAMPLE_SEEDS = tuple(range(16))
+
+
+def seed_latents(seeds, latent_dim) -> np.ndarray:
+    """float32 [len(seeds), latent_dim]: seed s -> N(0, 1) drawn by numpy's PCG64 from s (the same on every
+    machine), as NVIDIA's generate.py does."""
+    return np.stack([np.random.default_rng(int(s)).standard_normal(int(latent_dim)) for s in seeds]).astype("float32")
+
+
+def to_uint8(images) -> np.ndarray:
+    return np.clip(np.round((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+def sample_grid(generator, latents, columns=4, tile=None) -> np.ndarray:
+    images = np.asarray(generator(latents, training=False))
+    tile = tile or int(min(max(images.shape[1], 128), 256))
+    if images.shape[1] != tile:
+        images = np.asarray(resize((images + 1.0) * 127.5, tile)) / 127.5 - 1.0
+    pixels = list(to_uint8(images))
+    return image_grid([pixels[i:i + columns] for i in range(0, len(pixels), columns)])
+
+
+class WatchesTask(TrainingTask):
+    name = "watches"
+    wandb_project = "watches-gan"
+    fixed_on_resume = ("model", "image_size", "latent_dim", "filters", "patch_discriminator", "g_ema_kimg")
+
+    def prepare(self, config):
+        root = resolve_data(config["data"], task="watches")
+        config["data_root"] = str(root)
+        info = data.summary(root)  # no readable image: one line, before anything is built
+        print(data.describe(info), flush=True)
+        if config["steps_per_epoch"] is None:
+            config["steps_per_epoch"] = max(1, info["images"] // config["batch_size"])
+        self.config = config
+        self._latents = seed_latents(SAMPLE_SEEDS, config["latent_dim"])
+
+    def build_model(self, config):
+        return build_gan(config)
+
+    def dataset(self, config, start_step):
+        return data.train_dataset(config["data_root"], image_size=config["image_size"],
+                                  batch_size=config["batch_size"], seed=config["seed"], start_step=start_step,
+                                  mirror=config["mirror"])
+
+    def sample_grid(self, model):
+        return sample_grid(model.sampler, self._latents)
+
+    def on_finish(self, model, config):
+        path = Path(config["out"]) / "export" / "generator.keras"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        model.sampler.save(path)
+        print(f"generator exported to {path}" + (" (the EMA weights)" if config["g_ema_kimg"] else ""))

@@ -1,0 +1,63 @@
+"""Train an unconditional watch-image GAN.
+
+    python -m watches.train --data kaggle:minhquntntht/wrist-watch-128      # the DCGAN baseline, 128 px
+    python -m watches.train --data demo --image-size 32 --filters 8         # built-in demo data, tiny
+
+DIR (or the Kaggle dataset) is a folder of images, searched recursively.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from common.runtime.config import add_runtime_arguments, parse_bool, resolve_config  # noqa: E402
+from common.runtime.trainer import run_cli  # noqa: E402
+from watches.build import PRESETS, TASK_DEFAULTS, validate_config  # noqa: E402
+from watches.task import WatchesTask  # noqa: E402
+
+
+def build_parser() -> argparse.ArgumentParser:
+    S = argparse.SUPPRESS
+    parser = argparse.ArgumentParser(prog="python -m watches.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = parser.add_argument_group("model (every preset value can be overridden)")
+    g.add_argument("--model", default=S, choices=sorted(PRESETS), help="dcgan: the baseline (default)")
+    g.add_argument("--latent-dim", type=int, default=S, help="latent size (128)")
+    g.add_argument("--filters", type=int, default=S, help="base filters of G and D (64)")
+    g.add_argument("--d-dropout", type=float, default=S, help="dropout after each D layer (0; none in G)")
+    g.add_argument("--patch-discriminator", type=parse_bool, default=S, metavar="BOOL",
+                   help="D scores a grid of patches (14x14 at 128 px) instead of the whole image")
+    g = parser.add_argument_group("training tricks (the source's notes)")
+    g.add_argument("--label-smoothing", type=parse_bool, default=S, metavar="BOOL",
+                   help="soft targets: real in [0.9, 1.0], fake in [0.0, 0.1] (true)")
+    g.add_argument("--label-flip", type=float, default=S, metavar="P", help="share of D's labels flipped (0.1)")
+    g.add_argument("--instance-noise", type=float, default=S, metavar="SIGMA",
+                   help="Gaussian noise added to every image D sees (0)")
+    g.add_argument("--mirror", type=parse_bool, default=S, metavar="BOOL", help="random horizontal flips (false)")
+    g.add_argument("--g-ema-kimg", type=float, default=S, metavar="K",
+                   help="keep an EMA of G's weights with a half-life of K thousand images, used for samples and "
+                        "export (0 = off)")
+    g.add_argument("--lr-g", type=float, default=S, help="generator's learning rate (2e-4)")
+    g.add_argument("--lr-d", type=float, default=S, help="discriminator's learning rate (2e-4)")
+    g.add_argument("--beta-1", type=float, default=S, help="Adam beta 1 (0.5)")
+    g.add_argument("--beta-2", type=float, default=S, help="Adam beta 2 (0.999)")
+    add_runtime_arguments(parser)
+    return parser
+
+
+def parse_config(argv=None) -> dict:
+    return resolve_config(build_parser(), argv, task="watches", task_defaults=TASK_DEFAULTS, presets=PRESETS,
+                          validators=[validate_config])
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    return run_cli(WatchesTask(), parse_config(argv), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
