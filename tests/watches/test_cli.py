@@ -71,3 +71,28 @@ def test_bad_input_is_a_one_line_error(argv, message, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_generate_is_deterministic_per_seed_and_writes_grid_and_interpolation(tmp_path, capsys):
+    from common.data import load_image
+    from watches import generate
+
+    out = tmp_path / "run"
+    assert run_train(out, "--epochs", "1") == 0
+    assert generate.main(["--checkpoint", str(out), "--seeds", "0-3,7", "--out", str(tmp_path / "a"), "--grid",
+                          "--interpolate", "3,7", "--steps", "5"]) == 0
+    assert generate.main(["--checkpoint", str(out / "export" / "generator.keras"), "--seeds", "7,3",
+                          "--out", str(tmp_path / "b")]) == 0
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == ["grid.png", "interpolation_3_7.png", "seed0000.png", "seed0001.png", "seed0002.png",
+                     "seed0003.png", "seed0007.png"]
+    for seed in ("seed0003.png", "seed0007.png"):  # the same seed gives the same image, checkpoint or export
+        assert np.array_equal(np.asarray(load_image(str(tmp_path / "a" / seed))),
+                              np.asarray(load_image(str(tmp_path / "b" / seed))))
+    assert not np.array_equal(np.asarray(load_image(str(tmp_path / "a" / "seed0000.png"))),
+                              np.asarray(load_image(str(tmp_path / "a" / "seed0001.png"))))
+    strip = np.asarray(load_image(str(tmp_path / "a" / "interpolation_3_7.png")))
+    assert strip.shape[1] > 4 * strip.shape[0]  # five images side by side
+    with pytest.raises(SystemExit, match="2"):
+        generate.main(["--checkpoint", str(out), "--seeds", "5-2", "--out", str(tmp_path / "c")])
+    assert "not a seed list" in capsys.readouterr().err
