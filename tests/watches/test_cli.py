@@ -96,3 +96,28 @@ def test_generate_is_deterministic_per_seed_and_writes_grid_and_interpolation(tm
     with pytest.raises(SystemExit, match="2"):
         generate.main(["--checkpoint", str(out), "--seeds", "5-2", "--out", str(tmp_path / "c")])
     assert "not a seed list" in capsys.readouterr().err
+
+
+def test_evaluate_reports_fid_kid_is_and_precision_recall_on_demo_data(tmp_path, capsys, monkeypatch):
+    from common.demo_data import demo_dataset
+    from common.metrics.features import random_extractor
+    from watches import evaluate
+    from watches.evaluation import evaluate_generator
+    from watches.generate import load_generator
+
+    out = tmp_path / "run"
+    assert run_train(out, "--epochs", "1") == 0
+    generator, latent_dim = load_generator(out)
+    result = evaluate_generator(generator, latent_dim, demo_dataset("watches"), extractor=random_extractor(seed=0),
+                                num_fake=24, cache_dir=False)
+    assert (result["n_real"], result["n_fake"]) == (48, 24)
+    assert result["fid"] > 0 and result["is"] >= 1 and 0 <= result["precision"] <= 1 and 0 <= result["recall"] <= 1
+    again = evaluate_generator(generator, latent_dim, demo_dataset("watches"), extractor=random_extractor(seed=0),
+                               num_fake=24, cache_dir=False)
+    assert again["fid"] == result["fid"]  # the generated latents are seeded
+    # offline there are no InceptionV3 weights: one line saying how to provide them
+    monkeypatch.delenv("GANWORKS_INCEPTION_WEIGHTS", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+    code = evaluate.main(["--checkpoint", str(out), "--data", "demo", "--num-fake", "4"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("error:") and len(err.splitlines()) == 1 and "weights" in err.lower()
