@@ -27,7 +27,8 @@ PRESETS = {
     },
 }
 
-TASK_DEFAULTS = {"model": "dcgan", "wandb_project": "watches-gan", "mirror": False, "g_ema_kimg": 0.0}
+TASK_DEFAULTS = {"model": "dcgan", "wandb_project": "watches-gan", "mirror": False, "g_ema_kimg": 0.0,
+                 "metrics_every": 0, "metrics_fake": 1000, "metrics_extractor": "inception"}
 
 
 def validate_config(c: dict) -> None:
@@ -44,6 +45,11 @@ def validate_config(c: dict) -> None:
         raise ConfigError(f"--label-flip {c['label_flip']} must be in [0, 0.5)")
     if not 0 <= c["d_dropout"] < 1:
         raise ConfigError(f"--d-dropout {c['d_dropout']} must be in [0, 1)")
+    if c["metrics_every"] < 0 or c["metrics_fake"] < 2:
+        raise ConfigError("--metrics-every must not be negative and --metrics-fake must be at least 2")
+    if c["metrics_extractor"] not in ("inception", "inception-2015", "random"):
+        raise ConfigError(f"--metrics-extractor must be inception, inception-2015 or random, got "
+                          f"{c['metrics_extractor']!r}")
     for key in ("instance_noise", "g_ema_kimg"):
         if c[key] < 0:
             raise ConfigError(f"--{key.replace('_', '-')} must not be negative")

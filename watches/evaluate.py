@@ -26,6 +26,9 @@ def main(argv=None) -> int:
     p.add_argument("--num-fake", type=int, default=10000, help="generated images (10000)")
     p.add_argument("--max-real", type=int, default=None, help="use at most N real images (all)")
     p.add_argument("--metrics", default="fid,kid,is,pr", help="comma list of fid, kid, is, pr")
+    p.add_argument("--extractor", default="inception", choices=["inception", "inception-2015", "random"],
+                   help="features: inception (Keras ImageNet InceptionV3), inception-2015 (the TF-slim graph of "
+                        "published FIDs) or random (the test network: the numbers mean nothing)")
     p.add_argument("--inception-weights", default=None,
                    help="local InceptionV3 weights file (else Keras's ImageNet download; env "
                         "GANWORKS_INCEPTION_WEIGHTS)")
@@ -39,15 +42,15 @@ def main(argv=None) -> int:
 
     from common.data import DataError
     from common.data_source import resolve_data
-    from common.metrics.evaluate import format_table
-    from common.metrics.features import WeightsUnavailableError, inception_extractor
+    from common.metrics.evaluate import build_extractor, format_table
+    from common.metrics.features import WeightsUnavailableError
     from watches.evaluation import evaluate_generator
     from watches.generate import load_generator
 
     try:
         root = resolve_data(args.data, task="watches")
         generator, latent_dim = load_generator(args.checkpoint)
-        extractor = inception_extractor(args.inception_weights)
+        extractor = build_extractor(args.extractor, args.inception_weights)
         result = evaluate_generator(generator, latent_dim, root, extractor=extractor, num_fake=args.num_fake,
                                     metrics=metrics, max_real=args.max_real)
     except (DataError, WeightsUnavailableError) as exc:

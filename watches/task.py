@@ -50,6 +50,7 @@ class WatchesTask(TrainingTask):
             config["steps_per_epoch"] = max(1, info["images"] // config["batch_size"])
         self.config = config
         self._latents = seed_latents(SAMPLE_SEEDS, config["latent_dim"])
+        self._extractor = None
 
     def build_model(self, config):
         return build_gan(config)
@@ -61,6 +62,29 @@ class WatchesTask(TrainingTask):
 
     def sample_grid(self, model):
         return sample_grid(model.sampler, self._latents)
+
+    def step_metrics(self, model, step):
+        """FID and KID of --metrics-fake generated images every --metrics-every steps (as NVIDIA's code
+        does at each snapshot), logged as fid<N> / kid<N> with N the number of generated images."""
+        every = self.config["metrics_every"]
+        if not every or step % every:
+            return {}
+        if self._extractor is None:
+            from common.metrics.evaluate import build_extractor
+            from common.metrics.features import WeightsUnavailableError
+
+            try:
+                self._extractor = build_extractor(self.config["metrics_extractor"], None)
+            except WeightsUnavailableError as exc:
+                print(f"\nnote: --metrics-every turned off: {exc}", flush=True)
+                self.config["metrics_every"] = 0
+                return {}
+        from watches.evaluation import evaluate_generator
+
+        n = self.config["metrics_fake"]
+        result = evaluate_generator(model.sampler, self.config["latent_dim"], self.config["data_root"],
+                                    extractor=self._extractor, num_fake=n, metrics=("fid", "kid"))
+        return {f"fid{n}": result["fid"], f"kid{n}": result["kid"]}
 
     def on_finish(self, model, config):
         path = Path(config["out"]) / "export" / "generator.keras"

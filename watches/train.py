@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--lr-d", type=float, default=S, help="discriminator's learning rate (2e-4)")
     g.add_argument("--beta-1", type=float, default=S, help="Adam beta 1 (0.5)")
     g.add_argument("--beta-2", type=float, default=S, help="Adam beta 2 (0.999)")
+    g = parser.add_argument_group("metrics during training")
+    g.add_argument("--metrics-every", type=int, default=S, metavar="N",
+                   help="log FID and KID of --metrics-fake generated images every N steps (0 = off)")
+    g.add_argument("--metrics-fake", type=int, default=S, metavar="N", help="generated images for them (1000)")
+    g.add_argument("--metrics-extractor", default=S, choices=["inception", "inception-2015", "random"],
+                   help="features: inception (ImageNet InceptionV3, default); random is the test network")
     add_runtime_arguments(parser)
     return parser
 

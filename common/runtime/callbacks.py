@@ -98,23 +98,29 @@ class CheckpointWriter(keras.callbacks.Callback):
 
 
 class ScalarLogger(keras.callbacks.Callback):
-    """Every `log_every` steps: one JSON line in metrics.jsonl and a W&B log call."""
+    """Every `log_every` steps: one JSON line in metrics.jsonl and a W&B log call.
 
-    def __init__(self, state: RunState, path, tracker=None, log_every=1):
+    extra(model, step) -> dict, if given, is asked every step for more values (e.g. FID at a
+    snapshot); a step where it returns some is logged whatever log_every says.
+    """
+
+    def __init__(self, state: RunState, path, tracker=None, log_every=1, extra=None):
         super().__init__()
         self.state = state
         self.path = Path(path)
         self.tracker = tracker
         self.log_every = log_every
+        self.extra = extra
         self._file = None
 
     def on_train_begin(self, logs=None):
         self._file = open(self.path, "a", buffering=1)
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.state.step % self.log_every and self.state.stop_reason is None:
+        extra = self.extra(self.model, self.state.step) if self.extra is not None else {}
+        if self.state.step % self.log_every and self.state.stop_reason is None and not extra:
             return
-        values = {k: _scalar(v) for k, v in (logs or {}).items()}
+        values = {**{k: _scalar(v) for k, v in (logs or {}).items()}, **extra}
         lrs = _learning_rates(self.model)
         self._file.write(json.dumps({"step": self.state.step, **json_safe(values)}) + "\n")
         self._file.flush()

@@ -57,6 +57,10 @@ class TrainingTask:
     def wandb_config(self, config: dict) -> dict:
         return dict(config)
 
+    def step_metrics(self, model, step: int) -> dict:
+        """Values to log with this step's losses (e.g. FID every N steps); {} for none."""
+        return {}
+
     # config keys that fix the networks' shapes: a resumed run cannot change them
     fixed_on_resume: tuple = ()
 
@@ -275,7 +279,8 @@ def _fit(task, config, out, manager, resume_from, step, tracker, store, run_id, 
             if store is not None:
                 store.upload(path, at_step)
 
-        logger = ScalarLogger(state, out / "metrics.jsonl", tracker, log_every=config["log_every"])
+        logger = ScalarLogger(state, out / "metrics.jsonl", tracker, log_every=config["log_every"],
+                              extra=task.step_metrics)
         callbacks = [
             RunController(state, max_duration=config.get("max_duration")),
             logger,  # the step's log line is on disk before the checkpoint that covers it
