@@ -15,6 +15,8 @@ import ipykernel  # noqa: F401 - the kernel the notebook runs in (the `test` ext
 import nbclient
 import nbformat
 
+from tests.notebook_params import parameters
+
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "inpainting.ipynb"
 TINY = ("--image-size 32 --filters 4 --bottleneck 16 --batch-size 2 --epochs 1 --steps-per-epoch 2 "
@@ -23,14 +25,6 @@ TINY = ("--image-size 32 --filters 4 --bottleneck 16 --batch-size 2 --epochs 1 -
 
 def read_notebook():
     return nbformat.read(NOTEBOOK, as_version=4)
-
-
-def parameters(nb):
-    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
-    assert len(tagged) == 1 and nb.cells[tagged[0]].cell_type == "code"
-    namespace = {}
-    exec(nb.cells[tagged[0]].source, namespace)
-    return tagged[0], {k: v for k, v in namespace.items() if k.isupper()}
 
 
 def test_parameters_and_no_hidden_failures():

@@ -11,17 +11,11 @@ import ipykernel  # noqa: F401 - the kernel the notebook runs in
 import nbclient
 import nbformat
 
+from tests.notebook_params import parameters
+
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "watches.ipynb"
 TINY = "--image-size 32 --filters 4 --latent-dim 8 --batch-size 4 --epochs 1 --steps-per-epoch 2 --sample-every 2"
-
-
-def parameters(nb):
-    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
-    assert len(tagged) == 1 and nb.cells[tagged[0]].cell_type == "code"
-    namespace = {}
-    exec(nb.cells[tagged[0]].source, namespace)
-    return tagged[0], {k: v for k, v in namespace.items() if k.isupper()}
 
 
 def test_parameters_and_no_hidden_failures():
