@@ -84,6 +84,8 @@ class WatchesTask(TrainingTask):
         n = self.config["metrics_fake"]
         result = evaluate_generator(model.sampler, self.config["latent_dim"], self.config["data_root"],
                                     extractor=self._extractor, num_fake=n, metrics=("fid", "kid"))
+        print(f"\nstep {step}: FID {result['fid']:.4f}, KID {result['kid']:.5f} ({n} generated images, "
+              f"{self._extractor.name} features)", flush=True)
         return {f"fid{n}": result["fid"], f"kid{n}": result["kid"]}
 
     def on_finish(self, model, config):

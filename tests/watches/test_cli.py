@@ -123,10 +123,12 @@ def test_evaluate_reports_fid_kid_is_and_precision_recall_on_demo_data(tmp_path,
     assert code == 2 and err.startswith("error:") and len(err.splitlines()) == 1 and "weights" in err.lower()
 
 
-def test_metrics_every_logs_fid_and_kid_at_those_steps(tmp_path):
+def test_metrics_every_logs_fid_and_kid_at_those_steps(tmp_path, capsys):
     out = tmp_path / "run"
     assert run_train(out, "--epochs", "2", "--metrics-every", "2", "--metrics-fake", "16",
                      "--metrics-extractor", "random", "--log-every", "3") == 0
+    printed = capsys.readouterr().out
+    assert "step 2: FID" in printed and "step 4: FID" in printed and "16 generated images" in printed
     log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [2, 3, 4]  # log-every 3, plus the metric steps 2 and 4
     assert [("fid16" in r, "kid16" in r) for r in log] == [(True, True), (False, False), (True, True)]
