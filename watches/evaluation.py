@@ -19,12 +19,12 @@ METRICS = ("fid", "kid", "is", "pr")
 
 def fake_batches(generator, latent_dim, num_fake, batch_size=64, seed=0):
     """uint8 batches of num_fake generated images, latents drawn from a stateless key (seed, batch index)."""
-    from watches.task import to_uint8
+    from watches.task import run_generator, to_uint8
 
     for start in range(0, num_fake, batch_size):
         n = min(batch_size, num_fake - start)
         z = tf.random.stateless_normal([n, latent_dim], [seed, start])
-        yield to_uint8(generator(z, training=False))
+        yield to_uint8(run_generator(generator, z))
 
 
 def evaluate_generator(generator, latent_dim, real_folder, *, extractor, num_fake=10000, metrics=METRICS,

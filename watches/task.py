@@ -23,12 +23,25 @@ def seed_latents(seeds, latent_dim) -> np.ndarray:
     return np.stack([np.random.default_rng(int(s)).standard_normal(int(latent_dim)) for s in seeds]).astype("float32")
 
 
+def run_generator(generator, z, psi=1.0, training=False):
+    """images [B, S, S, 3] in [-1, 1] from latents z [B, latent_dim]: a StyleGAN2 generator takes [z, psi]
+    (truncation towards the average w); a DCGAN generator takes z, truncated by scaling it by psi."""
+    if isinstance(generator.inputs, (list, tuple)) and len(generator.inputs) == 2:
+        return generator([z, np.full([int(z.shape[0]), 1], psi, np.float32)], training=training)
+    return generator(z * psi if psi != 1 else z, training=training)
+
+
+def latent_size(generator) -> int:
+    """The latent size a (DCGAN or StyleGAN2) generator takes."""
+    return int(generator.inputs[0].shape[-1])
+
+
 def to_uint8(images) -> np.ndarray:
     return np.clip(np.round((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
 def sample_grid(generator, latents, columns=4, tile=None) -> np.ndarray:
-    images = np.asarray(generator(latents, training=False))
+    images = np.asarray(run_generator(generator, latents))
     tile = tile or int(min(max(images.shape[1], 128), 256))
     if images.shape[1] != tile:
         images = np.asarray(resize((images + 1.0) * 127.5, tile)) / 127.5 - 1.0
@@ -39,7 +52,8 @@ def sample_grid(generator, latents, columns=4, tile=None) -> np.ndarray:
 class WatchesTask(TrainingTask):
     name = "watches"
     wandb_project = "watches-gan"
-    fixed_on_resume = ("model", "image_size", "latent_dim", "filters", "patch_discriminator", "g_ema_kimg")
+    fixed_on_resume = ("model", "image_size", "latent_dim", "filters", "patch_discriminator", "g_ema_kimg", "w_dim",
+                       "mapping_layers", "channel_base", "channel_max", "mbstd_group")
 
     def prepare(self, config):
         root = resolve_data(config["data"], task="watches")

@@ -201,8 +201,8 @@ class SampleWriter(keras.callbacks.Callback):
             self.tracker.log_image("samples", grid, step=step, caption=f"step {step}")
 
 
-# losses shown on the progress line (all of them for night2day's ResNet and for inpainting)
-CONSOLE_LOSSES = 9
+# losses shown on the progress line (all of them for night2day's ResNet, inpainting and StyleGAN2)
+CONSOLE_LOSSES = 10
 
 
 class ProgressLine(keras.callbacks.Callback):

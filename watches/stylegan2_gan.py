@@ -1,0 +1,233 @@
+"""StyleGAN2-ADA's training model (NVIDIA's `training/loss.py` + `training_loop.py`) as a GANModel.
+
+One step on a batch of real images [B, S, S, 3] in [-1, 1], in NVIDIA's phase order:
+
+    Gmain  non-saturating logistic loss softplus(-D(aug(G(z)))), with style mixing (probability 0.9)
+    Greg   every g_reg_interval (4) steps: path-length penalty (|J^T y| - a)^2 on B/2 images, a the
+           moving average of path lengths (decay 0.01), times pl_weight (2) and the interval
+    Dmain  softplus(D(aug(G(z)))) + softplus(-D(aug(x)))
+    Dreg   every d_reg_interval (16) steps: R1 = |grad_x D(aug(x))|^2 * gamma / 2, times the interval
+    then   the generator EMA (half-life ema_kimg, ramped up over ema_rampup * images seen), the
+           image counter, and ADA's p (every ada_interval steps towards r_t = E[sign D(x)] = target)
+
+The optimizers' learning rates and betas carry the lazy-regularisation correction (build.py). Every
+draw is stateless, keyed by (seed, step, purpose), and every piece of state lives in a variable the
+checkpoint holds: the image counter, ADA's p and its sign accumulator, the path-length mean, the
+tracked w average, the EMA networks and the noise inputs' seed-generator states - so a resumed run
+continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import keras
+import tensorflow as tf
+
+from common.gan import GANModel
+from watches import augment as A
+from watches.stylegan2 import generator as compose_generator
+
+LOSS_NAMES = ["g_loss", "d_loss", "r1", "pl", "pl_mean", "d_real", "d_fake", "augment_p", "rt", "kimg"]
+
+
+def _key(seed, step, purpose):
+    key = tf.stack([tf.cast(seed, tf.int64), tf.cast(purpose, tf.int64)])
+    return tf.random.experimental.stateless_fold_in(key, tf.cast(step, tf.int64))
+
+
+class StyleGAN2(GANModel):
+    """networks: mapping, synthesis, discriminator and their EMA copies mapping_ema, synthesis_ema
+    (built by the same builders; the EMA synthesis uses constant noise, as NVIDIA's snapshots)."""
+
+    def __init__(self, mapping, synthesis, discriminator, mapping_ema, synthesis_ema, *, seed=0, ema_kimg=10.0,
+                 ema_rampup=0.05, augment_p=0.0, **kwargs):
+        super().__init__({"mapping": mapping, "synthesis": synthesis, "discriminator": discriminator,
+                          "mapping_ema": mapping_ema, "synthesis_ema": synthesis_ema}, **kwargs)
+        mapping_ema.set_weights(mapping.get_weights())
+        synthesis_ema.set_weights(synthesis.get_weights())
+        self.seed, self.ema_kimg = int(seed), float(ema_kimg)
+        self.ema_rampup = None if ema_rampup in (None, 0) else float(ema_rampup)
+        self.z_dim = int(mapping.inputs[0].shape[-1])
+        self.num_ws = int(synthesis.inputs[0].shape[1])
+        self.generator_ema = compose_generator(mapping_ema, synthesis_ema, name="generator_ema")
+        # the training state a resume must continue (all in the checkpoint as model/<name>)
+        self.step_count = keras.Variable(0, dtype="int64", trainable=False, name="step_count")
+        self.nimg = keras.Variable(0, dtype="int64", trainable=False, name="nimg")
+        self.augment_p = keras.Variable(float(augment_p), dtype="float32", trainable=False, name="augment_p")
+        self.ada_sign_sum = keras.Variable(0.0, dtype="float32", trainable=False, name="ada_sign_sum")
+        self.ada_count = keras.Variable(0.0, dtype="float32", trainable=False, name="ada_count")
+        self.ada_rt = keras.Variable(0.0, dtype="float32", trainable=False, name="ada_rt")
+        self.pl_mean = keras.Variable(0.0, dtype="float32", trainable=False, name="pl_mean")
+        self.last_r1 = keras.Variable(0.0, dtype="float32", trainable=False, name="last_r1")
+        self.last_pl = keras.Variable(0.0, dtype="float32", trainable=False, name="last_pl")
+
+    @property
+    def sampler(self):
+        """[z, psi] -> images with the EMA weights: what grids, export, generate and evaluate use."""
+        return self.generator_ema
+
+    def compile(self, *, g_optimizer, d_optimizer, r1_gamma=0.1024, pl_weight=2.0, style_mixing=0.9,
+                g_reg_interval=4, d_reg_interval=16, pl_batch_shrink=2, pl_decay=0.01, w_avg_beta=0.995,
+                augment="ada", augment_target=0.6, ada_interval=4, ada_kimg=500.0, **kwargs):
+        if augment not in A.KINDS:
+            raise ValueError(f"augment must be one of {A.KINDS}, got {augment!r}")
+        self.r1_gamma, self.pl_weight, self.style_mixing = float(r1_gamma), float(pl_weight), float(style_mixing)
+        self.g_reg_interval, self.d_reg_interval = int(g_reg_interval), int(d_reg_interval)
+        self.pl_batch_shrink, self.pl_decay, self.w_avg_beta = int(pl_batch_shrink), float(pl_decay), w_avg_beta
+        self.augment_kind, self.augment_target = augment, float(augment_target)
+        self.ada_interval, self.ada_kimg = int(ada_interval), float(ada_kimg)
+        super().compile(optimizers={"g": (g_optimizer, ["mapping", "synthesis"]), "d": (d_optimizer, ["discriminator"])},
+                        loss_names=LOSS_NAMES, **kwargs)
+
+    # ------------------------------------------------------------------ pieces
+
+    def _augment(self, images, step, purpose):
+        return A.augment(self.augment_kind, images, self.augment_p, _key(self.seed, step, 100 + purpose))
+
+    def _d(self, images, step, purpose):
+        logits = self.networks["discriminator"](self._augment(images, step, purpose), training=True)
+        return tf.cast(tf.reshape(logits, [-1]), tf.float32)
+
+    def mapping_ws(self, z, step, purpose, update_w_avg=True):
+        """z [B, z_dim] -> ws [B, num_ws, w_dim], with style mixing and the tracked-average update."""
+        mapping = self.networks["mapping"]
+        ones = tf.ones([tf.shape(z)[0], 1])
+        w = tf.cast(mapping([z, ones], training=True), tf.float32)
+        if update_w_avg and self.w_avg_beta is not None:
+            avg = mapping.get_layer("truncation").w_avg
+            batch_mean = tf.reduce_mean(tf.stop_gradient(w), axis=0)
+            avg.assign(batch_mean + self.w_avg_beta * (avg - batch_mean))
+        ws = tf.repeat(w[:, None], self.num_ws, axis=1)
+        if self.style_mixing > 0:
+            key = _key(self.seed, step, 200 + purpose)
+            cutoff = tf.random.stateless_uniform([], key, 1, self.num_ws, dtype=tf.int32)
+            mix = tf.random.stateless_uniform([], tf.random.experimental.stateless_fold_in(key, 1)) < self.style_mixing
+            cutoff = tf.where(mix, cutoff, self.num_ws)
+            z2 = tf.random.stateless_normal(tf.shape(z), tf.random.experimental.stateless_fold_in(key, 2))
+            w2 = tf.cast(mapping([z2, ones], training=True), tf.float32)
+            later = tf.range(self.num_ws)[None, :, None] >= cutoff
+            ws = tf.where(later, w2[:, None], ws)
+        return ws
+
+    def latents(self, step, batch, purpose):
+        return tf.random.stateless_normal([batch, self.z_dim], _key(self.seed, step, purpose))
+
+    # ------------------------------------------------------------------ phases
+
+    def _g_main(self, step, batch):
+        with tf.GradientTape() as tape:
+            img = self.networks["synthesis"](self.mapping_ws(self.latents(step, batch, 1), step, 1), training=True)
+            fake_logits = self._d(img, step, 1)
+            g_loss = tf.reduce_mean(tf.nn.softplus(-fake_logits))
+        self.apply_gradients(tape, self.replica_mean(g_loss), "g")
+        return g_loss
+
+    def _g_pl(self, step, batch):
+        n = tf.maximum(batch // self.pl_batch_shrink, 1)
+        with tf.GradientTape() as tape:
+            ws = self.mapping_ws(self.latents(step, n, 2), step, 2)
+            with tf.GradientTape() as inner:
+                inner.watch(ws)
+                img = tf.cast(self.networks["synthesis"](ws, training=True), tf.float32)
+                size = tf.cast(tf.shape(img)[1] * tf.shape(img)[2], tf.float32)
+                noise = tf.random.stateless_normal(tf.shape(img), _key(self.seed, step, 3)) / tf.sqrt(size)
+                total = tf.reduce_sum(img * noise)
+            grads = inner.gradient(total, ws)
+            lengths = tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=2), axis=1))
+            pl_mean = self.pl_mean + self.pl_decay * (tf.reduce_mean(lengths) - self.pl_mean)
+            penalty = tf.square(lengths - tf.stop_gradient(pl_mean))
+            loss = tf.reduce_mean(penalty) * self.pl_weight * self.g_reg_interval
+        self._apply_regularizer(tape, loss, "g")
+        self.pl_mean.assign(pl_mean)
+        self.last_pl.assign(tf.reduce_mean(penalty))
+        return tf.constant(0)
+
+    def _d_main(self, real, step, batch):
+        img = tf.stop_gradient(self.networks["synthesis"](self.mapping_ws(self.latents(step, batch, 4), step, 4),
+                                                          training=True))
+        with tf.GradientTape() as tape:
+            fake_logits = self._d(img, step, 4)
+            real_logits = self._d(real, step, 5)
+            d_loss = tf.reduce_mean(tf.nn.softplus(fake_logits)) + tf.reduce_mean(tf.nn.softplus(-real_logits))
+        self.apply_gradients(tape, self.replica_mean(d_loss), "d")
+        return d_loss, real_logits, fake_logits
+
+    def _d_r1(self, real, step):
+        with tf.GradientTape() as tape:
+            with tf.GradientTape() as inner:
+                inner.watch(real)
+                logits = self._d(real, step, 6)
+                total = tf.reduce_sum(logits)
+            grads = inner.gradient(total, real)
+            penalty = tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])
+            loss = tf.reduce_mean(penalty) * (self.r1_gamma / 2) * self.d_reg_interval
+        self._apply_regularizer(tape, loss, "d")
+        self.last_r1.assign(tf.reduce_mean(penalty))
+        return tf.constant(0)
+
+    def _apply_regularizer(self, tape, loss, name):
+        # a regulariser does not reach every variable (toRGB biases for path length, D's output bias for
+        # R1); those get no step, as in NVIDIA's code, and Keras's warning about it is expected
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Gradients do not exist for variables")
+            self.apply_gradients(tape, self.replica_mean(loss), name)
+
+    # ------------------------------------------------------------------ the step
+
+    def train_step(self, real):
+        real = tf.cast(real, tf.float32)
+        batch = tf.shape(real)[0]
+        step = tf.identity(self.step_count.value)
+        g_loss = self._g_main(step, batch)
+        if self.pl_weight > 0:
+            tf.cond(tf.equal(step % self.g_reg_interval, 0), lambda: self._g_pl(step, batch), lambda: tf.constant(0))
+        d_loss, real_logits, fake_logits = self._d_main(real, step, batch)
+        if self.r1_gamma > 0:
+            tf.cond(tf.equal(step % self.d_reg_interval, 0), lambda: self._d_r1(real, step), lambda: tf.constant(0))
+        images = tf.cast(batch, tf.int64) * tf.distribute.get_strategy().num_replicas_in_sync
+        self.update_ema(tf.cast(images, tf.float32))
+        self.nimg.assign_add(images)
+        if self.augment_kind == "ada":
+            self._ada_step(real_logits, step, images)
+        self.step_count.assign_add(1)
+        return self.record({"g_loss": g_loss, "d_loss": d_loss, "r1": self.last_r1, "pl": self.last_pl,
+                            "pl_mean": self.pl_mean, "d_real": tf.reduce_mean(real_logits),
+                            "d_fake": tf.reduce_mean(fake_logits), "augment_p": self.augment_p, "rt": self.ada_rt,
+                            "kimg": tf.cast(self.nimg, tf.float32) / 1000.0})
+
+    def _ada_step(self, real_logits, step, images):
+        self.ada_sign_sum.assign_add(tf.reduce_sum(tf.sign(real_logits)))
+        self.ada_count.assign_add(tf.cast(tf.size(real_logits), tf.float32))
+
+        def adjust():
+            rt = self.ada_sign_sum / tf.maximum(self.ada_count, 1.0)
+            delta = A.ada_adjustment(rt, self.augment_target, tf.cast(images, tf.float32) * self.ada_interval,
+                                     self.ada_kimg)
+            self.augment_p.assign(tf.clip_by_value(self.augment_p + delta, 0.0, 1.0))
+            self.ada_rt.assign(rt)
+            self.ada_sign_sum.assign(0.0)
+            self.ada_count.assign(0.0)
+            return tf.constant(0)
+
+        tf.cond(tf.equal(step % self.ada_interval, 0), adjust, lambda: tf.constant(0))
+
+    def update_ema(self, batch_images):
+        """NVIDIA's G_ema update: beta = 0.5 ** (batch / ema_nimg), ema_nimg = ema_kimg * 1000, ramped up to
+        at most rampup * images seen so far; trained weights lerped, the rest (w_avg, const noise) copied."""
+        ema_nimg = tf.constant(self.ema_kimg * 1000.0)
+        if self.ema_rampup is not None:
+            ema_nimg = tf.minimum(ema_nimg, tf.cast(self.nimg, tf.float32) * self.ema_rampup)
+        beta = tf.pow(0.5, batch_images / tf.maximum(ema_nimg, 1e-8))
+        for name in ("mapping", "synthesis"):
+            source, target = self.networks[name], self.networks[f"{name}_ema"]
+            for w, e in zip(source.weights, target.weights):
+                if w.trainable:
+                    e.assign(w + tf.cast(beta, e.dtype) * (e - w))
+                else:
+                    e.assign(w)
+
+    def generate(self, z, psi=1.0):
+        """images [B, S, S, 3] from z [B, z_dim] with the EMA generator."""
+        psi = tf.fill([tf.shape(z)[0], 1], tf.cast(psi, tf.float32))
+        return self.generator_ema([z, psi], training=False)
