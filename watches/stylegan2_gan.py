@@ -153,14 +153,16 @@ class StyleGAN2(GANModel):
         self.apply_gradients(tape, self.replica_mean(d_loss), "d")
         return d_loss, real_logits, fake_logits
 
+    def r1_penalty(self, real, step):
+        """[B]: |grad_x D(aug(x))|^2 per real image, the gradient taken at the image before augmentation."""
+        with tf.GradientTape() as inner:
+            inner.watch(real)
+            total = tf.reduce_sum(self._d(real, step, 6))
+        return tf.reduce_sum(tf.square(inner.gradient(total, real)), axis=[1, 2, 3])
+
     def _d_r1(self, real, step):
         with tf.GradientTape() as tape:
-            with tf.GradientTape() as inner:
-                inner.watch(real)
-                logits = self._d(real, step, 6)
-                total = tf.reduce_sum(logits)
-            grads = inner.gradient(total, real)
-            penalty = tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])
+            penalty = self.r1_penalty(real, step)
             loss = tf.reduce_mean(penalty) * (self.r1_gamma / 2) * self.d_reg_interval
         self._apply_regularizer(tape, loss, "d")
         self.last_r1.assign(tf.reduce_mean(penalty))

@@ -1,0 +1,237 @@
+"""StyleGAN2-ADA's pieces against hand computations: parameter counts of NVIDIA's networks, the modulated
+convolution, the [1,3,3,1] resampling, R1, ADA's feedback, truncation, the EMA ramp, the augmentations."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from watches import augment as A
+from watches import stylegan2 as S
+from watches.stylegan2_gan import StyleGAN2
+
+RNG = np.random.default_rng(0)
+
+
+def test_full_size_networks_have_nvidias_parameter_counts():
+    mapping, synthesis = S.mapping_network(), S.synthesis_network(128)
+    assert S.trainable_count(mapping) == 525_312
+    assert S.trainable_count(synthesis) == 22_423_965
+    assert S.trainable_count(mapping) + S.trainable_count(synthesis) == 22_949_277
+    assert S.trainable_count(S.discriminator(128)) == 23_882_369
+    assert S.num_ws(128) == synthesis.inputs[0].shape[1] == 12
+    assert [S.channels_at(r) for r in (4, 8, 16, 32, 64, 128)] == [512, 512, 512, 512, 256, 128]
+
+
+def np_upfirdn(x, up=1, down=1, pad=(0, 0), gain=1.0):
+    """Direct reference: zero insertion, padding, 2-D correlation with outer([1,3,3,1]) / 64 * gain, decimation."""
+    taps = np.array([1.0, 3.0, 3.0, 1.0])
+    f = np.outer(taps, taps) / 64.0 * gain
+    b, h, w, c = x.shape
+    y = np.zeros((b, h * up, w * up, c))
+    y[:, ::up, ::up] = x
+    y = np.pad(y, [(0, 0), pad, pad, (0, 0)])
+    out_h, out_w = y.shape[1] - 3, y.shape[2] - 3
+    out = np.zeros((b, out_h, out_w, c))
+    for i in range(4):
+        for j in range(4):
+            out += f[i, j] * y[:, i:i + out_h, j:j + out_w]
+    return out[:, ::down, ::down]
+
+
+def test_up_and_down_sampling_equal_a_direct_numpy_reference():
+    x = RNG.standard_normal((2, 6, 6, 3)).astype("float32")
+    up = S.upsample2d(tf.constant(x)).numpy()
+    down = S.downsample2d(tf.constant(x)).numpy()
+    assert up.shape == (2, 12, 12, 3) and down.shape == (2, 3, 3, 3)
+    np.testing.assert_allclose(up, np_upfirdn(x, up=2, pad=(2, 1), gain=4.0), atol=1e-5)
+    np.testing.assert_allclose(down, np_upfirdn(x, down=2, pad=(1, 1)), atol=1e-5)
+    # a constant image stays constant away from the borders (the filter passes DC with gain 1)
+    flat = S.upsample2d(tf.ones([1, 6, 6, 1])).numpy()[0, 2:-2, 2:-2, 0]
+    np.testing.assert_allclose(flat, 1.0, atol=1e-6)
+
+
+def per_sample_kernel(layer, w, demodulate=True):
+    styles = layer.affine(w).numpy()
+    kernels = layer.weight.numpy()[None] * styles[:, None, None, :, None]  # [B, k, k, Cin, Cout]
+    if demodulate:
+        kernels = kernels / np.sqrt((kernels ** 2).sum(axis=(1, 2, 3), keepdims=True) + 1e-8)
+    return kernels
+
+
+@pytest.mark.parametrize("up", [1, 2])
+def test_modulated_conv_equals_per_sample_convolution_with_its_modulated_demodulated_kernel(up):
+    layer = S.ModulatedConv2D(5, up=up, use_noise=False, activation="linear", resolution=8 * up)
+    x = RNG.standard_normal((3, 8, 8, 4)).astype("float32")
+    w = RNG.standard_normal((3, 6)).astype("float32")
+    y = layer([x, w]).numpy()
+    kernels = per_sample_kernel(layer, w)
+    for i in range(3):
+        if up == 1:
+            ref = tf.nn.conv2d(x[i:i + 1], kernels[i], 1, "SAME").numpy()
+        else:  # NVIDIA's order: transposed convolution with the kernel, then the low-pass filter (pad 1, 1)
+            ref = tf.nn.conv2d_transpose(x[i:i + 1], np.transpose(kernels[i], [0, 1, 3, 2]), [1, 17, 17, 5], 2,
+                                         "VALID").numpy()
+            ref = np_upfirdn(ref, pad=(1, 1), gain=4.0)
+        np.testing.assert_allclose(y[i], ref[0], atol=1e-5)
+
+
+def test_demodulation_keeps_unit_variance_per_output_channel():
+    layer = S.ModulatedConv2D(16, use_noise=False, activation="linear", resolution=16)
+    x = RNG.standard_normal((256, 16, 16, 32)).astype("float32")
+    w = RNG.standard_normal((256, 8)).astype("float32")
+    y = layer([x, w]).numpy()[:, 1:-1, 1:-1]  # away from the zero padding
+    np.testing.assert_allclose(y.var(axis=(0, 1, 2)), 1.0, atol=0.05)
+    without = S.ModulatedConv2D(16, demodulate=False, use_noise=False, activation="linear", resolution=16)
+    assert abs(without([x, w]).numpy().var() - 1.0) > 0.1  # the check can fail: not a property of the data
+
+
+def test_minibatch_std_appends_the_group_standard_deviation():
+    x = RNG.standard_normal((8, 4, 4, 3)).astype("float32")
+    y = S.MinibatchStd(4)(x).numpy()
+    assert y.shape == (8, 4, 4, 4)
+    np.testing.assert_allclose(y[..., :3], x)
+    for i in range(8):  # image i is grouped with i + 2, i + 4, i + 6 (mod 8)
+        group = x[i % 2::2]
+        expected = np.sqrt(group.var(axis=0) + 1e-8).mean()
+        np.testing.assert_allclose(y[i, ..., 3], expected, rtol=1e-5)
+
+
+def tiny(seed=0, augment_p=0.0, **compile_kwargs):
+    nets = {}
+    for suffix, noise in (("", "random"), ("_ema", "const")):
+        nets["mapping" + suffix] = S.mapping_network(8, 8, 2, name="mapping" + suffix)
+        nets["synthesis" + suffix] = S.synthesis_network(8, 8, 64, 8, noise_mode=noise, name="synthesis" + suffix)
+    nets["discriminator"] = S.discriminator(8, 64, 8, name="discriminator")
+    model = StyleGAN2(**nets, seed=seed, ema_kimg=0.01, ema_rampup=0.05, augment_p=augment_p)
+    model.compile(g_optimizer=keras.optimizers.Adam(0.002, beta_1=0.0, beta_2=0.99),
+                  d_optimizer=keras.optimizers.Adam(0.002, beta_1=0.0, beta_2=0.99), **compile_kwargs)
+    return model
+
+
+def test_r1_is_the_squared_gradient_norm_computed_by_hand():
+    model = tiny(augment="none")
+    a = RNG.standard_normal((8 * 8 * 3, 1)).astype("float32")
+    images = keras.Input((8, 8, 3))
+    score = keras.layers.Dense(1, use_bias=False)(keras.layers.Flatten()(images))
+    model.networks["discriminator"] = keras.Model(images, keras.ops.square(score))  # D(x) = (a . x)^2
+    dense = [layer for layer in model.networks["discriminator"].layers if isinstance(layer, keras.layers.Dense)][0]
+    dense.set_weights([a])
+    x = RNG.standard_normal((3, 8, 8, 3)).astype("float32")
+    penalty = model.r1_penalty(tf.constant(x), tf.constant(0, tf.int64)).numpy()
+    dot = x.reshape(3, -1) @ a[:, 0]
+    np.testing.assert_allclose(penalty, 4 * dot ** 2 * (a ** 2).sum(), rtol=1e-4)  # |2 (a.x) a|^2
+
+
+def test_ada_p_rises_when_rt_is_above_the_target_and_falls_below_it():
+    model = tiny(augment_p=0.5, augment="ada", augment_target=0.6, ada_interval=4, ada_kimg=500)
+    step = tf.constant(0, tf.int64)
+    model._ada_step(tf.ones([32]), step, 32)  # r_t = 1 > 0.6: D overfits, more augmentation
+    assert model.ada_rt.numpy() == 1.0
+    np.testing.assert_allclose(model.augment_p.numpy(), 0.5 + 32 * 4 / 500_000, rtol=1e-6)
+    model._ada_step(-tf.ones([32]), step, 32)  # r_t = -1 < 0.6
+    np.testing.assert_allclose(model.augment_p.numpy(), 0.5, rtol=1e-6)
+    model._ada_step(tf.constant([1.0, -1.0] * 16), tf.constant(1, tf.int64), 32)  # not an adjustment step
+    np.testing.assert_allclose(model.augment_p.numpy(), 0.5, rtol=1e-6)
+    assert model.ada_count.numpy() == 32  # accumulated for the next adjustment
+    model.augment_p.assign(0.0)
+    model._ada_step(-tf.ones([32]), tf.constant(4, tf.int64), 32)
+    assert model.augment_p.numpy() == 0.0  # never below 0
+
+
+def test_truncation_psi_0_returns_the_w_average_and_psi_1_leaves_w():
+    mapping = S.mapping_network(8, 8, 2)
+    avg = RNG.standard_normal(8).astype("float32")
+    mapping.get_layer("truncation").w_avg.assign(avg)
+    z = RNG.standard_normal((4, 8)).astype("float32")
+    at0 = mapping([z, np.zeros((4, 1), "float32")]).numpy()
+    np.testing.assert_allclose(at0, np.tile(avg, (4, 1)), atol=1e-6)
+    half = mapping([z, np.full((4, 1), 0.5, "float32")]).numpy()
+    full = mapping([z, np.ones((4, 1), "float32")]).numpy()
+    np.testing.assert_allclose(half, avg + 0.5 * (full - avg), atol=1e-5)
+    model = tiny()
+    model.networks["mapping_ema"].get_layer("truncation").w_avg.assign(avg)
+    images = model.generate(tf.constant(z), psi=0.0).numpy()
+    np.testing.assert_allclose(images, np.repeat(images[:1], 4, axis=0), atol=1e-5)  # every z: the average image
+
+
+def test_ema_starts_as_a_copy_and_ramps_its_half_life_with_images_seen():
+    model = tiny()
+    raw, ema = model.networks["synthesis"], model.networks["synthesis_ema"]
+    weight = raw.get_layer("b8_conv1").weight
+    weight.assign(weight + 1.0)
+    model.nimg.assign(0)
+    model.update_ema(tf.constant(4.0))  # no images seen yet: beta = 0, the EMA copies G
+    np.testing.assert_allclose(ema.get_layer("b8_conv1").weight.numpy(), weight.numpy())
+    before = ema.get_layer("b8_conv1").weight.numpy()
+    weight.assign(weight + 1.0)
+    model.nimg.assign(200)  # half-life min(10 images, 0.05 * 200 = 10 images)
+    model.update_ema(tf.constant(4.0))
+    beta = 0.5 ** (4 / 10)
+    np.testing.assert_allclose(ema.get_layer("b8_conv1").weight.numpy(), weight.numpy() + beta * (before - weight.numpy()),
+                               rtol=1e-5)
+
+
+def test_train_step_counts_images_and_regularises_on_nvidias_schedule():
+    model = tiny(augment="ada")
+    real = tf.random.uniform([4, 8, 8, 3], -1, 1, seed=1)
+    logs = [model.train_step(real) for _ in range(2)]
+    assert model.nimg.numpy() == 8 and model.step_count.numpy() == 2
+    assert float(logs[1]["kimg"]) == pytest.approx(0.008)
+    assert model.optimizers["g"].iterations.numpy() == 3  # Gmain twice + Greg at step 0
+    assert model.optimizers["d"].iterations.numpy() == 3  # Dmain twice + Dreg at step 0
+    assert logs[0]["r1"] > 0 and logs[0]["pl"] > 0
+    assert all(np.isfinite(float(v)) for v in logs[1].values())
+
+
+# --------------------------------------------------------------------------- augmentation
+
+def test_ada_at_p_0_is_the_identity_and_at_p_1_transforms_every_image():
+    x = tf.random.uniform([6, 16, 16, 3], -1, 1, seed=2)
+    key = tf.constant([1, 2], tf.int64)
+    np.testing.assert_allclose(A.ada(x, 0.0, key).numpy(), x.numpy(), atol=1e-5)
+    y = A.ada(x, 1.0, key).numpy()
+    assert y.shape == x.shape
+    assert all(np.abs(y[i] - x.numpy()[i]).mean() > 0.05 for i in range(6))
+    np.testing.assert_array_equal(y, A.ada(x, 1.0, key).numpy())  # a pure function of the key
+    assert np.abs(y - A.ada(x, 1.0, tf.constant([1, 3], tf.int64)).numpy()).max() > 0.05
+
+
+def test_ada_passes_gradients_to_the_images():
+    x = tf.Variable(tf.random.uniform([2, 8, 8, 3], -1, 1, seed=3))
+    with tf.GradientTape() as tape:
+        total = tf.reduce_sum(A.ada(x, 1.0, tf.constant([5, 6], tf.int64)) ** 2)
+    grad = tape.gradient(total, x)
+    assert grad is not None and float(tf.reduce_mean(tf.abs(grad))) > 0
+
+
+def test_geometric_sampling_with_integer_shift_and_flip_moves_pixels_exactly():
+    x = tf.reshape(tf.range(2 * 4 * 4 * 1, dtype=tf.float32), [2, 4, 4, 1])
+    flip = tf.stack([tf.linalg.diag([-1.0, 1.0, 1.0]), tf.eye(3)])
+    out = A.sample(x, flip).numpy()
+    np.testing.assert_array_equal(out[0], x.numpy()[0, :, ::-1])
+    np.testing.assert_array_equal(out[1], x.numpy()[1])
+    shift = A._translate(tf.constant([1.0]), tf.constant([0.0]))  # reads one pixel to the right
+    shifted = A.sample(x[:1], shift, border="zeros").numpy()[0, :, :, 0]
+    np.testing.assert_array_equal(shifted[:, :3], x.numpy()[0, :, 1:, 0])
+    np.testing.assert_array_equal(shifted[:, 3], 0)
+
+
+def test_color_matrix_is_the_identity_at_p_0_and_hue_rotation_keeps_grey_and_lengths():
+    key = tf.constant([3, 4], tf.int64)
+    np.testing.assert_allclose(A.color_matrix(key, 5, 0.0).numpy(), np.tile(np.eye(4), (5, 1, 1)), atol=1e-6)
+    axis = tf.constant([1.0, 1.0, 1.0]) / math.sqrt(3.0)
+    r = A._rotation_about(axis, tf.constant([0.7, -2.0])).numpy()[:, :3, :3]
+    np.testing.assert_allclose(r @ np.ones(3), np.ones((2, 3)), atol=1e-6)  # grey stays grey
+    np.testing.assert_allclose(r @ r.transpose(0, 2, 1), np.tile(np.eye(3), (2, 1, 1)), atol=1e-6)
+    assert np.abs(r[0] - np.eye(3)).max() > 0.1
+
+
+def test_diffaugment_cuts_out_a_square_of_half_the_side():
+    x = tf.ones([4, 16, 16, 3])
+    y = A.diffaugment(x, tf.constant([0, 1], tf.int64)).numpy()
+    zero_pixels = (np.abs(y).sum(axis=-1) == 0).sum(axis=(1, 2))
+    assert (zero_pixels >= 64).all()  # the 8x8 cutout, plus what translation shifted in
+    assert y.shape == x.shape
