@@ -97,7 +97,11 @@ class StyleGAN2(GANModel):
         if update_w_avg and self.w_avg_beta is not None:
             avg = mapping.get_layer("truncation").w_avg
             batch_mean = tf.reduce_mean(tf.stop_gradient(w), axis=0)
-            avg.assign(batch_mean + self.w_avg_beta * (avg - batch_mean))
+            update = avg.assign(batch_mean + self.w_avg_beta * (avg - batch_mean))
+            # the step's outputs wait for the update: without this a checkpoint written right after the
+            # step could read w_avg before the last update landed (seen as run-to-run differences)
+            with tf.control_dependencies([update]):
+                w = tf.identity(w)
         ws = tf.repeat(w[:, None], self.num_ws, axis=1)
         if self.style_mixing > 0:
             key = _key(self.seed, step, 200 + purpose)
@@ -188,15 +192,18 @@ class StyleGAN2(GANModel):
         if self.r1_gamma > 0:
             tf.cond(tf.equal(step % self.d_reg_interval, 0), lambda: self._d_r1(real, step), lambda: tf.constant(0))
         images = tf.cast(batch, tf.int64) * tf.distribute.get_strategy().num_replicas_in_sync
-        self.update_ema(tf.cast(images, tf.float32))
-        self.nimg.assign_add(images)
+        updates = self.update_ema(tf.cast(images, tf.float32))
+        updates.append(self.nimg.assign_add(images))
         if self.augment_kind == "ada":
-            self._ada_step(real_logits, step, images)
-        self.step_count.assign_add(1)
-        return self.record({"g_loss": g_loss, "d_loss": d_loss, "r1": self.last_r1, "pl": self.last_pl,
-                            "pl_mean": self.pl_mean, "d_real": tf.reduce_mean(real_logits),
-                            "d_fake": tf.reduce_mean(fake_logits), "augment_p": self.augment_p, "rt": self.ada_rt,
-                            "kimg": tf.cast(self.nimg, tf.float32) / 1000.0})
+            updates.append(self._ada_step(real_logits, step, images))
+        updates.append(self.step_count.assign_add(1))
+        with tf.control_dependencies(updates):  # what the step returns is read after every update landed
+            logs = {"g_loss": g_loss, "d_loss": d_loss, "r1": self.last_r1, "pl": self.last_pl,
+                    "pl_mean": self.pl_mean, "d_real": tf.reduce_mean(real_logits),
+                    "d_fake": tf.reduce_mean(fake_logits), "augment_p": self.augment_p, "rt": self.ada_rt,
+                    "kimg": tf.cast(self.nimg, tf.float32) / 1000.0}
+            logs = {k: tf.identity(v) for k, v in logs.items()}
+        return self.record(logs)
 
     def _ada_step(self, real_logits, step, images):
         self.ada_sign_sum.assign_add(tf.reduce_sum(tf.sign(real_logits)))
@@ -212,7 +219,7 @@ class StyleGAN2(GANModel):
             self.ada_count.assign(0.0)
             return tf.constant(0)
 
-        tf.cond(tf.equal(step % self.ada_interval, 0), adjust, lambda: tf.constant(0))
+        return tf.cond(tf.equal(step % self.ada_interval, 0), adjust, lambda: tf.constant(0))
 
     def update_ema(self, batch_images):
         """NVIDIA's G_ema update: beta = 0.5 ** (batch / ema_nimg), ema_nimg = ema_kimg * 1000, ramped up to
@@ -221,13 +228,15 @@ class StyleGAN2(GANModel):
         if self.ema_rampup is not None:
             ema_nimg = tf.minimum(ema_nimg, tf.cast(self.nimg, tf.float32) * self.ema_rampup)
         beta = tf.pow(0.5, batch_images / tf.maximum(ema_nimg, 1e-8))
+        updates = []
         for name in ("mapping", "synthesis"):
             source, target = self.networks[name], self.networks[f"{name}_ema"]
             for w, e in zip(source.weights, target.weights):
                 if w.trainable:
-                    e.assign(w + tf.cast(beta, e.dtype) * (e - w))
+                    updates.append(e.assign(w + tf.cast(beta, e.dtype) * (e - w)))
                 else:
-                    e.assign(w)
+                    updates.append(e.assign(w))
+        return updates
 
     def generate(self, z, psi=1.0):
         """images [B, S, S, 3] from z [B, z_dim] with the EMA generator."""

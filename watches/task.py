@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from common.data import resize
 from common.data_source import resolve_data
@@ -27,7 +28,8 @@ def run_generator(generator, z, psi=1.0, training=False):
     """images [B, S, S, 3] in [-1, 1] from latents z [B, latent_dim]: a StyleGAN2 generator takes [z, psi]
     (truncation towards the average w); a DCGAN generator takes z, truncated by scaling it by psi."""
     if isinstance(generator.inputs, (list, tuple)) and len(generator.inputs) == 2:
-        return generator([z, np.full([int(z.shape[0]), 1], psi, np.float32)], training=training)
+        z = tf.convert_to_tensor(z, tf.float32)
+        return generator([z, tf.fill([tf.shape(z)[0], 1], tf.cast(psi, tf.float32))], training=training)
     return generator(z * psi if psi != 1 else z, training=training)
 
 
