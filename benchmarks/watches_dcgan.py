@@ -1,15 +1,18 @@
-"""Does the watches DCGAN learn? It trains briefly on the demo data, and FID/KID of its generator are
+"""Does a watches GAN learn? It trains briefly on the demo data, and FID/KID of its generator are
 printed at the start and at the end, so a change that breaks learning shows up.
 
-    python -m benchmarks.watches_dcgan                 # a few minutes on a 2-core CPU
+    python -m benchmarks.watches_dcgan                 # the DCGAN, a few minutes on a 2-core CPU
     python -m benchmarks.watches_dcgan --steps 300
+    python -m benchmarks.watches_dcgan --model stylegan2   # StyleGAN2-ADA, small channels (base 2048, max 64)
 
 Trains `python -m watches.train --model dcgan --data demo` with the preset's tricks (soft one-sided
 labels, 10% flipped labels, separate real/fake batches, Adam 2e-4 beta_1 0.5) at the demo's 64 px
 with 32 filters and batch 16, then scores the untrained generator (the same seed's initial
 weights) and the trained one against the 48 demo images with a small fixed random feature
 extractor (offline: no Inception weights; the numbers compare runs of this benchmark only). Exit
-code 0 when FID fell, 1 when it did not.
+code 0 when FID fell, 1 when it did not. With --model stylegan2 the same runs for StyleGAN2-ADA with
+NVIDIA's training settings (lazy R1, path length, style mixing, ADA, ramped EMA) on small networks:
+64-d z and w, channels min(--channel-base / res, --channel-max); the EMA generator is scored.
 """
 
 from __future__ import annotations
@@ -29,7 +32,10 @@ def parse_args(argv=None):
     p.add_argument("--steps", type=int, default=1500, help="training steps (default 1500)")
     p.add_argument("--max-minutes", type=float, default=10.0, help="stop training after this long")
     p.add_argument("--image-size", type=int, default=64)
-    p.add_argument("--filters", type=int, default=32)
+    p.add_argument("--model", choices=["dcgan", "stylegan2"], default="dcgan")
+    p.add_argument("--filters", type=int, default=32, help="dcgan: base filters (32)")
+    p.add_argument("--channel-base", type=int, default=2048, help="stylegan2 (2048)")
+    p.add_argument("--channel-max", type=int, default=64, help="stylegan2 (64)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--num-fake", type=int, default=480, help="generated images scored (default 480)")
     p.add_argument("--seed", type=int, default=0)
@@ -55,10 +61,15 @@ def main(argv=None) -> int:
 
     steps_per_epoch = min(100, args.steps)
     epochs = -(-args.steps // steps_per_epoch)
-    with tempfile.TemporaryDirectory(prefix="watches-dcgan-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"watches-{args.model}-") as tmp:
         out = Path(args.out) if args.out else Path(tmp) / "run"
-        argv = ["--model", "dcgan", "--data", "demo", "--image-size", str(args.image_size),
-                "--filters", str(args.filters), "--batch-size", str(args.batch_size),
+        if args.model == "dcgan":
+            size_args = ["--filters", str(args.filters)]
+        else:
+            size_args = ["--latent-dim", "64", "--w-dim", "64", "--channel-base", str(args.channel_base),
+                         "--channel-max", str(args.channel_max)]
+        argv = ["--model", args.model, "--data", "demo", "--image-size", str(args.image_size),
+                *size_args, "--batch-size", str(args.batch_size),
                 "--steps-per-epoch", str(steps_per_epoch), "--epochs", str(epochs), "--seed", str(args.seed),
                 "--checkpoint-every", str(epochs * steps_per_epoch), "--sample-every", str(epochs * steps_per_epoch),
                 "--max-duration", f"{args.max_minutes * 60:.0f}s", "--wandb", "disabled", "--out", str(out)]

@@ -235,3 +235,22 @@ def test_diffaugment_cuts_out_a_square_of_half_the_side():
     zero_pixels = (np.abs(y).sum(axis=-1) == 0).sum(axis=(1, 2))
     assert (zero_pixels >= 64).all()  # the 8x8 cutout, plus what translation shifted in
     assert y.shape == x.shape
+
+
+def test_mixed_precision_computes_the_four_highest_resolutions_in_the_mixed_policy_with_clamping():
+    from common.runtime.config import RUNTIME_DEFAULTS
+    from watches.build import PRESETS, TASK_DEFAULTS, build_gan, validate_config
+
+    config = {**RUNTIME_DEFAULTS, **TASK_DEFAULTS, **PRESETS["stylegan2"], "explicit_keys": []}
+    config.update(image_size=64, batch_size=4, latent_dim=8, w_dim=8, channel_base=128, channel_max=8,
+                  mixed_precision=True)
+    validate_config(config)
+    model = build_gan(config)
+    synthesis, disc = model.networks["synthesis"], model.networks["discriminator"]
+    mixed = {l.name.split("_")[0]: l.compute_dtype for l in synthesis.layers if l.name.endswith("conv1")}
+    assert mixed == {"b4": "float32", "b8": "bfloat16", "b16": "bfloat16", "b32": "bfloat16", "b64": "bfloat16"}
+    assert disc.get_layer("b64_conv0").compute_dtype == "bfloat16" and disc.get_layer("b4_conv").compute_dtype == "float32"
+    assert synthesis.output.dtype == "float32" and all(l.clamp == 256 for l in synthesis.layers
+                                                        if isinstance(l, S.ModulatedConv2D))
+    logs = model.train_step(tf.random.uniform([4, 64, 64, 3], -1, 1, seed=4))
+    assert all(np.isfinite(float(v)) for v in logs.values())

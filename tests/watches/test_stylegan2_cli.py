@@ -48,9 +48,11 @@ def read_log(run):
 
 def test_train_logs_kimg_losses_regularisers_and_ada_then_exports_a_z_psi_generator(tmp_path, capsys):
     out = tmp_path / "run"
-    assert run_train(out, "--epochs", "2", "--checkpoint-every", "4") == 0
+    assert run_train(out, "--epochs", "2", "--checkpoint-every", "4", "--metrics-every", "8", "--metrics-fake", "8",
+                     "--metrics-extractor", "random") == 0
     log = read_log(out)
     assert [r["step"] for r in log] == list(range(1, 9))
+    assert "fid8" in log[-1] and log[-1]["fid8"] > 0 and "fid8" not in log[0]  # FID of the EMA generator
     assert [r["kimg"] for r in log] == pytest.approx([0.004 * s for s in range(1, 9)])
     for key in ("g_loss", "d_loss", "r1", "pl", "pl_mean", "d_real", "d_fake", "augment_p", "rt"):
         assert np.isfinite(log[-1][key]), key
@@ -59,7 +61,8 @@ def test_train_logs_kimg_losses_regularisers_and_ada_then_exports_a_z_psi_genera
     generator = keras.saving.load_model(out / "export" / "generator.keras")
     assert [tuple(i.shape) for i in generator.inputs] == [(None, 16), (None, 1)]
     assert generator.output_shape == (None, 16, 16, 3)
-    assert "augment_p=" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "augment_p=" in printed and "step 8: FID" in printed
 
 
 def _spawn(out, *extra):

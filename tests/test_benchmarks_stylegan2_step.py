@@ -1,0 +1,22 @@
+"""benchmarks.stylegan2_step's worker at a tiny size: it times the three kinds of step and amortises them."""
+
+import argparse
+
+import pytest
+
+from benchmarks import stylegan2_step
+
+
+def test_worker_times_main_pl_and_r1_steps_and_amortises_them_per_kimg():
+    args = argparse.Namespace(batch_size=4, image_size=16, xla="off", mixed_precision="off", steps=1)
+    row = stylegan2_step.worker(args)
+    assert row["s_main"] > 0 and row["s_pl"] > 0 and row["s_r1"] > 0
+    expected = row["s_main"] + (row["s_pl"] - row["s_main"]) / 4 + (row["s_r1"] - row["s_pl"]) / 16
+    assert row["s_per_step"] == pytest.approx(expected)
+    assert row["s_per_kimg"] == pytest.approx(row["s_per_step"] * 1000 / 4)
+
+
+def test_torch_options_go_together(capsys):
+    with pytest.raises(SystemExit):
+        stylegan2_step.main(["--torch-python", "python3"])
+    assert "--torch-python and --nvidia-repo go together" in capsys.readouterr().err
