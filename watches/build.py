@@ -184,5 +184,8 @@ def _build_stylegan2(config, compile=True) -> StyleGAN2:
         model.compile(g_optimizer=opts["g"], d_optimizer=opts["d"], r1_gamma=c["r1_gamma"], pl_weight=c["pl_weight"],
                       style_mixing=c["style_mixing"], g_reg_interval=G_REG_INTERVAL, d_reg_interval=D_REG_INTERVAL,
                       augment=c["augment"], augment_target=c["augment_target"],
-                      jit_compile={"auto": "auto", "on": True, "off": False}[c["jit_compile"]])
+                      jit_compile=c["jit_compile"] == "on")
+    # XLA only when asked for (--jit-compile on): Keras's "auto" turns it on with a GPU, and measured on a
+    # CPU the XLA step recompiles at every regularisation step (path length every 4th, R1 every 16th;
+    # benchmarks.stylegan2_step), which costs far more than it saves
     return model

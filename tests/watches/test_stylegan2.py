@@ -254,3 +254,4 @@ def test_mixed_precision_computes_the_four_highest_resolutions_in_the_mixed_poli
                                                         if isinstance(l, S.ModulatedConv2D))
     logs = model.train_step(tf.random.uniform([4, 64, 64, 3], -1, 1, seed=4))
     assert all(np.isfinite(float(v)) for v in logs.values())
+    assert model.jit_compile is False  # "auto" (the default) leaves XLA off for StyleGAN2; --jit-compile on asks
