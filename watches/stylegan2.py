@@ -313,6 +313,9 @@ class MinibatchStd(_Layer):
         y = ops.tile(ops.reshape(y, [-1, 1, 1, 1]), [g, h, w, 1])
         return ops.concatenate([x, ops.cast(y, x.dtype)], axis=-1)
 
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)  # older Keras cannot infer it through the tile
+
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class Truncation(_Layer):
