@@ -61,6 +61,7 @@ class StyleGAN2(GANModel):
         self.pl_mean = keras.Variable(0.0, dtype="float32", trainable=False, name="pl_mean")
         self.last_r1 = keras.Variable(0.0, dtype="float32", trainable=False, name="last_r1")
         self.last_pl = keras.Variable(0.0, dtype="float32", trainable=False, name="last_pl")
+        self._w_means = []
 
     @property
     def sampler(self):
@@ -95,13 +96,9 @@ class StyleGAN2(GANModel):
         ones = tf.ones([tf.shape(z)[0], 1])
         w = tf.cast(mapping([z, ones], training=True), tf.float32)
         if update_w_avg and self.w_avg_beta is not None:
-            avg = mapping.get_layer("truncation").w_avg
-            batch_mean = tf.reduce_mean(tf.stop_gradient(w), axis=0)
-            update = avg.assign(batch_mean + self.w_avg_beta * (avg - batch_mean))
-            # the step's outputs wait for the update: without this a checkpoint written right after the
-            # step could read w_avg before the last update landed (seen as run-to-run differences)
-            with tf.control_dependencies([update]):
-                w = tf.identity(w)
+            # folded into one assignment at the end of the step (_w_avg_update): separate read-modify-write
+            # assignments in one step were not reliably ordered (run-to-run differences under load)
+            self._w_means.append(tf.reduce_mean(tf.stop_gradient(w), axis=0))
         ws = tf.repeat(w[:, None], self.num_ws, axis=1)
         if self.style_mixing > 0:
             key = _key(self.seed, step, 200 + purpose)
@@ -130,7 +127,7 @@ class StyleGAN2(GANModel):
     def _g_pl(self, step, batch):
         n = tf.maximum(batch // self.pl_batch_shrink, 1)
         with tf.GradientTape() as tape:
-            ws = self.mapping_ws(self.latents(step, n, 2), step, 2)
+            ws = self.mapping_ws(self.latents(step, n, 2), step, 2, update_w_avg=False)  # inside a cond
             with tf.GradientTape() as inner:
                 inner.watch(ws)
                 img = tf.cast(self.networks["synthesis"](ws, training=True), tf.float32)
@@ -185,6 +182,7 @@ class StyleGAN2(GANModel):
         real = tf.cast(real, tf.float32)
         batch = tf.shape(real)[0]
         step = tf.identity(self.step_count.value)
+        self._w_means = []
         g_loss = self._g_main(step, batch)
         if self.pl_weight > 0:
             tf.cond(tf.equal(step % self.g_reg_interval, 0), lambda: self._g_pl(step, batch), lambda: tf.constant(0))
@@ -192,7 +190,10 @@ class StyleGAN2(GANModel):
         if self.r1_gamma > 0:
             tf.cond(tf.equal(step % self.d_reg_interval, 0), lambda: self._d_r1(real, step), lambda: tf.constant(0))
         images = tf.cast(batch, tf.int64) * tf.distribute.get_strategy().num_replicas_in_sync
-        updates = self.update_ema(tf.cast(images, tf.float32))
+        w_avg_update = self._w_avg_update()
+        with tf.control_dependencies([w_avg_update]):  # the EMA copies w_avg after it moved
+            updates = self.update_ema(tf.cast(images, tf.float32))
+        updates.append(w_avg_update)
         updates.append(self.nimg.assign_add(images))
         if self.augment_kind == "ada":
             updates.append(self._ada_step(real_logits, step, images))
@@ -204,6 +205,14 @@ class StyleGAN2(GANModel):
                     "kimg": tf.cast(self.nimg, tf.float32) / 1000.0}
             logs = {k: tf.identity(v) for k, v in logs.items()}
         return self.record(logs)
+
+    def _w_avg_update(self):
+        """w_avg <- lerp(batch mean, w_avg, beta) for each mapping pass of the step, in order, as one assignment."""
+        avg = self.networks["mapping"].get_layer("truncation").w_avg
+        new = tf.identity(avg.value)
+        for mean in self._w_means:
+            new = mean + self.w_avg_beta * (new - mean)
+        return avg.assign(new)
 
     def _ada_step(self, real_logits, step, images):
         self.ada_sign_sum.assign_add(tf.reduce_sum(tf.sign(real_logits)))
