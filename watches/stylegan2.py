@@ -185,7 +185,19 @@ class ModulatedConv2D(_Layer):
     styles = affine(w) (bias initialised to 1); x * styles -> conv with the shared kernel (transposed
     stride 2 then the [1,3,3,1] filter when up = 2) -> * demodulation coefficients
     rsqrt(sum_{i,k}(weight * style)^2 + 1e-8) -> + noise * strength -> bias, lrelu * sqrt(2), clamp.
-    toRGB (demodulate False, 1x1, linear) scales the styles by 1/sqrt(fan_in) instead."""
+    toRGB (demodulate False, 1x1, linear) scales the styles by 1/sqrt(fan_in) instead.
+
+    Computing in float16 with demodulation, the weight and styles are first pre-normalised as NVIDIA's
+    modulated_conv2d does against float16 overflow: weight / sqrt(Cin k k) / max|weight| per output
+    channel, styles / max|styles| per sample. The demodulation coefficients are computed from the
+    pre-normalised values, so they divide both factors out again: the output is mathematically
+    unchanged (to the 1e-8 in the demodulation), only the float16 intermediates x * styles and the
+    convolution stay small. The affine layer computing the styles runs in float32 (NVIDIA's: its
+    input w is float32)."""
+
+    # None: pre-normalise exactly when NVIDIA does (float16 compute and demodulate); True / False force
+    # it either way (a per-instance override for checks, not part of the config)
+    prenormalize = None
 
     _config_keys = ("filters", "kernel_size", "up", "demodulate", "use_noise", "resolution", "activation",
                     "clamp", "noise_mode", "seed")
@@ -203,7 +215,7 @@ class ModulatedConv2D(_Layer):
         # a stream of its own per layer (seeded by the run seed and the layer's name), restored on resume
         self.seed_generator = keras.random.SeedGenerator(self.seed * 1000003 + zlib.crc32(self.name.encode()) % 999983,
                                                          name="noise_seed")
-        self.affine = EqualDense(0, bias_init=1.0, name="affine", dtype=self.dtype_policy)
+        self.affine = EqualDense(0, bias_init=1.0, name="affine", dtype="float32")
 
     def build(self, input_shape):
         x_shape, w_shape = input_shape
@@ -220,12 +232,22 @@ class ModulatedConv2D(_Layer):
         self.weight_gain = 1.0 if self.demodulate else 1.0 / math.sqrt(cin * k * k)
 
     def styles(self, w):
-        return ops.cast(self.affine(w), "float32") * self.weight_gain
+        return ops.cast(self.affine(ops.cast(w, "float32")), "float32") * self.weight_gain
+
+    def prenormalizes(self) -> bool:
+        if self.prenormalize is not None:
+            return bool(self.prenormalize) and self.demodulate
+        return self.demodulate and self.compute_dtype == "float16"
 
     def call(self, inputs):
         x, w = inputs
-        styles = self.styles(ops.cast(w, self.compute_dtype))  # [B, Cin] float32
+        styles = self.styles(w)  # [B, Cin] float32
         weight = ops.cast(self.weight, "float32")
+        if self.prenormalizes():  # before the demodulation coefficients are computed from them (see above)
+            cin, k = weight.shape[2], self.kernel_size
+            weight = weight * (1.0 / math.sqrt(cin * k * k)
+                               / ops.max(ops.abs(weight), axis=(0, 1, 2), keepdims=True))  # max over (k, k, Cin)
+            styles = styles / ops.max(ops.abs(styles), axis=1, keepdims=True)  # max over Cin
         x = x * ops.cast(styles[:, None, None, :], x.dtype)
         kernel = ops.cast(weight, x.dtype)
         if self.up == 1:
