@@ -154,12 +154,24 @@ class StyleGAN2(GANModel):
         self.apply_gradients(tape, self.replica_mean(d_loss), "d")
         return d_loss, real_logits, fake_logits
 
-    def r1_penalty(self, real, step):
-        """[B]: |grad_x D(aug(x))|^2 per real image, the gradient taken at the image before augmentation."""
+    def r1_penalty(self, real, step, inner_scale=2.0 ** 10):
+        """[B]: |grad_x D(aug(x))|^2 per real image, the gradient taken at the image before augmentation.
+
+        The inner gradient is taken of sum(logits) * inner_scale and divided by inner_scale in float32:
+        in D's float16 blocks (mixed_float16) that backward pass runs at unit scale otherwise - the outer
+        loss scale only reaches the outer one - and its per-element values are small (~1e-4 at init at
+        64 px, falling as 1/sqrt(elements) with resolution), at the bottom of float16's normal range
+        (6e-5) and below it in subnormals, where precision is lost. 2**10 lifts them ten octaves while the
+        largest (~1e-3..1e-2) stay 2**12 and more below float16's 65504: underflow is the risk at unit
+        scale, overflow - which would make every R1 step non-finite, skipped by the loss scale optimizer
+        at any scale - the risk of a much larger constant. A power of two: scaling and unscaling are
+        exact, so in float32 and bfloat16 (no overflow in reach) the penalty is unchanged bit for bit."""
+        real = tf.cast(real, tf.float32)
         with tf.GradientTape() as inner:
             inner.watch(real)
-            total = tf.reduce_sum(self._d(real, step, 6))
-        return tf.reduce_sum(tf.square(inner.gradient(total, real)), axis=[1, 2, 3])
+            total = tf.reduce_sum(self._d(real, step, 6)) * inner_scale
+        grads = tf.cast(inner.gradient(total, real), tf.float32) / inner_scale
+        return tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])
 
     def _d_r1(self, real, step):
         with tf.GradientTape() as tape:
