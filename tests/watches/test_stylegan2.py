@@ -255,3 +255,104 @@ def test_mixed_precision_computes_the_four_highest_resolutions_in_the_mixed_poli
     logs = model.train_step(tf.random.uniform([4, 64, 64, 3], -1, 1, seed=4))
     assert all(np.isfinite(float(v)) for v in logs.values())
     assert model.jit_compile is False  # "auto" (the default) leaves XLA off for StyleGAN2; --jit-compile on asks
+
+
+# --------------------------------------------------------------------------- float16
+
+@pytest.mark.parametrize("up", [1, 2])
+def test_float16_pre_normalisation_leaves_the_demodulated_output_unchanged(up):
+    """NVIDIA's pre-normalisation (weight / sqrt(Cin k k) / max|weight| per output channel, styles / max|styles|)
+    is divided out by the demodulation computed after it: in float32 the output agrees to rounding."""
+    layer = S.ModulatedConv2D(6, up=up, use_noise=False, resolution=8 * up, clamp=256)
+    x = RNG.standard_normal((3, 8, 8, 5)).astype("float32")
+    w = RNG.standard_normal((3, 7)).astype("float32")
+    plain = layer([x, w]).numpy()
+    assert not layer.prenormalizes()  # float32: NVIDIA's path pre-normalises in float16 only
+    layer.prenormalize = True
+    assert layer.prenormalizes()
+    normalised = layer([x, w]).numpy()
+    rel = np.abs(normalised - plain).max() / np.abs(plain).max()
+    assert rel < 1e-5, rel
+    # toRGB (no demodulation) is never pre-normalised: nothing would divide the scaling out again
+    torgb = S.ModulatedConv2D(3, kernel_size=1, demodulate=False, use_noise=False, activation="linear")
+    torgb.prenormalize = True
+    assert not torgb.prenormalizes()
+
+
+def test_float16_modulated_conv_pre_normalises_against_overflow_and_matches_float32():
+    """Large activations and styles (a style bias of 40, |x| ~ 30) overflow float16's 65504 inside the plain
+    modulated convolution; pre-normalised (the float16 default) the result is finite and matches float32."""
+    x = (30 * RNG.standard_normal((2, 8, 8, 64))).astype("float32")
+    w = RNG.standard_normal((2, 8)).astype("float32")
+    outputs = {}
+    for name, dtype, prenormalize in (("f32", "float32", None), ("f16", "mixed_float16", None),
+                                      ("f16-plain", "mixed_float16", False)):
+        layer = S.ModulatedConv2D(16, use_noise=False, resolution=8, activation="linear", dtype=dtype, name="conv")
+        layer.build([x.shape, w.shape])
+        layer.affine.build(w.shape)
+        layer.set_weights([np.full_like(v, 40.0) if v.path.endswith("affine/bias") else
+                           np.random.default_rng(1).standard_normal(v.shape).astype("float32")
+                           for v in layer.weights])
+        layer.prenormalize = prenormalize
+        outputs[name] = keras.ops.convert_to_numpy(keras.ops.cast(layer([x, w]), "float32"))
+        if dtype == "mixed_float16":
+            assert layer.compute_dtype == "float16" and layer.weight.dtype == "float32"
+            assert layer.prenormalizes() == (prenormalize is None)
+    assert not np.isfinite(outputs["f16-plain"]).all()  # the check can fail: the overflow is real
+    assert np.isfinite(outputs["f16"]).all()
+    np.testing.assert_allclose(outputs["f16"], outputs["f32"], rtol=0, atol=2e-2 * np.abs(outputs["f32"]).max())
+
+
+def test_modulated_conv_config_round_trips_in_the_mixed_policy():
+    layer = S.ModulatedConv2D(4, up=2, resolution=16, clamp=256.0, noise_mode="const", seed=3, dtype="mixed_float16",
+                              name="b16_conv0")
+    x = RNG.standard_normal((2, 8, 8, 3)).astype("float32")
+    w = RNG.standard_normal((2, 5)).astype("float32")
+    y = layer([x, w])
+    copy = S.ModulatedConv2D.from_config(layer.get_config())
+    assert copy.get_config() == layer.get_config() and copy.compute_dtype == "float16" and copy.clamp == 256.0
+    copy([x, w])
+    copy.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(copy([x, w])), keras.ops.convert_to_numpy(y))
+    assert "prenormalize" not in layer.get_config()  # an override for checks, not a setting
+
+
+def tiny_discriminators(size=16):
+    """The same weights as a float32 and as a mixed_float16 discriminator (every block but 4x4 in float16)."""
+    keras.utils.set_random_seed(5)
+    d32 = S.discriminator(size, 128, 16, mbstd_group=2, clamp=256, name="discriminator")
+    d16 = S.discriminator(size, 128, 16, mbstd_group=2, clamp=256, mixed_resolutions=4, mixed_policy="mixed_float16",
+                          name="discriminator")
+    d16.set_weights(d32.get_weights())
+    assert d16.get_layer(f"b{size}_conv0").compute_dtype == "float16"
+    assert d16.get_layer("b8_conv1").compute_dtype == "float16" and d16.get_layer("b4_conv").compute_dtype == "float32"
+    return d32, d16
+
+
+@pytest.mark.parametrize("flat", [False, True])
+def test_r1_in_float16_is_finite_and_close_to_float32(flat):
+    """R1's inner gradient through float16 blocks against the float32 network with the same weights and images.
+    `flat`: D's output weight times 2**-16, so every inner gradient is 2**16 smaller (as one spread over many more
+    elements would be): at unit scale it sinks into float16's subnormals and loses its precision (measured:
+    40-85% off, and exactly 0 at 2**-18); the inner scale of r1_penalty keeps it within float16's rounding."""
+    d32, d16 = tiny_discriminators()
+    if flat:
+        for d in (d32, d16):
+            out = d.get_layer("b4_out").weight
+            out.assign(out * 2.0 ** -16)
+    model = tiny(augment="none")
+    x = tf.constant(np.random.default_rng(5).uniform(-1, 1, (4, 16, 16, 3)).astype("float32"))
+    step = tf.constant(0, tf.int64)
+    penalties = {}
+    for name, d in (("f32", d32), ("f16", d16)):
+        model.networks["discriminator"] = d
+        penalties[name] = model.r1_penalty(x, step).numpy()
+        penalties[name + "-unscaled"] = model.r1_penalty(x, step, inner_scale=1.0).numpy()
+    ref, f16 = penalties["f32"], penalties["f16"]
+    assert np.isfinite(f16).all() and (ref > 0).all()
+    np.testing.assert_array_equal(penalties["f32-unscaled"], ref)  # a power of two: exact in float32
+    # the batch mean is what the loss uses (measured 0.2-0.9% off over seeds); single images up to ~4%
+    assert abs(f16.mean() / ref.mean() - 1) < 2e-2, (f16, ref)
+    np.testing.assert_allclose(f16, ref, rtol=6e-2)
+    if flat:  # the check can fail: without the scale float16 is far off
+        assert abs(penalties["f16-unscaled"].mean() / ref.mean() - 1) > 0.3, (penalties["f16-unscaled"], ref)
