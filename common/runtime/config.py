@@ -38,6 +38,9 @@ RUNTIME_DEFAULTS = {
     "strategy": "auto",
 }
 
+STRATEGIES = ("auto", "default", "mirrored", "multi-worker", "tpu")
+
+
 class ConfigError(ValueError):
     """A setting that cannot work (reported as one line, before training starts)."""
 
@@ -106,8 +109,9 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--mixed-precision", type=parse_bool, default=S, metavar="BOOL",
                    help="mixed precision: float16 compute with loss scaling on a GPU, bfloat16 on a CPU/TPU")
     g.add_argument("--jit-compile", default=S, choices=["auto", "on", "off"], help="XLA compilation of the step")
-    g.add_argument("--strategy", default=S, choices=["auto", "default", "mirrored", "tpu"],
-                   help="auto: TPU if present, all GPUs if more than one, else one device")
+    g.add_argument("--strategy", default=S, choices=list(STRATEGIES),
+                   help="auto: TPU if present, all GPUs if more than one, else one device; multi-worker: "
+                        "several machines, the cluster from TF_CONFIG (--out must be a folder they share)")
 
 
 def load_config_file(path) -> dict:
@@ -197,8 +201,12 @@ def _validate_runtime(c: dict) -> None:
         c["jit_compile"] = "on" if c["jit_compile"] else "off"
     if c["jit_compile"] not in ("auto", "on", "off"):
         raise ValueError(f"--jit-compile must be auto, on or off, got {c['jit_compile']!r}")
-    if c["strategy"] not in ("auto", "default", "mirrored", "tpu"):
-        raise ValueError(f"--strategy must be auto, default, mirrored or tpu, got {c['strategy']!r}")
+    if c["strategy"] not in STRATEGIES:
+        raise ValueError(f"--strategy must be {', '.join(STRATEGIES[:-1])} or {STRATEGIES[-1]}, got {c['strategy']!r}")
+    if c["strategy"] == "multi-worker":
+        from common.runtime.distribute import read_tf_config
+
+        read_tf_config()  # a missing or malformed TF_CONFIG is a one-line error before anything starts
     for key in ("mixed_precision", "deterministic"):
         c[key] = parse_bool(c[key])
 
