@@ -43,17 +43,24 @@ def _scalar(value) -> float:
 class RunController(keras.callbacks.Callback):
     """Counts global steps and decides when to stop: a signal, --max-duration, a non-finite loss."""
 
-    def __init__(self, state: RunState, *, max_duration=None):
+    def __init__(self, state: RunState, *, max_duration=None, agree=None):
         super().__init__()
         self.state = state
         self.max_duration = max_duration
+        # several workers: agree(flags) -> flags set on any worker (one collective per step), so every
+        # worker stops at the same step whichever of them got the signal or reached --max-duration first
+        self.agree = agree
 
     def on_train_batch_end(self, batch, logs=None):
         s = self.state
         s.step += 1
         bad = {k: _scalar(v) for k, v in (logs or {}).items() if not math.isfinite(_scalar(v))}
-        if bad:
-            name, value = next(iter(bad.items()))
+        late = self.max_duration is not None and time.monotonic() - s.started >= self.max_duration
+        nan, signalled = bool(bad), s.signal_received
+        if self.agree is not None:
+            nan, signalled, late = self.agree([nan, signalled, late])
+        if nan:
+            name, value = next(iter(bad.items())) if bad else ("on another worker", "nan")
             s.stop_reason = "nan"
             if s.last_checkpoint_step is None:
                 kept = "no checkpoint had been written yet. Start again"
@@ -64,9 +71,9 @@ class RunController(keras.callbacks.Callback):
                          "or without --mixed-precision.")
             self.model.stop_training = True
             return
-        if s.signal_received:
+        if signalled:
             s.stop_reason = "signal"
-        elif self.max_duration is not None and time.monotonic() - s.started >= self.max_duration:
+        elif late:
             s.stop_reason = "duration"
         if s.stop_reason or s.step >= s.total_steps:
             self.model.stop_training = True

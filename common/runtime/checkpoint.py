@@ -149,6 +149,17 @@ def optimizer_targets(model) -> dict:
             for name in sorted(model.optimizers)}
 
 
+def variable_values(model) -> tuple[dict, dict]:
+    """({identity: variable}, {"v00000": numpy value, ...}): what a checkpoint stores, read in its order.
+
+    A multi-worker run's other workers call this where the chief saves: reading a variable
+    that is synchronised on read is a collective every worker must join.
+    """
+    keyed = keyed_variables(model)
+    arrays = {f"v{i:05d}": np.asarray(v.numpy() if hasattr(v, "numpy") else v) for i, v in enumerate(keyed.values())}
+    return keyed, arrays
+
+
 def collect_variables(model) -> list:
     """Every variable a resumed run needs, in the checkpoint's order."""
     return list(keyed_variables(model).values())
@@ -202,13 +213,10 @@ class CheckpointManager:
         A failed write (disk full, folder not writable) leaves no partial folder and
         the previous checkpoints intact, and is reported as one CheckpointError line.
         """
-        keyed = keyed_variables(model)
-        arrays = {}
-        for i, (key, v) in enumerate(keyed.items()):
-            value = np.asarray(v.numpy() if hasattr(v, "numpy") else v)
+        keyed, arrays = variable_values(model)
+        for key, value in zip(keyed, arrays.values()):
             if value.dtype.kind == "f" and not np.all(np.isfinite(value)):
                 raise CheckpointError(f"not writing checkpoint at step {step}: variable {key} holds NaN/Inf")
-            arrays[f"v{i:05d}"] = value
         meta = dict(state)
         meta.update(
             format=FORMAT_VERSION,

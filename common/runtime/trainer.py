@@ -7,6 +7,15 @@ and every optimizer are restored, the data pipeline is rebuilt to start at the s
 global step (data order is a function of (seed, step)), the metrics log is cut back
 to that step, and the same W&B run continues. A mid-epoch checkpoint is resumed by a
 short first `fit` that finishes the epoch.
+
+Several machines (`--strategy multi-worker`): every worker runs the same command; the
+strategy is made first (before TensorFlow runs anything else). Only the chief writes
+(checkpoints, samples, metrics.jsonl, config.json, losses.png, exports, W&B); the other
+workers take part in every collective and write nothing. Every worker reads the chief's
+checkpoints from the shared `--out`, and before training they check that they resume
+from the same step (a worker that cannot see the chief's checkpoint stops with an error).
+Stopping (a signal to any worker, --max-duration) is agreed after every step, so all
+workers stop at the same step and the chief's checkpoint covers it.
 """
 
 from __future__ import annotations
@@ -27,7 +36,8 @@ from common.runtime import checkpoint as ckpt
 from common.runtime.callbacks import (CheckpointWriter, ProgressLine, RunController, RunState, SampleWriter,
                                       ScalarLogger, truncate_log)
 from common.runtime.config import ConfigError, save_config
-from common.runtime.distribute import make_strategy, mixed_precision_policy
+from common.runtime.distribute import WorkerSync, is_chief, make_strategy, mixed_precision_policy, worker_label
+from common.replicas import for_replicas
 from common.runtime.plots import plot_losses
 
 log = logging.getLogger(__name__)
@@ -180,15 +190,71 @@ def _signal_handlers(state: RunState):
             signal.signal(sig, handler)
 
 
-def _resume_from(task, config, path, label) -> tuple[dict, dict]:
+class _Worker:
+    """Who this process is in the run: the chief (or the only process) writes; others print prefixed."""
+
+    def __init__(self, strategy=None):
+        self.chief = strategy is None or is_chief(strategy)
+        self.label = worker_label(strategy) if strategy is not None else ""
+        self.sync = WorkerSync(strategy) if strategy is not None else None
+
+    @property
+    def several(self) -> bool:
+        return self.sync is not None and self.sync.active
+
+    def say(self, message, file=None) -> None:
+        prefix = "" if self.chief or not self.label else f"[{self.label}] "
+        print(prefix + message, file=file or sys.stdout, flush=True)
+
+
+def _resume_from(task, config, path, label, worker=None) -> tuple[dict, dict]:
     """Read a checkpoint's state and merge its config; print what changed."""
+    say = worker.say if worker is not None else (lambda m: print(m, flush=True))
     meta = ckpt.read_state(path)
     config, changed = resumed_config(config, meta.get("config", {}), task.fixed_on_resume)
     for key, (old, new) in changed.items():
-        print(f"resuming with a changed setting: {key} {old} -> {new}", flush=True)
+        say(f"resuming with a changed setting: {key} {old} -> {new}")
     if label:
-        print(label, flush=True)
+        say(label)
     return config, meta
+
+
+def _agree_on_start(task, given, config, meta, resume_from, manager, worker):
+    """Multi-worker: every worker continues from the chief's step, or all stop with one error.
+
+    One gather tells every worker whether any worker failed to start and the chief's resume
+    step; a worker that found another step looks for the chief's checkpoint (under
+    checkpoints/ or checkpoints/downloaded/ of the shared --out); a second gather says
+    whether every worker found it. Returns (config, meta, resume_from).
+    """
+    step = int(meta.get("step", 0))
+    rows = worker.sync.gather([0.0, step])
+    if rows[:, 0].max():
+        raise ConfigError("another worker of this run could not start (its own output says why); stopping too")
+    chief_step = int(rows[0, 1])
+    problem = None
+    if step != chief_step:
+        if chief_step == 0:  # the chief starts afresh (e.g. --resume never): so does this worker
+            resume_from, config, meta = None, dict(given), {}
+            task.prepare(config)
+        else:
+            name = f"ckpt-{chief_step:09d}"
+            found = [p for p in (manager.root / name, manager.root / "downloaded" / name) if ckpt.is_readable(p)]
+            if found:
+                config, meta = _resume_from(task, dict(given), found[0], None, worker)
+                resume_from = found[0]
+                task.prepare(config)
+            else:
+                problem = (f"the chief resumes from step {chief_step} but {worker.label} finds "
+                           f"{'no checkpoint' if step == 0 else f'step {step}'} in {manager.root}: --out must be "
+                           "one folder every worker reads (a shared filesystem or a mounted bucket)")
+    flags = worker.sync.gather([float(problem is not None)])
+    if problem is not None:
+        raise ConfigError(problem)
+    if flags.max():
+        raise ConfigError(f"another worker cannot see the chief's checkpoint of step {chief_step} (its own output "
+                          "says where it looked): --out must be one folder every worker reads")
+    return config, meta, resume_from
 
 
 def train(task: TrainingTask, config: dict, *, artifact_store=None, extra_callbacks=(),
@@ -203,32 +269,43 @@ def train(task: TrainingTask, config: dict, *, artifact_store=None, extra_callba
     extra_callbacks: more Keras callbacks, run after the runtime's own.
     command: the command line that started this run (printed as the resume command).
     """
-    out = Path(config["out"])
-    manager = ckpt.CheckpointManager(out / "checkpoints", keep=config["keep_checkpoints"])
-    resume_from = _local_checkpoint(config, manager)
-    meta = {}
-    if resume_from is not None:
-        config, meta = _resume_from(task, config, resume_from, None)
-    task.prepare(config)  # data errors surface here, before any folder, model or W&B run exists
-    _check_writable(out)
-    _configure_determinism(config)
-
+    from common.data import DataError
     from common.runtime import tracking
 
-    mode, why = tracking.resolve_mode(config["wandb"])
-    project = config.get("wandb_project") or task.wandb_project
-    run_id = config.get("wandb_run_id") or meta.get("wandb_run_id")
-    step = int(meta.get("step", 0))
-    truncate_log(out / "metrics.jsonl", step)  # lines past the checkpoint are replayed by this run
-    tracker = tracking.Tracker(mode=mode, why=why, project=project, config=task.wandb_config(config),
-                               run_id=run_id, out_dir=out, name=out.name,
-                               history=out / "metrics.jsonl" if step else None, samples=out / "samples")
+    # several machines: the collective strategy comes before TensorFlow runs anything else here
+    strategy = make_strategy(config["strategy"]) if config["strategy"] == "multi-worker" else None
+    worker = _Worker(strategy)
+    given = dict(config)
+    out = Path(config["out"])
+    manager = ckpt.CheckpointManager(out / "checkpoints", keep=config["keep_checkpoints"])
+    tracker = None
     try:
+        resume_from = _local_checkpoint(config, manager)
+        meta = {}
+        if resume_from is not None:
+            config, meta = _resume_from(task, config, resume_from, None, worker)
+        task.prepare(config)  # data errors surface here, before any folder, model or W&B run exists
+        if worker.chief:
+            _check_writable(out)
+        _configure_determinism(config)
+
+        mode, why = tracking.resolve_mode(config["wandb"]) if worker.chief else ("disabled", "not the chief")
+        project = config.get("wandb_project") or task.wandb_project
+        run_id = config.get("wandb_run_id") or meta.get("wandb_run_id")
+        step = int(meta.get("step", 0))
+        if worker.chief:
+            truncate_log(out / "metrics.jsonl", step)  # lines past the checkpoint are replayed by this run
+        tracker = tracking.Tracker(mode=mode, why=why, project=project, config=task.wandb_config(config),
+                                   run_id=run_id, out_dir=out, name=out.name,
+                                   history=out / "metrics.jsonl" if step else None, samples=out / "samples")
         if tracker.run_id:
             run_id = tracker.run_id
-        store = artifact_store if artifact_store is not None else tracker.artifact_store(
-            project, keep=config["keep_checkpoints"])
-        if resume_from is None and config["resume"] == "auto" and (run_id or artifact_store is not None):
+        store = None
+        if worker.chief:
+            store = artifact_store if artifact_store is not None else tracker.artifact_store(
+                project, keep=config["keep_checkpoints"])
+        if (worker.chief and resume_from is None and config["resume"] == "auto"
+                and (run_id or artifact_store is not None)):
             downloaded = store.download_latest(manager.root / "downloaded") if store is not None else None
             if downloaded is not None:
                 config, meta = _resume_from(task, config, downloaded, f"downloaded checkpoint {downloaded.name}")
@@ -242,17 +319,32 @@ def train(task: TrainingTask, config: dict, *, artifact_store=None, extra_callba
                 raise ckpt.CheckpointError(
                     f"--wandb-run-id {run_id}: no checkpoint in {manager.root} {where}. "
                     "To start this run over from step 0, add --resume never")
+    except (ckpt.CheckpointError, ConfigError, DataError):
+        if worker.several:
+            worker.sync.gather([1.0, -1.0])  # the other workers stop too instead of waiting for this one
+        if tracker is not None:
+            tracker.finish(exit_code=1)
+        raise
+    except BaseException:
+        if tracker is not None:
+            tracker.finish(exit_code=1)
+        raise
+    try:
+        if worker.several:
+            config, meta, resume_from = _agree_on_start(task, given, config, meta, resume_from, manager, worker)
+            step = int(meta.get("step", 0))
         return _fit(task, config, out, manager, resume_from, step, tracker, store, run_id, project,
-                    extra_callbacks, command)
+                    extra_callbacks, command, strategy, worker)
     except BaseException:
         tracker.finish(exit_code=1)
         raise
 
 
 def _fit(task, config, out, manager, resume_from, step, tracker, store, run_id, project, extra_callbacks,
-         command) -> RunResult:
+         command, strategy=None, worker=None) -> RunResult:
+    worker = worker or _Worker()
     with _precision_policy(config["mixed_precision"]):
-        strategy = make_strategy(config["strategy"])
+        strategy = strategy or make_strategy(config["strategy"])
         replicas = strategy.num_replicas_in_sync
         if config["batch_size"] % replicas:
             raise ConfigError(f"--batch-size {config['batch_size']} is not divisible by the {replicas} devices")
@@ -264,14 +356,22 @@ def _fit(task, config, out, manager, resume_from, step, tracker, store, run_id, 
                 ckpt.restore(model, resume_from)
         spe = int(config["steps_per_epoch"])
         total = int(config["epochs"]) * spe
-        save_config(config, out / "config.json")
-        _announce(tracker, run_id, project, command)
+        if worker.chief:
+            save_config(config, out / "config.json")
+            _announce(tracker, run_id, project, command)
+        elif worker.label:
+            worker.say(f"training with the chief ({strategy.num_replicas_in_sync} replicas in all); the chief "
+                       f"writes checkpoints, logs and samples to {out}")
         state = RunState(step=step, total_steps=total, start_step=step)
         if resume_from is not None:
             state.last_checkpoint_step = step
-            print(f"resuming from {resume_from} at step {step}/{total}", flush=True)
+            worker.say(f"resuming from {resume_from} at step {step}/{total}")
 
         def save_checkpoint(at_step):
+            if not worker.chief:
+                # reads every value as the chief's save does (the same collectives, if a variable needs any)
+                ckpt.variable_values(model)
+                return
             path = manager.save(model, at_step, {
                 "epoch": at_step // spe, "seed": config["seed"], "config": config,
                 "wandb_run_id": run_id, "task": task.name,
@@ -279,44 +379,97 @@ def _fit(task, config, out, manager, resume_from, step, tracker, store, run_id, 
             if store is not None:
                 store.upload(path, at_step)
 
-        logger = ScalarLogger(state, out / "metrics.jsonl", tracker, log_every=config["log_every"],
-                              extra=task.step_metrics)
+        logger = None
+        if worker.chief:
+            logger = ScalarLogger(state, out / "metrics.jsonl", tracker, log_every=config["log_every"],
+                                  extra=task.step_metrics)
         callbacks = [
-            RunController(state, max_duration=config.get("max_duration")),
-            logger,  # the step's log line is on disk before the checkpoint that covers it
-            SampleWriter(state, task.sample_grid, out / "samples", config["sample_every"], tracker),
+            RunController(state, max_duration=config.get("max_duration"),
+                          agree=worker.sync.any if worker.several else None),
+            # the step's log line is on disk before the checkpoint that covers it
+            *([logger, SampleWriter(state, task.sample_grid, out / "samples", config["sample_every"], tracker)]
+              if worker.chief else []),
             CheckpointWriter(state, checkpoint_every=config["checkpoint_every"], save_checkpoint=save_checkpoint,
-                             before_save=logger.sync),
-            ProgressLine(state),
+                             before_save=logger.sync if logger is not None else None),
+            *([ProgressLine(state)] if worker.chief else []),
             *extra_callbacks,
         ]
         with _signal_handlers(state):
             _fit_epochs(model, task, config, state, spe, callbacks)
 
-    plot_losses(out / "metrics.jsonl", out / "losses.png")
+    if worker.chief:
+        plot_losses(out / "metrics.jsonl", out / "losses.png")
     exit_code = 0
     if state.stop_reason == "nan":
-        print(f"training stopped: {state.failure}", file=sys.stderr, flush=True)
+        worker.say(f"training stopped: {state.failure}", file=sys.stderr)
         exit_code = 1
     elif state.stop_reason in ("signal", "duration"):
-        task.on_finish(model, config)
+        if worker.chief:
+            task.on_finish(model, config)
         why = "on request" if state.stop_reason == "signal" else "at --max-duration"
-        print(f"stopped {why} at step {state.step}/{total}; checkpoint saved in {manager.root}. "
-              f"Resume with the same command (--resume auto is the default).", flush=True)
+        worker.say(f"stopped {why} at step {state.step}/{total}; checkpoint saved in {manager.root}. "
+                   f"Resume with the same command (--resume auto is the default).")
     else:
-        task.on_finish(model, config)
-        print(f"finished {state.step} steps; outputs in {out}", flush=True)
+        if worker.chief:
+            task.on_finish(model, config)
+        worker.say(f"finished {state.step} steps; outputs in {out}")
     tracker.finish(exit_code=exit_code)
     return RunResult(step=state.step, total_steps=total, stop_reason=state.stop_reason, out_dir=out,
                      checkpoint=manager.latest(), exit_code=exit_code, model=model)
 
 
+def _keras_multi_worker_fixes(model) -> None:
+    """Two gaps of Keras 3's fit under MultiWorkerMirroredStrategy (tensorflow/tensorflow#72388), mended
+    on this model only:
+
+    * the step's logged values are averaged over workers with strategy.reduce("MEAN", v, axis=0),
+      which fails on a scalar loss: each scalar leaves the step as shape [1], so the average over
+      the workers' replicas is the same number one device logs (every worker gets it);
+    * fit builds the model from its first batch, averaged with one strategy.reduce call on the whole
+      (tuple) element, which this strategy cannot reduce: it builds from this worker's first
+      replica's batch instead (shapes are what the build needs; no collective).
+    """
+    if getattr(model, "_multi_worker_fixed", False):
+        return
+    step, build, strategy = model.train_step, model._maybe_symbolic_build, model.distribute_strategy
+
+    def train_step(data):
+        logs = step(data)
+        return {k: tf.reshape(v, [1]) if isinstance(v, tf.Tensor) and v.shape.rank == 0 else v
+                for k, v in logs.items()} if isinstance(logs, dict) else logs
+
+    def local(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return strategy.experimental_local_results(value)[0]
+        return value
+
+    def maybe_symbolic_build(iterator=None, data_batch=None):
+        if iterator is not None:
+            for _, _, it in iterator:
+                data_batch = tf.nest.map_structure(local, next(it))
+                break
+        return build(data_batch=data_batch)
+
+    model.train_step = train_step
+    model._maybe_symbolic_build = maybe_symbolic_build
+    model.train_function = None
+    model._multi_worker_fixed = True
+
+
 def _fit_epochs(model, task, config, state, spe, callbacks) -> None:
     """Keras fit over whole epochs; a run resumed mid-epoch first finishes that epoch."""
+    if isinstance(model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _keras_multi_worker_fixes(model)
     total = state.total_steps
     while state.step < total and state.stop_reason is None:
         epoch, done_in_epoch = divmod(state.step, spe)
-        dataset = task.dataset(config, start_step=state.step)
+        dataset = for_replicas(task.dataset(config, start_step=state.step),
+                               model.distribute_strategy.num_replicas_in_sync)
+        # several workers: each takes its replicas' slices of every global batch, in order (the pipeline
+        # is a function of (seed, step), so every worker builds the same global batches)
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        dataset = dataset.with_options(options)
         if done_in_epoch:
             model.fit(dataset, epochs=1, steps_per_epoch=spe - done_in_epoch, verbose=0,
                       shuffle=False, callbacks=callbacks)
@@ -350,4 +503,11 @@ def run_cli(task: TrainingTask, config: dict, argv=None) -> int:
     except (DataError, ckpt.CheckpointError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 2
+    except (tf.errors.UnavailableError, tf.errors.DeadlineExceededError) as exc:
+        if config.get("strategy") != "multi-worker":
+            raise
+        print(f"error: lost contact with another worker of this run (a collective failed with "
+              f"{type(exc).__name__}); restart every worker with the same command: they continue from the chief's "
+              "newest checkpoint", file=sys.stderr, flush=True)
+        return 1
     return result.exit_code
