@@ -13,20 +13,24 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from common.replicas import Draws, cross_replica_mean
+
 
 class GANModel(keras.Model):
     """Common plumbing of the toolkit's GANs.
 
     Subclasses set `self.networks` in `__init__`, call `super().compile(...)` with
     `optimizers={name: (optimizer, [network names])}` and `loss_names=[...]`, and in
-    `train_step` compute per-replica losses under a `tf.GradientTape`, scale what they
-    differentiate with `replica_mean`, step the optimizers with
-    `apply_gradients(tape, loss, *optimizer_names)` and return `self.record(losses)`.
+    `train_step` compute this replica's mean losses under a `tf.GradientTape`, step the
+    optimizers with `apply_gradients(tape, loss, *optimizer_names)`, take every random draw
+    from `self.draws(step, purpose)` and return `self.record(losses)`. Written so, a step on
+    N replicas computes what it computes on one device for the same global batch.
     """
 
-    def __init__(self, networks: dict[str, keras.Model], **kwargs):
+    def __init__(self, networks: dict[str, keras.Model], *, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.networks = dict(networks)
+        self.seed = int(seed)
         self.optimizers: dict[str, keras.optimizers.Optimizer] = {}
         self.optimizer_targets: dict[str, list[str]] = {}
         self._trackers: dict[str, keras.metrics.Mean] = {}
@@ -61,8 +65,16 @@ class GANModel(keras.Model):
             if not optimizer.built:
                 optimizer.build(self.trainable_variables_of(name))
 
+    def draws(self, step, purpose) -> Draws:
+        """The random draws of (self.seed, step, purpose), each replica given its rows of the global batch."""
+        return Draws.of(self.seed, step, purpose)
+
     def apply_gradients(self, tape, loss, *optimizer_names: str):
-        """Differentiate `loss` (already replica-scaled) once and step every named optimizer.
+        """Differentiate this replica's mean `loss` once and step every named optimizer.
+
+        Optimizers sum gradients over replicas, so the backward pass starts from 1/replicas (the
+        global-batch mean's share of this replica): passed as the output gradient, it needs no
+        scaled copy of the loss on the tape, and works for a loss computed after the tape closed.
 
         One `tape.gradient` call covers all the networks the optimizers train (e.g. both
         CycleGAN generators, whose shared objective would otherwise be differentiated
@@ -86,9 +98,12 @@ class GANModel(keras.Model):
             else:
                 scales.append(None)
         start = None
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
         if any(s is not None for s in scales):
             start = tf.reduce_min(tf.stack([s for s in scales if s is not None]))
-            grads = tape.gradient(loss, variables, output_gradients=tf.cast(start, loss.dtype))
+            grads = tape.gradient(loss, variables, output_gradients=tf.cast(start / replicas, loss.dtype))
+        elif replicas > 1:
+            grads = tape.gradient(loss, variables, output_gradients=tf.cast(1.0 / replicas, loss.dtype))
         else:
             grads = tape.gradient(loss, variables)
         offset = 0
@@ -106,23 +121,15 @@ class GANModel(keras.Model):
         terms = [tf.cast(t, "float32") for n in network_names for t in self.networks[n].losses]
         return tf.add_n(terms) if terms else tf.constant(0.0)
 
-    @staticmethod
-    def replica_mean(loss):
-        """Per-replica mean loss -> contribution to the global-batch mean.
-
-        Optimizers sum gradients over replicas, so each replica's mean is divided by
-        the replica count; on one device this is the identity.
-        """
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        if replicas == 1:
-            return loss
-        return loss / tf.cast(replicas, loss.dtype)
-
     def record(self, losses: dict) -> dict:
-        """Update the epoch trackers; return this step's values (what callbacks log)."""
+        """Update the epoch trackers; return this step's values (what callbacks log), each the mean over
+        the replicas: the value one device would report for the global batch."""
+        names = list(losses)
+        values = [tf.reshape(tf.cast(losses[n], "float32"), []) for n in names]
+        if values:  # one all-reduce for the whole step (the identity on one device)
+            values = tf.unstack(cross_replica_mean(tf.stack(values)), num=len(values))
         out = {}
-        for name, value in losses.items():
-            value = tf.cast(value, "float32")
+        for name, value in zip(names, values):
             if name in self._trackers:
                 self._trackers[name].update_state(value)
             out[name] = value

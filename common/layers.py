@@ -12,7 +12,7 @@ import numbers
 import keras
 from keras import ops
 
-__all__ = ["instance_norm", "ReflectionPadding2D", "SelfAttention2D", "InceptionModule"]
+__all__ = ["instance_norm", "batch_norm", "ReflectionPadding2D", "SelfAttention2D", "InceptionModule"]
 
 _PACKAGE = "ganworks"
 
@@ -28,6 +28,20 @@ def instance_norm(name=None, epsilon=1e-5, **kwargs):
     """
     return keras.layers.GroupNormalization(groups=-1, epsilon=epsilon, center=True, scale=True, name=name,
                                            **kwargs)
+
+
+def batch_norm(name=None, momentum=0.9, epsilon=1e-5, gamma_initializer="ones", **kwargs):
+    """Batch normalisation as PyTorch's defaults have it (momentum 0.1 there is 0.9 here, epsilon 1e-5).
+
+    Built under a strategy with several replicas, the batch statistics are the global batch's
+    (`synchronized`, one all-reduce per layer), so N devices normalise as one device does and every
+    replica writes the same moving averages; on one device it is the plain layer.
+    Input and output: float [B, H, W, C].
+    """
+    from common.replicas import several_replicas
+
+    return keras.layers.BatchNormalization(momentum=momentum, epsilon=epsilon, gamma_initializer=gamma_initializer,
+                                           synchronized=several_replicas(), name=name, **kwargs)
 
 
 def weight_initializers(weight_init):

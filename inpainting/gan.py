@@ -87,14 +87,14 @@ class InpaintingGAN(GANModel):
             d_real = losses.bce_loss(1.0, d_real_out)
             d_fake = losses.bce_loss(0.0, d_fake_out)
             d_total = d_real + d_fake + self.regularization_loss("discriminator")
-        self.apply_gradients(tape, self.replica_mean(d_total), "d")
+        self.apply_gradients(tape, d_total, "d")
         with tape:
             d_after = tf.cast(D(fake, training=True), tf.float32)
             g_adv = losses.nonsaturating_generator_loss(d_after)
             g_recon = self.reconstruction(x_hat, x_hole, box_mask)
             g_total = (self.adv_weight * g_adv + self.recon_weight * g_recon
                        + self.regularization_loss("generator"))
-        self.apply_gradients(tape, self.replica_mean(g_total), "g")
+        self.apply_gradients(tape, g_total, "g")
         del tape
         return self.record({"d_real": d_real, "d_fake": d_fake, "d_total": d_total, "g_adv": g_adv,
                             "g_recon": g_recon, "g_total": g_total, "d_x": tf.reduce_mean(d_real_out),

@@ -22,7 +22,7 @@ import math
 import keras
 from keras import layers
 
-from common.layers import SelfAttention2D, weight_initializers
+from common.layers import SelfAttention2D, batch_norm, weight_initializers
 
 __all__ = ["improved_generator", "improved_discriminator", "context_encoder_generator",
            "context_encoder_discriminator"]
@@ -56,7 +56,7 @@ class _Blocks:
                                       kernel_initializer=self.kernel, name=name)(x)
 
     def norm(self, x, name):
-        return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, gamma_initializer=self.gamma, name=name)(x)
+        return batch_norm(name, gamma_initializer=self.gamma)(x)
 
 
 def _encoder_decoder(image_size, filters, bottleneck, weight_init, skips, name):

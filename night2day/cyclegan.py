@@ -84,7 +84,8 @@ class CycleGAN(GANModel):
     def __init__(self, generator_g, generator_f, discriminator_x, discriminator_y, *,
                  history_pool_size=0, seed=0, **kwargs):
         super().__init__({"generator_g": generator_g, "generator_f": generator_f,
-                          "discriminator_x": discriminator_x, "discriminator_y": discriminator_y}, **kwargs)
+                          "discriminator_x": discriminator_x, "discriminator_y": discriminator_y}, seed=seed,
+                         **kwargs)
         self.num_scales = len(discriminator_y.outputs)
         # kernel regularisers (the multi-scale generator's L2 on its dense layers) join g_total
         self.has_regularization = bool(generator_g.losses or generator_f.losses)
@@ -149,9 +150,8 @@ class CycleGAN(GANModel):
                        + self.cycle_weight * (cyc_fwd + cyc_bwd)
                        + self.identity_weight * (id_tgt + id_src)
                        + g_reg)
-            g_scaled = self.replica_mean(g_total)
         # one backward pass for both generators: each gets the gradient of the shared objective
-        self.apply_gradients(tape, g_scaled, "g", "f")
+        self.apply_gradients(tape, g_total, "g", "f")
         del tape
 
         disc_fake_x, disc_fake_y = tf.stop_gradient(fake_x), tf.stop_gradient(fake_y)
@@ -167,8 +167,8 @@ class CycleGAN(GANModel):
             dx_total = tf.add_n(dx_terms) + self.regularization_loss("discriminator_x")
             dy_total = tf.add_n(dy_terms) + self.regularization_loss("discriminator_y")
             # D_X's weights do not reach dy_total and vice versa: one backward pass serves both
-            d_scaled = self.replica_mean(dx_total + dy_total)
-        self.apply_gradients(tape, d_scaled, "dx", "dy")
+            d_sum = dx_total + dy_total
+        self.apply_gradients(tape, d_sum, "dx", "dy")
         del tape
 
         logs = {}

@@ -1,6 +1,8 @@
 """Differentiable augmentation of every image the discriminator sees (StyleGAN2-ADA's "bgc" pipeline,
-Karras et al. 2020, and DiffAugment, Zhao et al. 2020), as pure TensorFlow functions of a stateless key,
-so a resumed run draws exactly what an uninterrupted one does.
+Karras et al. 2020, and DiffAugment, Zhao et al. 2020), as pure TensorFlow functions of a stateless key
+(an int64 [2] tensor, or a training step's `common.replicas.Draws`, which gives each replica its
+images' share of the global batch's draws), so a resumed run draws exactly what an uninterrupted
+one does, on any number of replicas.
 
     images = ada(images, p, key)            # float32 [B, S, S, 3] in [-1, 1] -> same shape
     images = diffaugment(images, key)       # color, translation, cutout, always on
@@ -24,15 +26,23 @@ import math
 
 import tensorflow as tf
 
+from common.replicas import Draws
+
 KINDS = ("ada", "fixed", "diffaugment", "none")
 
 
+def _draws(key) -> Draws:
+    """A key tensor int64 [2] or a Draws (a training step's, which shares per-image draws out over replicas)."""
+    return key if isinstance(key, Draws) else Draws(key)
+
+
 def _uniform(key, i, shape, lo=0.0, hi=1.0):
-    return tf.random.stateless_uniform(shape, tf.random.experimental.stateless_fold_in(key, i), lo, hi)
+    """Per-image draws: shape starts with the batch axis."""
+    return _draws(key).fold(i).uniform(shape, lo, hi)
 
 
 def _normal(key, i, shape, std=1.0):
-    return tf.random.stateless_normal(shape, tf.random.experimental.stateless_fold_in(key, i)) * std
+    return _draws(key).fold(i).normal(shape) * std
 
 
 def _gate(key, i, batch, p, value, neutral):

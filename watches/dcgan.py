@@ -27,11 +27,6 @@ SMOOTH_REAL = (0.9, 1.0)
 SMOOTH_FAKE = (0.0, 0.1)
 
 
-def _key(seed, step, purpose):
-    key = tf.stack([tf.cast(seed, tf.int64), tf.cast(purpose, tf.int64)])
-    return tf.random.experimental.stateless_fold_in(key, tf.cast(step, tf.int64))
-
-
 class DCGAN(GANModel):
     """Unconditional GAN; `fit` on a dataset of real image batches [B, S, S, 3] in [-1, 1]."""
 
@@ -42,8 +37,8 @@ class DCGAN(GANModel):
             ema = keras.Model(copy.inputs[0], copy.outputs[0], name="generator_ema")
             ema.set_weights(generator.get_weights())
             networks["generator_ema"] = ema
-        super().__init__(networks, **kwargs)
-        self.latent_dim, self.seed, self.ema_kimg = int(latent_dim), int(seed), float(ema_kimg)
+        super().__init__(networks, seed=seed, **kwargs)
+        self.latent_dim, self.ema_kimg = int(latent_dim), float(ema_kimg)
 
     @property
     def sampler(self):
@@ -61,22 +56,24 @@ class DCGAN(GANModel):
                         **kwargs)
 
     def latents(self, step, batch_size, purpose=0):
-        return tf.random.stateless_normal([batch_size, self.latent_dim], _key(self.seed, step, 10 + purpose))
+        """This replica's latents [batch_size, latent_dim] of the step's global batch."""
+        return self.draws(step, 10 + purpose).normal([batch_size, self.latent_dim])
 
     def targets(self, step, batch_size):
-        """(real targets [B], fake targets [B], flipped [B] bool) D is trained towards at this step."""
+        """(real targets [B], fake targets [B], flipped [2, B] bool) D is trained towards at this step."""
         if self.label_smoothing:
-            real = tf.random.stateless_uniform([batch_size], _key(self.seed, step, 1), *SMOOTH_REAL)
-            fake = tf.random.stateless_uniform([batch_size], _key(self.seed, step, 2), *SMOOTH_FAKE)
+            real = self.draws(step, 1).uniform([batch_size], *SMOOTH_REAL)
+            fake = self.draws(step, 2).uniform([batch_size], *SMOOTH_FAKE)
         else:
             real, fake = tf.ones([batch_size]), tf.zeros([batch_size])
-        flips = tf.random.stateless_uniform([2, batch_size], _key(self.seed, step, 3)) < self.label_flip
+        # [B, 2] drawn per image (real flip, fake flip), as the batch axis must come first to be shared out
+        flips = tf.transpose(self.draws(step, 3).uniform([batch_size, 2]) < self.label_flip)
         return tf.where(flips[0], fake, real), tf.where(flips[1], real, fake), flips
 
     def _noisy(self, images, step, purpose):
         if not self.instance_noise:
             return images
-        noise = tf.random.stateless_normal(tf.shape(images), _key(self.seed, step, 20 + purpose))
+        noise = self.draws(step, 20 + purpose).normal(tf.shape(images))
         return images + tf.cast(self.instance_noise * noise, images.dtype)
 
     @staticmethod
@@ -96,12 +93,12 @@ class DCGAN(GANModel):
             real_logits = D(self._noisy(real, step, 0), training=True)  # all-real batch
             fake_logits = D(self._noisy(tf.stop_gradient(fake), step, 1), training=True)  # all-fake batch
             d_loss = self._bce(real_t, real_logits) + self._bce(fake_t, fake_logits)
-        self.apply_gradients(tape, self.replica_mean(d_loss), "d")
+        self.apply_gradients(tape, d_loss, "d")
         with tf.GradientTape() as tape:
             fake = G(self.latents(step, batch, 1), training=True)
             g_logits = D(self._noisy(fake, step, 2), training=True)
             g_loss = self._bce(tf.ones([batch]), g_logits)
-        self.apply_gradients(tape, self.replica_mean(g_loss), "g")
+        self.apply_gradients(tape, g_loss, "g")
         if "generator_ema" in self.networks:
             self._update_ema(tf.cast(batch, tf.float32) * tf.cast(
                 tf.distribute.get_strategy().num_replicas_in_sync, tf.float32))

@@ -15,7 +15,7 @@ import math
 import keras
 from keras import layers
 
-from common.layers import weight_initializers
+from common.layers import batch_norm, weight_initializers
 
 __all__ = ["dcgan_generator", "dcgan_discriminator"]
 
@@ -28,7 +28,7 @@ def _stages(image_size) -> int:
 
 
 def _bn(x, gamma, name):
-    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, gamma_initializer=gamma, name=name)(x)
+    return batch_norm(name, gamma_initializer=gamma)(x)
 
 
 def dcgan_generator(image_size=128, latent_dim=128, filters=64, weight_init="normal", name="dcgan_generator"):

@@ -25,15 +25,11 @@ import keras
 import tensorflow as tf
 
 from common.gan import GANModel
+from common.replicas import cross_replica_mean, cross_replica_sum
 from watches import augment as A
 from watches.stylegan2 import generator as compose_generator
 
 LOSS_NAMES = ["g_loss", "d_loss", "r1", "pl", "pl_mean", "d_real", "d_fake", "augment_p", "rt", "kimg"]
-
-
-def _key(seed, step, purpose):
-    key = tf.stack([tf.cast(seed, tf.int64), tf.cast(purpose, tf.int64)])
-    return tf.random.experimental.stateless_fold_in(key, tf.cast(step, tf.int64))
 
 
 class StyleGAN2(GANModel):
@@ -43,10 +39,10 @@ class StyleGAN2(GANModel):
     def __init__(self, mapping, synthesis, discriminator, mapping_ema, synthesis_ema, *, seed=0, ema_kimg=10.0,
                  ema_rampup=0.05, augment_p=0.0, **kwargs):
         super().__init__({"mapping": mapping, "synthesis": synthesis, "discriminator": discriminator,
-                          "mapping_ema": mapping_ema, "synthesis_ema": synthesis_ema}, **kwargs)
+                          "mapping_ema": mapping_ema, "synthesis_ema": synthesis_ema}, seed=seed, **kwargs)
         mapping_ema.set_weights(mapping.get_weights())
         synthesis_ema.set_weights(synthesis.get_weights())
-        self.seed, self.ema_kimg = int(seed), float(ema_kimg)
+        self.ema_kimg = float(ema_kimg)
         self.ema_rampup = None if ema_rampup in (None, 0) else float(ema_rampup)
         self.z_dim = int(mapping.inputs[0].shape[-1])
         self.num_ws = int(synthesis.inputs[0].shape[1])
@@ -84,7 +80,7 @@ class StyleGAN2(GANModel):
     # ------------------------------------------------------------------ pieces
 
     def _augment(self, images, step, purpose):
-        return A.augment(self.augment_kind, images, self.augment_p, _key(self.seed, step, 100 + purpose))
+        return A.augment(self.augment_kind, images, self.augment_p, self.draws(step, 100 + purpose))
 
     def _d(self, images, step, purpose):
         logits = self.networks["discriminator"](self._augment(images, step, purpose), training=True)
@@ -101,18 +97,20 @@ class StyleGAN2(GANModel):
             self._w_means.append(tf.reduce_mean(tf.stop_gradient(w), axis=0))
         ws = tf.repeat(w[:, None], self.num_ws, axis=1)
         if self.style_mixing > 0:
-            key = _key(self.seed, step, 200 + purpose)
-            cutoff = tf.random.stateless_uniform([], key, 1, self.num_ws, dtype=tf.int32)
-            mix = tf.random.stateless_uniform([], tf.random.experimental.stateless_fold_in(key, 1)) < self.style_mixing
+            # one cutoff per batch (NVIDIA's), the same on every replica; the second latents per image
+            draws = self.draws(step, 200 + purpose)
+            cutoff = draws.shared_uniform([], 1, self.num_ws, dtype=tf.int32)
+            mix = draws.fold(1).shared_uniform([]) < self.style_mixing
             cutoff = tf.where(mix, cutoff, self.num_ws)
-            z2 = tf.random.stateless_normal(tf.shape(z), tf.random.experimental.stateless_fold_in(key, 2))
+            z2 = draws.fold(2).normal(tf.shape(z))
             w2 = tf.cast(mapping([z2, ones], training=True), tf.float32)
             later = tf.range(self.num_ws)[None, :, None] >= cutoff
             ws = tf.where(later, w2[:, None], ws)
         return ws
 
     def latents(self, step, batch, purpose):
-        return tf.random.stateless_normal([batch, self.z_dim], _key(self.seed, step, purpose))
+        """This replica's latents [batch, z_dim] of the step's global batch."""
+        return self.draws(step, purpose).normal([batch, self.z_dim])
 
     # ------------------------------------------------------------------ phases
 
@@ -121,28 +119,28 @@ class StyleGAN2(GANModel):
             img = self.networks["synthesis"](self.mapping_ws(self.latents(step, batch, 1), step, 1), training=True)
             fake_logits = self._d(img, step, 1)
             g_loss = tf.reduce_mean(tf.nn.softplus(-fake_logits))
-        self.apply_gradients(tape, self.replica_mean(g_loss), "g")
+        self.apply_gradients(tape, g_loss, "g")
         return g_loss
 
     def _g_pl(self, step, batch):
         n = tf.maximum(batch // self.pl_batch_shrink, 1)
         with tf.GradientTape() as tape:
-            ws = self.mapping_ws(self.latents(step, n, 2), step, 2, update_w_avg=False)  # inside a cond
+            ws = self.mapping_ws(self.latents(step, n, 2), step, 2)  # moves w_avg too, as NVIDIA's run_G does
             with tf.GradientTape() as inner:
                 inner.watch(ws)
                 img = tf.cast(self.networks["synthesis"](ws, training=True), tf.float32)
                 size = tf.cast(tf.shape(img)[1] * tf.shape(img)[2], tf.float32)
-                noise = tf.random.stateless_normal(tf.shape(img), _key(self.seed, step, 3)) / tf.sqrt(size)
+                noise = self.draws(step, 3).normal(tf.shape(img)) / tf.sqrt(size)
                 total = tf.reduce_sum(img * noise)
             grads = inner.gradient(total, ws)
             lengths = tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=2), axis=1))
-            pl_mean = self.pl_mean + self.pl_decay * (tf.reduce_mean(lengths) - self.pl_mean)
+            # the mean path length of the global batch: every replica moves pl_mean alike
+            pl_mean = self.pl_mean + self.pl_decay * (cross_replica_mean(tf.reduce_mean(lengths)) - self.pl_mean)
             penalty = tf.square(lengths - tf.stop_gradient(pl_mean))
             loss = tf.reduce_mean(penalty) * self.pl_weight * self.g_reg_interval
         self._apply_regularizer(tape, loss, "g")
         self.pl_mean.assign(pl_mean)
-        self.last_pl.assign(tf.reduce_mean(penalty))
-        return tf.constant(0)
+        self.last_pl.assign(cross_replica_mean(tf.reduce_mean(penalty)))
 
     def _d_main(self, real, step, batch):
         img = tf.stop_gradient(self.networks["synthesis"](self.mapping_ws(self.latents(step, batch, 4), step, 4),
@@ -151,7 +149,7 @@ class StyleGAN2(GANModel):
             fake_logits = self._d(img, step, 4)
             real_logits = self._d(real, step, 5)
             d_loss = tf.reduce_mean(tf.nn.softplus(fake_logits)) + tf.reduce_mean(tf.nn.softplus(-real_logits))
-        self.apply_gradients(tape, self.replica_mean(d_loss), "d")
+        self.apply_gradients(tape, d_loss, "d")
         return d_loss, real_logits, fake_logits
 
     def r1_penalty(self, real, step, inner_scale=2.0 ** 10):
@@ -178,29 +176,65 @@ class StyleGAN2(GANModel):
             penalty = self.r1_penalty(real, step)
             loss = tf.reduce_mean(penalty) * (self.r1_gamma / 2) * self.d_reg_interval
         self._apply_regularizer(tape, loss, "d")
-        self.last_r1.assign(tf.reduce_mean(penalty))
-        return tf.constant(0)
+        self.last_r1.assign(cross_replica_mean(tf.reduce_mean(penalty)))
 
     def _apply_regularizer(self, tape, loss, name):
         # a regulariser does not reach every variable (toRGB biases for path length, D's output bias for
         # R1); those get no step, as in NVIDIA's code, and Keras's warning about it is expected
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Gradients do not exist for variables")
-            self.apply_gradients(tape, self.replica_mean(loss), name)
+            self.apply_gradients(tape, loss, name)
 
     # ------------------------------------------------------------------ the step
+
+    def phases_due(self, step: int) -> tuple[bool, bool]:
+        """(Greg, Dreg) at step counter `step`: path length every g_reg_interval steps, R1 every d_reg_interval."""
+        return (self.pl_weight > 0 and step % self.g_reg_interval == 0,
+                self.r1_gamma > 0 and step % self.d_reg_interval == 0)
+
+    def make_train_function(self, force=False):
+        """NVIDIA's phase list as data: one compiled step per combination of due regularisation phases
+        (traced on first use), picked on the host from the step counter before each step.
+
+        A phase is either in a step's graph or not: no optimizer step or all-reduce sits inside a
+        tf.cond, which MirroredStrategy cannot run, and the graph of a step holds only its own phases.
+        """
+        if self.train_function is not None and not force:
+            return self.train_function
+        if getattr(self, "steps_per_execution", 1) != 1:
+            raise ValueError("StyleGAN2 picks its phases per step: steps_per_execution must be 1")
+        compiled = {}
+
+        def train_function(iterator):
+            phases = self.phases_due(int(self.step_count.numpy()))
+            self._phases = phases  # read while the step is traced
+            if phases not in compiled:
+                super(StyleGAN2, self).make_train_function(force=True)
+                compiled[phases] = self.train_function
+                self.train_function = train_function
+            return compiled[phases](iterator)
+
+        self.train_function = train_function
+        return train_function
 
     def train_step(self, real):
         real = tf.cast(real, tf.float32)
         batch = tf.shape(real)[0]
         step = tf.identity(self.step_count.value)
+        if tf.executing_eagerly():
+            pl_due, r1_due = self.phases_due(int(self.step_count.numpy()))
+        elif getattr(self, "_phases", None) is None:
+            raise RuntimeError("StyleGAN2.train_step in a graph needs the phases of its step: train with fit "
+                               "(or call make_train_function and its train_function)")
+        else:
+            pl_due, r1_due = self._phases
         self._w_means = []
         g_loss = self._g_main(step, batch)
-        if self.pl_weight > 0:
-            tf.cond(tf.equal(step % self.g_reg_interval, 0), lambda: self._g_pl(step, batch), lambda: tf.constant(0))
+        if pl_due:
+            self._g_pl(step, batch)
         d_loss, real_logits, fake_logits = self._d_main(real, step, batch)
-        if self.r1_gamma > 0:
-            tf.cond(tf.equal(step % self.d_reg_interval, 0), lambda: self._d_r1(real, step), lambda: tf.constant(0))
+        if r1_due:
+            self._d_r1(real, step)
         images = tf.cast(batch, tf.int64) * tf.distribute.get_strategy().num_replicas_in_sync
         w_avg_update = self._w_avg_update()
         with tf.control_dependencies([w_avg_update]):  # the EMA copies w_avg after it moved
@@ -223,12 +257,14 @@ class StyleGAN2(GANModel):
         avg = self.networks["mapping"].get_layer("truncation").w_avg
         new = tf.identity(avg.value)
         for mean in self._w_means:
+            mean = cross_replica_mean(mean)  # the global batch's mean w
             new = mean + self.w_avg_beta * (new - mean)
         return avg.assign(new)
 
     def _ada_step(self, real_logits, step, images):
-        self.ada_sign_sum.assign_add(tf.reduce_sum(tf.sign(real_logits)))
-        self.ada_count.assign_add(tf.cast(tf.size(real_logits), tf.float32))
+        # summed over the replicas, as NVIDIA's training_stats collects them over all GPUs
+        self.ada_sign_sum.assign_add(cross_replica_sum(tf.reduce_sum(tf.sign(real_logits))))
+        self.ada_count.assign_add(cross_replica_sum(tf.cast(tf.size(real_logits), tf.float32)))
 
         def adjust():
             rt = self.ada_sign_sum / tf.maximum(self.ada_count, 1.0)

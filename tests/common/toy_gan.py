@@ -67,9 +67,8 @@ class ToyGAN(GANModel):
             if self.nan_at_step is not None:
                 poisoned = self.optimizers["g"].iterations + 1 >= self.nan_at_step
                 g_loss = tf.where(poisoned, tf.constant(float("nan")), g_loss)
-            d_scaled, g_scaled = self.replica_mean(d_loss), self.replica_mean(g_loss)
-        self.apply_gradients(tape, d_scaled, "d")
-        self.apply_gradients(tape, g_scaled, "g")
+        self.apply_gradients(tape, d_loss, "d")
+        self.apply_gradients(tape, g_loss, "g")
         del tape
         return self.record({"d_loss": d_loss, "g_loss": g_loss})
 
