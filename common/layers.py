@@ -12,7 +12,7 @@ import numbers
 import keras
 from keras import ops
 
-__all__ = ["instance_norm", "batch_norm", "ReflectionPadding2D", "SelfAttention2D", "InceptionModule"]
+__all__ = ["instance_norm", "batch_norm", "StepDropout", "ReflectionPadding2D", "SelfAttention2D", "InceptionModule"]
 
 _PACKAGE = "ganworks"
 
@@ -42,6 +42,39 @@ def batch_norm(name=None, momentum=0.9, epsilon=1e-5, gamma_initializer="ones", 
 
     return keras.layers.BatchNormalization(momentum=momentum, epsilon=epsilon, gamma_initializer=gamma_initializer,
                                            synchronized=several_replicas(), name=name, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class StepDropout(keras.layers.Layer):
+    """Dropout (spatial=False) or spatial dropout (whole channels, spatial=True) whose masks are drawn
+    for the training step's global batch (`common.replicas.layer_draws`): the same masks for image i
+    on any number of replicas, and again after a resume. Outside a training step it is Keras's
+    dropout with its own seed generator. Inputs float [B, ..., C]; scaled by 1/(1 - rate) as Keras's.
+    """
+
+    def __init__(self, rate, spatial=False, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate, self.spatial, self.seed = float(rate), bool(spatial), seed
+        self.seed_generator = keras.random.SeedGenerator(seed, name="dropout_seed")
+
+    def call(self, x, training=False):
+        if not training or self.rate == 0:
+            return x
+        shape = ops.shape(x)
+        noise_shape = [shape[0], *([1] * (len(x.shape) - 2)), shape[-1]] if self.spatial else list(shape)
+        from common.replicas import draws_for_layer
+
+        draws = draws_for_layer(self.name)
+        if draws is None:
+            return keras.random.dropout(x, self.rate, noise_shape=noise_shape, seed=self.seed_generator)
+        keep = ops.cast(draws.uniform(noise_shape) >= self.rate, x.dtype)
+        return x * keep / ops.cast(1.0 - self.rate, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "spatial": self.spatial, "seed": self.seed}
 
 
 def weight_initializers(weight_init):

@@ -9,12 +9,21 @@ The interleave (rather than contiguous slices) also keeps NVIDIA's minibatch-sta
 groups (image i in group i mod B/G) the same groups on N replicas as on one device, as long as
 each replica's batch is a multiple of the group size.
 
+Layers that draw inside a network (dropout, StyleGAN2's noise inputs) take their draws from
+`layer_draws`: the training step says which (step, purpose) a network call belongs to, and each
+such layer folds in its own name. Without it (inference, a plain `fit` of a network) they use
+their Keras seed generators as usual.
+
 Statistics a step accumulates (ADA's sign sum, the path-length mean, the tracked w average, the
 logged losses) go through `cross_replica_sum` / `cross_replica_mean` before they are used, so all
 replicas hold the values one device would.
 """
 
 from __future__ import annotations
+
+import contextlib
+import threading
+import zlib
 
 import tensorflow as tf
 
@@ -124,3 +133,24 @@ class Draws:
 
     def shared_uniform(self, shape, minval=0.0, maxval=1.0, dtype=tf.float32):
         return tf.random.stateless_uniform(shape, self.key, minval, maxval, dtype=dtype)
+
+
+# the draws of the network call being traced, per thread: MirroredStrategy traces each replica in a thread
+_LAYER_DRAWS = threading.local()
+
+
+@contextlib.contextmanager
+def layer_draws(draws: Draws):
+    """Within this block, random layers of the networks called draw from `draws` (one stream per layer)."""
+    previous = getattr(_LAYER_DRAWS, "draws", None)
+    _LAYER_DRAWS.draws = draws
+    try:
+        yield
+    finally:
+        _LAYER_DRAWS.draws = previous
+
+
+def draws_for_layer(name: str) -> Draws | None:
+    """The calling layer's stream of the current `layer_draws` block (folded with its name), or None."""
+    draws = getattr(_LAYER_DRAWS, "draws", None)
+    return None if draws is None else draws.fold(zlib.crc32(name.encode()) % (2 ** 31))

@@ -118,7 +118,8 @@ def build_gan(config, compile=True) -> InpaintingGAN:
     """The InpaintingGAN of a config; compiled with one Adam per network (wrapped for loss scaling under
     a float16 policy) unless compile=False (enough for inference). Build it under the run's policy."""
     nets = build_networks(config)
-    model = InpaintingGAN(nets["generator"], nets["discriminator"], fill_value=config.get("fill_value") or 0.0)
+    model = InpaintingGAN(nets["generator"], nets["discriminator"], fill_value=config.get("fill_value") or 0.0,
+                          seed=config["seed"])
     if compile:
         opts = {name: keras.optimizers.Adam(config[f"lr_{name}"], beta_1=config["beta_1"], beta_2=config["beta_2"])
                 for name in ("g", "d")}

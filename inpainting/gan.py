@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from common import losses
 from common.gan import GANModel
+from common.replicas import layer_draws
 from inpainting.holes import crop_holes, paste_holes
 from inpainting.masks import hole_boxes
 
@@ -77,19 +78,25 @@ class InpaintingGAN(GANModel):
     def train_step(self, data):
         images, masks = data
         x_masked, x_hole, box_mask, _ = self.prepare_batch(images, masks)
+        step = self.optimizers["d"].iterations
+        # dropout masks: one stream per network call of the step (common.replicas.layer_draws)
+        def call(network, x, purpose):
+            with layer_draws(self.draws(step, purpose)):
+                return tf.cast(network(x, training=True), tf.float32)
+
         G, D = self.generator, self.discriminator
         # one persistent tape: G's forward pass serves the D step and, with D updated, the G step
         with tf.GradientTape(persistent=True) as tape:
-            x_hat = tf.cast(G(x_masked, training=True), tf.float32)
+            x_hat = call(G, x_masked, 1)
             fake = box_mask * x_hat + (1.0 - box_mask) * x_hole
-            d_real_out = tf.cast(D(x_hole, training=True), tf.float32)
-            d_fake_out = tf.cast(D(tf.stop_gradient(fake), training=True), tf.float32)
+            d_real_out = call(D, x_hole, 2)
+            d_fake_out = call(D, tf.stop_gradient(fake), 3)
             d_real = losses.bce_loss(1.0, d_real_out)
             d_fake = losses.bce_loss(0.0, d_fake_out)
             d_total = d_real + d_fake + self.regularization_loss("discriminator")
         self.apply_gradients(tape, d_total, "d")
         with tape:
-            d_after = tf.cast(D(fake, training=True), tf.float32)
+            d_after = call(D, fake, 4)
             g_adv = losses.nonsaturating_generator_loss(d_after)
             g_recon = self.reconstruction(x_hat, x_hole, box_mask)
             g_total = (self.adv_weight * g_adv + self.recon_weight * g_recon

@@ -22,7 +22,7 @@ import math
 import keras
 from keras import layers
 
-from common.layers import SelfAttention2D, batch_norm, weight_initializers
+from common.layers import SelfAttention2D, StepDropout, batch_norm, weight_initializers
 
 __all__ = ["improved_generator", "improved_discriminator", "context_encoder_generator",
            "context_encoder_discriminator"]
@@ -78,7 +78,7 @@ def _encoder_decoder(image_size, filters, bottleneck, weight_init, skips, name):
     x = b.deconv(x, enc[-1], "dec1_deconv", strides=1, padding="valid")
     x = layers.ReLU(name="dec1_act")(b.norm(x, "dec1_norm"))
     if skips:
-        x = layers.Dropout(0.2, name="dec1_dropout")(x)
+        x = StepDropout(0.2, name="dec1_dropout")(x)
     ups = enc[::-1][1:-1] + [3]
     for k, ch in enumerate(ups):
         stage = f"dec{k + 2}"
@@ -121,7 +121,7 @@ def _discriminator(hole_size, filters, weight_init, attention, name):
             x = b.norm(x, f"layer{i + 1}_norm")
         x = layers.LeakyReLU(0.2, name=f"layer{i + 1}_act")(x)
         if attention and i == 1:
-            x = layers.SpatialDropout2D(0.25, name="layer2_dropout")(x)
+            x = StepDropout(0.25, spatial=True, name="layer2_dropout")(x)
             x = SelfAttention2D(key_channels=2 * filters // 8, value_channels=2 * filters, name="attention")(x)
     x = b.conv(x, 1, "score_conv", strides=1, padding="valid")
     outputs = layers.Activation("sigmoid", dtype="float32", name="probability")(x)

@@ -29,6 +29,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from common.replicas import draws_for_layer
+
 _PACKAGE = "ganworks.stylegan2"
 FILTER = (1.0, 3.0, 3.0, 1.0)
 SQRT2 = math.sqrt(2.0)
@@ -264,8 +266,9 @@ class ModulatedConv2D(_Layer):
             x = x * ops.cast(dcoefs[:, None, None, :], x.dtype)
         if self.use_noise and self.noise_mode != "none":
             if self.noise_mode == "random":
-                noise = keras.random.normal([ops.shape(x)[0], self.resolution, self.resolution, 1],
-                                            seed=self.seed_generator)
+                shape = [ops.shape(x)[0], self.resolution, self.resolution, 1]
+                draws = draws_for_layer(self.name)  # in a training step: its global batch's noise, per image
+                noise = keras.random.normal(shape, seed=self.seed_generator) if draws is None else draws.normal(shape)
             else:
                 noise = ops.reshape(self.noise_const, [1, self.resolution, self.resolution, 1])
             x = x + ops.cast(noise * self.noise_strength, x.dtype)

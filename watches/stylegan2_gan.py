@@ -13,19 +13,21 @@ One step on a batch of real images [B, S, S, 3] in [-1, 1], in NVIDIA's phase or
 The optimizers' learning rates and betas carry the lazy-regularisation correction (build.py). Every
 draw is stateless, keyed by (seed, step, purpose), and every piece of state lives in a variable the
 checkpoint holds: the image counter, ADA's p and its sign accumulator, the path-length mean, the
-tracked w average, the EMA networks and the noise inputs' seed-generator states - so a resumed run
-continues exactly where it stopped.
+tracked w average and the EMA networks - so a resumed run continues exactly where it stopped. Per-image
+draws (latents, noise inputs, augmentations) are made for the global batch and shared out
+(common.replicas), and the statistics are reduced over replicas, so N replicas train as one device.
 """
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import keras
 import tensorflow as tf
 
 from common.gan import GANModel
-from common.replicas import cross_replica_mean, cross_replica_sum
+from common.replicas import cross_replica_mean, cross_replica_sum, layer_draws
 from watches import augment as A
 from watches.stylegan2 import generator as compose_generator
 
@@ -57,7 +59,9 @@ class StyleGAN2(GANModel):
         self.pl_mean = keras.Variable(0.0, dtype="float32", trainable=False, name="pl_mean")
         self.last_r1 = keras.Variable(0.0, dtype="float32", trainable=False, name="last_r1")
         self.last_pl = keras.Variable(0.0, dtype="float32", trainable=False, name="last_pl")
-        self._w_means = []
+        # the step's mapping-pass means, per thread: MirroredStrategy traces its replicas in threads that
+        # take turns at every all-reduce, so one list on the model would be shared (and reset) by both
+        self._trace_local = threading.local()
 
     @property
     def sampler(self):
@@ -94,7 +98,7 @@ class StyleGAN2(GANModel):
         if update_w_avg and self.w_avg_beta is not None:
             # folded into one assignment at the end of the step (_w_avg_update): separate read-modify-write
             # assignments in one step were not reliably ordered (run-to-run differences under load)
-            self._w_means.append(tf.reduce_mean(tf.stop_gradient(w), axis=0))
+            self._trace_local.w_means.append(tf.reduce_mean(tf.stop_gradient(w), axis=0))
         ws = tf.repeat(w[:, None], self.num_ws, axis=1)
         if self.style_mixing > 0:
             # one cutoff per batch (NVIDIA's), the same on every replica; the second latents per image
@@ -108,6 +112,11 @@ class StyleGAN2(GANModel):
             ws = tf.where(later, w2[:, None], ws)
         return ws
 
+    def synthesize(self, ws, step, purpose):
+        """ws -> images with the training synthesis network; its noise inputs drawn for the step's global batch."""
+        with layer_draws(self.draws(step, 300 + purpose)):
+            return self.networks["synthesis"](ws, training=True)
+
     def latents(self, step, batch, purpose):
         """This replica's latents [batch, z_dim] of the step's global batch."""
         return self.draws(step, purpose).normal([batch, self.z_dim])
@@ -116,7 +125,7 @@ class StyleGAN2(GANModel):
 
     def _g_main(self, step, batch):
         with tf.GradientTape() as tape:
-            img = self.networks["synthesis"](self.mapping_ws(self.latents(step, batch, 1), step, 1), training=True)
+            img = self.synthesize(self.mapping_ws(self.latents(step, batch, 1), step, 1), step, 1)
             fake_logits = self._d(img, step, 1)
             g_loss = tf.reduce_mean(tf.nn.softplus(-fake_logits))
         self.apply_gradients(tape, g_loss, "g")
@@ -128,7 +137,7 @@ class StyleGAN2(GANModel):
             ws = self.mapping_ws(self.latents(step, n, 2), step, 2)  # moves w_avg too, as NVIDIA's run_G does
             with tf.GradientTape() as inner:
                 inner.watch(ws)
-                img = tf.cast(self.networks["synthesis"](ws, training=True), tf.float32)
+                img = tf.cast(self.synthesize(ws, step, 2), tf.float32)
                 size = tf.cast(tf.shape(img)[1] * tf.shape(img)[2], tf.float32)
                 noise = self.draws(step, 3).normal(tf.shape(img)) / tf.sqrt(size)
                 total = tf.reduce_sum(img * noise)
@@ -143,8 +152,7 @@ class StyleGAN2(GANModel):
         self.last_pl.assign(cross_replica_mean(tf.reduce_mean(penalty)))
 
     def _d_main(self, real, step, batch):
-        img = tf.stop_gradient(self.networks["synthesis"](self.mapping_ws(self.latents(step, batch, 4), step, 4),
-                                                          training=True))
+        img = tf.stop_gradient(self.synthesize(self.mapping_ws(self.latents(step, batch, 4), step, 4), step, 4))
         with tf.GradientTape() as tape:
             fake_logits = self._d(img, step, 4)
             real_logits = self._d(real, step, 5)
@@ -228,7 +236,7 @@ class StyleGAN2(GANModel):
                                "(or call make_train_function and its train_function)")
         else:
             pl_due, r1_due = self._phases
-        self._w_means = []
+        self._trace_local.w_means = []
         g_loss = self._g_main(step, batch)
         if pl_due:
             self._g_pl(step, batch)
@@ -256,7 +264,7 @@ class StyleGAN2(GANModel):
         """w_avg <- lerp(batch mean, w_avg, beta) for each mapping pass of the step, in order, as one assignment."""
         avg = self.networks["mapping"].get_layer("truncation").w_avg
         new = tf.identity(avg.value)
-        for mean in self._w_means:
+        for mean in self._trace_local.w_means:
             mean = cross_replica_mean(mean)  # the global batch's mean w
             new = mean + self.w_avg_beta * (new - mean)
         return avg.assign(new)
