@@ -59,10 +59,22 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     gpus = tf.config.list_logical_devices("GPU")
     if name == "mirrored":
         devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices)
+        return _mirrored(tuple(devices))
     if name == "auto" and len(gpus) > 1:
-        return tf.distribute.MirroredStrategy()
+        return _mirrored(tuple(d.name for d in gpus))
     return tf.distribute.get_strategy()
+
+
+_MIRRORED: dict = {}
+
+
+def _mirrored(devices: tuple) -> tf.distribute.MirroredStrategy:
+    """One MirroredStrategy per device set and process: a second one (a second run in the same notebook)
+    would start its collective instance keys where the first one's are still registered, and its first
+    all-reduce fails with a shape mismatch."""
+    if devices not in _MIRRORED:
+        _MIRRORED[devices] = tf.distribute.MirroredStrategy(list(devices))
+    return _MIRRORED[devices]
 
 
 # ----------------------------------------------------------------------------- several machines

@@ -32,11 +32,11 @@ COMMON = ["--data", "demo", "--wandb", "disabled", "--seed", "3", "--jit-compile
 # tiny versions of the five models (six presets); each global batch splits into two replicas' shares
 MODELS = {
     "night2day-resnet": ("night2day", ["--model", "resnet", "--image-size", "16", "--filters", "4", "--res-blocks",
-                                       "1", "--batch-size", "2", "--history-pool", "0"], 3),
+                                       "1", "--batch-size", "2", "--history-pool", "0"], 2),
     "night2day-multiscale": ("night2day", ["--model", "multiscale", "--image-size", "32", "--filters", "2",
                                            "--batch-size", "2"], 2),
     "inpainting-improved": ("inpainting", ["--model", "improved", "--image-size", "32", "--filters", "4",
-                                           "--bottleneck", "8", "--batch-size", "4", "--mask", "random-block"], 3),
+                                           "--bottleneck", "8", "--batch-size", "4", "--mask", "random-block"], 2),
     "inpainting-context-encoder": ("inpainting", ["--model", "context-encoder", "--image-size", "32", "--filters",
                                                   "4", "--bottleneck", "8", "--batch-size", "4"], 2),
     # label smoothing, 10% flips, instance noise and an EMA generator: every per-image draw and the EMA
