@@ -263,11 +263,13 @@ def test_sigkill_at_any_moment_resumes_from_last_complete_checkpoint(tmp_path):
     proc.kill()
     proc.wait()
     # 2) killed in the middle of writing a checkpoint (slowed down so the kill lands there)
+    # (its own temporary folder: under load the first run may have got as far as a second, unfinished one)
     proc = _spawn(out, "--checkpoint-delay", "30")
-    assert _wait_for(lambda: any(".tmp-" in p.name for p in root.iterdir()), proc)
+    mine = f".tmp-{proc.pid}"
+    assert _wait_for(lambda: any(p.name.endswith(mine) for p in root.iterdir()), proc)
     proc.kill()
     proc.wait()
-    half_written = [p for p in root.iterdir() if ".tmp-" in p.name]
+    half_written = [p for p in root.iterdir() if p.name.endswith(mine)]
     assert half_written and not (half_written[0] / "state.json").exists()
     before = ckpt.CheckpointManager(root).latest()
     assert before is not None
