@@ -12,6 +12,8 @@ import numbers
 import keras
 from keras import ops
 
+from common.replicas import draws_for_layer, several_replicas
+
 __all__ = ["instance_norm", "batch_norm", "StepDropout", "ReflectionPadding2D", "SelfAttention2D", "InceptionModule"]
 
 _PACKAGE = "ganworks"
@@ -38,8 +40,6 @@ def batch_norm(name=None, momentum=0.9, epsilon=1e-5, gamma_initializer="ones", 
     replica writes the same moving averages; on one device it is the plain layer.
     Input and output: float [B, H, W, C].
     """
-    from common.replicas import several_replicas
-
     return keras.layers.BatchNormalization(momentum=momentum, epsilon=epsilon, gamma_initializer=gamma_initializer,
                                            synchronized=several_replicas(), name=name, **kwargs)
 
@@ -62,8 +62,6 @@ class StepDropout(keras.layers.Layer):
             return x
         shape = ops.shape(x)
         noise_shape = [shape[0], *([1] * (len(x.shape) - 2)), shape[-1]] if self.spatial else list(shape)
-        from common.replicas import draws_for_layer
-
         draws = draws_for_layer(self.name)
         if draws is None:
             return keras.random.dropout(x, self.rate, noise_shape=noise_shape, seed=self.seed_generator)

@@ -110,7 +110,7 @@ def test_floors_file_pins_every_requirement_to_exactly_its_floor():
 
 def test_known_floors_are_not_lowered():
     # measured: wandb.init(reinit="finish_previous") needs wandb 0.19.9; Keras before 3.8 averages
-    # gradients over replicas where GANModel.replica_mean expects a sum; TF 2.16 is the oldest tested
+    # gradients over replicas where GANModel.apply_gradients expects a sum; TF 2.16 is the oldest tested
     floors = {n: version_key(v) for n, v in floors_of_requirements().items()}
     assert floors["wandb"] >= version_key("0.19.9")
     assert floors["keras"] >= version_key("3.8.0")

@@ -137,9 +137,6 @@ def compare(name, steps_override=None, nudge=0.0):
     worst_rel = max(relative, key=relative.get)
     changed = max(float(np.max(np.abs(a[k] - before[k]))) for k in a if a[k].size and k.startswith("network/"))
     losses = max(abs(logs_one[k][-1] - logs_two[k][-1]) for k in logs_one)
-    if os.environ.get("TWO_REPLICA_DEBUG"):
-        for k in sorted(diffs, key=relative.get)[-3:] + sorted(diffs, key=diffs.get)[-3:]:
-            print("debug", k, diffs[k], relative[k], a[k].ravel()[:3], b[k].ravel()[:3], before[k].ravel()[:3])
     return {"model": name, "replicas": strategy.num_replicas_in_sync, "steps": steps, "variables": len(a),
             "max_abs_diff": diffs[worst], "worst": worst,
             "max_rel_diff": relative[worst_rel], "worst_rel": worst_rel, "changed": changed, "losses_diff": losses}
