@@ -17,7 +17,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -79,9 +78,9 @@ class Inpainter:
             if not sidecar.is_file():
                 raise DataError(f"{path} has no {sidecar.name} beside it (written by the export): its training "
                                 "size and fill value are unknown")
-            return cls(keras.saving.load_model(path, compile=False), json.loads(sidecar.read_text()))
-        found = ckpt.find_checkpoint(path)
-        config = ckpt.read_state(found)["config"]
+            return cls(ckpt.load_keras_file(path), json.loads(sidecar.read_text()))
+        found, state = ckpt.open_checkpoint(path, "inpainting")
+        config = state["config"]
         model = build_gan(config)
         ckpt.restore(model, found)
         return cls(model.generator, model_card(config))

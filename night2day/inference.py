@@ -27,8 +27,8 @@ from night2day.data import value_range_of
 
 def load_cyclegan(path):
     """-> (CycleGAN with restored weights, the config it was trained with)."""
-    found = ckpt.find_checkpoint(path)
-    config = ckpt.read_state(found)["config"]
+    found, state = ckpt.open_checkpoint(path, "night2day")
+    config = state["config"]
     model = build_cyclegan(config)
     ckpt.restore(model, found)
     return model, config

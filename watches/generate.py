@@ -53,10 +53,10 @@ def load_generator(path):
 
     path = Path(path)
     if path.suffix == ".keras":
-        generator = keras.saving.load_model(path, compile=False)
+        generator = ckpt.load_keras_file(path)
         return generator, latent_size(generator)
-    found = ckpt.find_checkpoint(path)
-    config = ckpt.read_state(found)["config"]
+    found, state = ckpt.open_checkpoint(path, "watches")
+    config = state["config"]
     model = build_gan(config)
     ckpt.restore(model, found)
     return model.sampler, int(config["latent_dim"])

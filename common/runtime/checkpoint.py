@@ -200,10 +200,25 @@ class CheckpointManager:
         """
         checkpoints = self.complete_checkpoints()
         for path in reversed(checkpoints):
-            if is_readable(path):
+            problem = checkpoint_problem(path)
+            if problem is None:
                 return path
-            log.warning("checkpoint %s is unreadable; trying an older one", path)
+            log.warning("checkpoint %s is unreadable (%s); trying an older one", path, problem)
         return None
+
+    def resume_point(self) -> Path | None:
+        """The checkpoint `--resume auto` continues from: the newest readable one, or None when the
+        run has none yet. A run whose every checkpoint is unreadable is a CheckpointError naming the
+        newest and what is wrong with it, not a silent start from step 0 over the run's log."""
+        found = self.latest()
+        checkpoints = self.complete_checkpoints()
+        if found is None and checkpoints:
+            newest = checkpoints[-1]
+            more = f" (and the {len(checkpoints) - 1} older one(s) too)" if len(checkpoints) > 1 else ""
+            raise CheckpointError(f"checkpoint {newest} is unreadable: {checkpoint_problem(newest)}{more}; "
+                                  "nothing to resume from. To start this run over from step 0 (its log is "
+                                  "rewritten), add --resume never")
+        return found
 
     # ------------------------------------------------------------------ saving
     def save(self, model, step: int, state: dict) -> Path:
@@ -285,32 +300,110 @@ class CheckpointManager:
 
 def find_checkpoint(path) -> Path:
     """The checkpoint a user names: a ckpt-* folder itself, or the newest complete one in a run's
-    checkpoints/ folder or its run folder; DataError (one line) if there is none."""
+    checkpoints/ folder or its run folder; DataError (one line) if there is none, or if the one named
+    (or every one found) is unreadable."""
     from common.data import DataError
 
     path = Path(path)
-    if (path / STATE_FILE).is_file():
+    if (path / STATE_FILE).is_file() or (path / VARIABLES_FILE).is_file():
+        problem = checkpoint_problem(path)
+        if problem is not None:
+            raise DataError(f"checkpoint {path} is unreadable: {problem}")
         return path
     for root in (path, path / "checkpoints"):
-        found = CheckpointManager(root).latest()
+        manager = CheckpointManager(root)
+        found = manager.latest()
         if found is not None:
             return found
+        if manager.complete_checkpoints():
+            newest = manager.complete_checkpoints()[-1]
+            raise DataError(f"checkpoint {newest} is unreadable: {checkpoint_problem(newest)} (and no older one "
+                            "reads back)")
     raise DataError(f"no checkpoint found at {path} (expected a ckpt-* folder, a run folder or a .keras file)")
 
 
-def is_readable(path) -> bool:
+def open_checkpoint(path, task: str) -> tuple[Path, dict]:
+    """(checkpoint folder, its state) for a checkpoint a user names for `task` (see find_checkpoint).
+
+    One DataError line, never a traceback, when there is none, when it is unreadable (a truncated
+    variables.npz or state.json) or when another task wrote it (a night2day run given to
+    inpainting.fill): the state's "task" says which, or, for a state without one, its config's keys.
+    """
+    from common.data import DataError
+
+    found = find_checkpoint(path)
+    state = read_state(found)
+    config = state.get("config")
+    if not isinstance(config, dict):
+        raise DataError(f"checkpoint {found} is unreadable: its {STATE_FILE} holds no config")
+    written_by = state.get("task") or _task_of(config)
+    if written_by and written_by != task:
+        raise DataError(f"{path} is a {written_by} checkpoint, not a {task} one (its model: "
+                        f"{config.get('model', '?')}); give a run of `python -m {task}.train`")
+    return found, state
+
+
+def load_keras_file(path):
+    """A model saved as .keras (an exported generator), or one DataError line when the file is
+    missing, truncated or not a Keras model file."""
+    import zipfile
+
+    import keras
+
+    from common.data import DataError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no such file: {path}")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path} is not a Keras model file (a .keras file is a zip archive; this one is "
+                        "truncated or something else)")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # noqa: BLE001 - Keras raises ValueError, KeyError, zip and OS errors alike
+        text = " ".join(str(exc).split())[:200]
+        raise DataError(f"{path} cannot be loaded as a Keras model ({type(exc).__name__}: {text})") from None
+
+
+# config keys only one task's runs have: how a checkpoint without a "task" entry is recognised
+_TASK_KEYS = {"night2day": "res_blocks", "inpainting": "bottleneck", "watches": "latent_dim"}
+
+
+def _task_of(config: dict) -> str | None:
+    return next((task for task, key in _TASK_KEYS.items() if key in config), None)
+
+
+def checkpoint_problem(path) -> str | None:
+    """What is wrong with checkpoint folder `path` (one phrase), or None when it reads back whole."""
     path = Path(path)
     try:
         meta = json.loads((path / STATE_FILE).read_text())
+    except FileNotFoundError:
+        return f"it has no {STATE_FILE}"
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"{STATE_FILE} cannot be read ({getattr(exc, 'strerror', None) or exc})"
+    except json.JSONDecodeError:
+        return f"{STATE_FILE} is not valid JSON (truncated?)"
+    if not isinstance(meta, dict):
+        return f"{STATE_FILE} is not a checkpoint state"
+    names = meta.get("variable_keys") or meta.get("variable_paths")  # an older format is still "complete"
+    if not isinstance(names, list):
+        return f"{STATE_FILE} lists no variables"
+    try:
         with np.load(path / VARIABLES_FILE) as data:
-            names = meta.get("variable_keys") or meta["variable_paths"]  # an older format is still "complete"
             if len(data.files) != len(names):
-                return False
+                return f"{VARIABLES_FILE} holds {len(data.files)} arrays, {STATE_FILE} lists {len(names)}"
             for key in data.files:
                 data[key]  # forces a full read: a truncated file raises here
-        return True
-    except Exception:  # noqa: BLE001 - any failure means "do not load this one"
-        return False
+    except FileNotFoundError:
+        return f"it has no {VARIABLES_FILE}"
+    except Exception as exc:  # noqa: BLE001 - zipfile, zlib, numpy and OS errors all mean "truncated or damaged"
+        return f"{VARIABLES_FILE} is truncated or damaged ({type(exc).__name__})"
+    return None
+
+
+def is_readable(path) -> bool:
+    return checkpoint_problem(path) is None
 
 
 def read_state(path) -> dict:

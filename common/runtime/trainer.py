@@ -104,20 +104,37 @@ def _configure_determinism(config):
 SESSION_KEYS = ("out", "resume", "max_duration", "wandb", "strategy", "jit_compile", "explicit_keys")
 
 
-def _local_checkpoint(config, manager) -> Path | None:
-    """The checkpoint `--resume` names, or the newest complete one under --out (None: start fresh)."""
+def _local_checkpoint(config, manager, task_name=None) -> Path | None:
+    """The checkpoint `--resume` names, or the newest readable one under --out (None: start fresh).
+
+    CheckpointError (one line) when the one named is unreadable or another task's, or when every
+    checkpoint under --out is unreadable (never a silent start from step 0 over the run's log)."""
     resume = config["resume"]
     if resume == "never":
         return None
-    if resume != "auto":
-        path = Path(resume)
-        if path.is_dir() and (path / ckpt.STATE_FILE).exists():
-            return path
-        nested = ckpt.CheckpointManager(path).latest()
-        if nested is None:
+    path = Path(resume)
+    if resume == "auto":
+        found = manager.resume_point()
+        if found is None:
+            return None
+    elif path.is_dir() and ((path / ckpt.STATE_FILE).exists() or (path / ckpt.VARIABLES_FILE).exists()):
+        problem = ckpt.checkpoint_problem(path)
+        if problem is not None:
+            raise ckpt.CheckpointError(f"--resume {resume}: checkpoint {path} is unreadable: {problem}")
+        found = path
+    else:
+        found = ckpt.CheckpointManager(path).resume_point()
+        if found is None:
             raise ckpt.CheckpointError(f"--resume {resume}: no complete checkpoint there")
-        return nested
-    return manager.latest()
+    if task_name is not None:
+        from common.data import DataError
+
+        try:
+            ckpt.open_checkpoint(found, task_name)
+        except DataError as exc:
+            where = f"--resume {resume}" if resume != "auto" else f"--out {manager.root.parent}"
+            raise ckpt.CheckpointError(f"{where}: {exc}") from None
+    return found
 
 
 def resumed_config(config: dict, saved: dict, fixed_keys=()) -> tuple[dict, dict]:
@@ -280,7 +297,7 @@ def train(task: TrainingTask, config: dict, *, artifact_store=None, extra_callba
     manager = ckpt.CheckpointManager(out / "checkpoints", keep=config["keep_checkpoints"])
     tracker = None
     try:
-        resume_from = _local_checkpoint(config, manager)
+        resume_from = _local_checkpoint(config, manager, task.name)
         meta = {}
         if resume_from is not None:
             config, meta = _resume_from(task, config, resume_from, None, worker)
