@@ -73,6 +73,25 @@ def one_line_errors(parser):
     return parser
 
 
+def output_folder(path, flag: str = "--out"):
+    """The folder a CLI writes into, created (with its parents) if missing -> Path.
+
+    One-line ValueError (a DataError) when `path` names an existing file or cannot be created
+    (read-only place, a parent that is a file): what a user gets instead of FileExistsError."""
+    from pathlib import Path
+
+    from common.data import DataError
+
+    folder = Path(path).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise DataError(f"{flag} {folder} is a file; give a folder (it is created if missing)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"{flag} {folder} cannot be created: {exc.strerror or exc}") from None
+    return folder
+
+
 def hms(seconds: float) -> str:
     """Seconds -> "H:MM:SS" ("?" when unknown or infinite)."""
     if seconds is None or not math.isfinite(seconds):

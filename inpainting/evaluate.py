@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inception-weights", default=None,
                    help="local InceptionV3 weights file (else Keras's ImageNet download; "
                         "env GANWORKS_INCEPTION_WEIGHTS)")
+    p.add_argument("--vgg16-weights", default=None,
+                   help="local VGG16 (notop) weights file for the perceptual distance (else Keras's ImageNet "
+                        "download; env GANWORKS_VGG16_WEIGHTS)")
     p.add_argument("--json", default=None, help="results file (default <run>/evaluation.json)")
     p.add_argument("--sheet", default=None, help="comparison sheet PNG (default <run>/evaluation.png)")
     return one_line_errors(p)
@@ -131,7 +134,7 @@ def main(argv=None) -> int:
             metrics = []
         if args.perceptual == "on":
             try:
-                perceptual = vgg16_extractor()
+                perceptual = vgg16_extractor(args.vgg16_weights)
             except WeightsUnavailableError as exc:
                 notes.append(f"perceptual distance skipped: {exc}")
         results, sheet = evaluate(inpainter, paths, mask=args.mask, seed=args.seed, batch_size=args.batch_size,

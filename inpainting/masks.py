@@ -198,8 +198,13 @@ def main(argv=None) -> int:
     import cv2
     import numpy as np
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    from common.data import DataError
+    from common.report import output_folder
+
+    try:
+        out = output_folder(args.out)
+    except DataError as exc:
+        p.error(str(exc))
     pixels = (np.asarray(masks)[..., 0] * 255).astype(np.uint8)
     for i, mask in enumerate(pixels):
         cv2.imwrite(str(out / f"mask_{i:03d}.png"), mask)

@@ -82,12 +82,14 @@ def main(argv=None) -> int:
               f"{translator.image_size}; images are resized to it and back")
     if args.grid and translator.backward is None:
         parser.exit(2, "error: --grid needs a checkpoint (an exported generator has no inverse)\n")
+    from common.report import output_folder
+
     try:
         paths = input_images(args.input)
+        out = output_folder(args.output, "--output")
     except DataError as exc:
         parser.exit(2, f"error: {exc}\n")
 
-    out = Path(args.output)
     translated, skipped = translate_files(
         translator, paths, out, size=args.size, grid=args.grid,
         on_skip=lambda path, reason: print(f"skipped {path}: {reason}", file=sys.stderr))

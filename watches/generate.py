@@ -190,10 +190,12 @@ def main(argv=None) -> int:
         p.error("--interpolate takes two seeds, e.g. 3,7")
 
     from common.data import DataError
+    from common.report import output_folder
     from common.runtime.images import image_grid, save_png
 
     try:
         generator, latent_dim = load_generator(args.checkpoint)
+        out = output_folder(args.out)
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -203,7 +205,6 @@ def main(argv=None) -> int:
         from watches.stylegan2 import set_noise_mode
 
         set_noise_mode(generator, args.noise_mode or "const")
-    out = Path(args.out)
     images = generate(generator, latent_dim, args.seeds, args.truncation)
     for seed, image in zip(args.seeds, images):
         save_png(out / f"seed{seed:04d}.png", image)

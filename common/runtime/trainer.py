@@ -122,8 +122,8 @@ def _local_checkpoint(config, manager, task_name=None) -> Path | None:
         if problem is not None:
             raise ckpt.CheckpointError(f"--resume {resume}: checkpoint {path} is unreadable: {problem}")
         found = path
-    else:
-        found = ckpt.CheckpointManager(path).resume_point()
+    else:  # a checkpoints/ folder or a run folder
+        found = ckpt.CheckpointManager(path).resume_point() or ckpt.CheckpointManager(path / "checkpoints").resume_point()
         if found is None:
             raise ckpt.CheckpointError(f"--resume {resume}: no complete checkpoint there")
     if task_name is not None:
@@ -375,7 +375,7 @@ def _fit(task, config, out, manager, resume_from, step, tracker, store, run_id, 
         total = int(config["epochs"]) * spe
         if worker.chief:
             save_config(config, out / "config.json")
-            _announce(tracker, run_id, project, command)
+            _announce(tracker, run_id, project, command, out)
         elif worker.label:
             worker.say(f"training with the chief ({strategy.num_replicas_in_sync} replicas in all); the chief "
                        f"writes checkpoints, logs and samples to {out}")
@@ -497,15 +497,25 @@ def _fit_epochs(model, task, config, state, spe, callbacks) -> None:
                 break  # the dataset ran dry (should not happen: pipelines are infinite)
 
 
-def _announce(tracker, run_id, project, command) -> None:
-    """Print the W&B run id and the command that continues this run in a new session."""
+def _announce(tracker, run_id, project, command, out=None) -> None:
+    """Print the W&B run id and how to continue this run in a new session.
+
+    Online, the command with --wandb-run-id fetches the newest checkpoint artifact on a fresh
+    machine. Offline nothing can be fetched: the run folder itself has to come along."""
     if not tracker.active or not run_id:
         return
     print(f"W&B run id: {run_id} (project {project})", flush=True)
-    if command:
-        if "--wandb-run-id" not in command:
-            command = f"{command} --wandb-run-id {run_id}"
-        print(f"to continue this run in a new session: {command}", flush=True)
+    if not command:
+        return
+    if tracker.mode != "online":
+        where = f" {out}" if out is not None else ""
+        print(f"to continue this run in a new session: {command} (W&B is offline, so no checkpoint is uploaded "
+              f"and --wandb-run-id cannot fetch one: keep the --out folder{where}, e.g. as a Kaggle output or on "
+              "Drive, and put it back at the same path first)", flush=True)
+        return
+    if "--wandb-run-id" not in command:
+        command = f"{command} --wandb-run-id {run_id}"
+    print(f"to continue this run in a new session: {command}", flush=True)
 
 
 def run_cli(task: TrainingTask, config: dict, argv=None) -> int:

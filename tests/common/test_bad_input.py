@@ -1,0 +1,178 @@
+"""Every task's command lines under bad input, from one table: broken training folders, another task's
+run or a truncated checkpoint given as --checkpoint / --resume, an --out that names a file, a run whose
+only checkpoint is corrupt. Each case must end in exactly one `error:` line (exit 2), never a traceback,
+and a broken training folder must be refused before --out exists.
+
+The tasks' tiny training runs are made once per session (a few seconds each) and copied per test.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+from dataclasses import dataclass, field
+
+import pytest
+
+from common.demo_data import demo_dataset
+from common.runtime import checkpoint as ckpt
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    train_args: tuple  # a tiny run on the demo data, one checkpoint at step 2
+    # the commands that take a run as --checkpoint: (module, extra arguments); {tmp} is the test's folder
+    consumers: tuple = field(default=())
+    # the training folder's layout: where images go ("" for the folder itself)
+    splits: tuple = ("",)
+
+
+COMMON = ("--data", "demo", "--image-size", "32", "--batch-size", "2", "--steps-per-epoch", "2", "--epochs", "1",
+          "--checkpoint-every", "2", "--sample-every", "100", "--wandb", "disabled")
+
+TASKS = {
+    "night2day": Task("night2day", ("--model", "resnet", "--filters", "4", "--res-blocks", "1", *COMMON),
+                      consumers=(("night2day.translate", ("--input", "{photo}", "--output", "{tmp}/translated")),
+                                 ("night2day.evaluate", ("--data", "demo", "--metrics", ""))),
+                      splits=("trainA", "trainB")),
+    "inpainting": Task("inpainting", ("--model", "improved", "--filters", "4", "--bottleneck", "16", *COMMON),
+                       consumers=(("inpainting.fill", ("--input", "{photo}", "--mask", "centre",
+                                                       "--output", "{tmp}/filled.png")),
+                                  ("inpainting.evaluate", ("--data", "demo", "--metrics", "", "--perceptual", "off"))),
+                       splits=("train",)),
+    "watches": Task("watches", ("--filters", "4", "--latent-dim", "8", *COMMON),
+                    consumers=(("watches.generate", ("--seeds", "0-1", "--out", "{tmp}/generated")),
+                               ("watches.evaluate", ("--data", "demo", "--extractor", "random", "--num-fake", "4")))),
+}
+
+
+def run(module: str, argv, capsys) -> tuple[int, list[str], str]:
+    """(exit code, the stderr lines that say error, all output) of `python -m module argv`, in process."""
+    main = importlib.import_module(module).main
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    errors = [line for line in err.splitlines() if "error:" in line]
+    return code, errors, out + err
+
+
+def assert_one_line_error(result, *needles):
+    code, errors, text = result
+    assert code == 2, text[-2000:]
+    assert "Traceback" not in text
+    assert len(errors) == 1, errors
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory):
+    """{task: a finished tiny run folder}, trained once."""
+    made = {}
+    for name, task in TASKS.items():
+        out = tmp_path_factory.mktemp(f"run-{name}")
+        code = importlib.import_module(f"{name}.train").main([*task.train_args, "--out", str(out / "run")])
+        assert code == 0
+        made[name] = out / "run"
+    return made
+
+
+def copy_run(runs, name, tmp_path):
+    target = tmp_path / f"{name}-run"
+    shutil.copytree(runs[name], target)
+    return target
+
+
+def consumer_argv(task: Task, module: str, extra, checkpoint, tmp_path):
+    photo = sorted((demo_dataset("inpainting") / "test").iterdir())[0]
+    fill = {"tmp": tmp_path, "photo": photo}
+    return ["--checkpoint", checkpoint, *[str(a).format(**fill) for a in extra]]
+
+
+CONSUMERS = [(name, module, extra) for name, task in TASKS.items() for module, extra in task.consumers]
+
+
+@pytest.mark.parametrize("name, module, extra", CONSUMERS, ids=[m for _, m, _ in CONSUMERS])
+def test_another_tasks_run_as_checkpoint_is_one_line_naming_both_tasks(name, module, extra, runs, tmp_path, capsys):
+    other = next(n for n in TASKS if n != name)
+    argv = consumer_argv(TASKS[name], module, extra, runs[other], tmp_path)
+    assert_one_line_error(run(module, argv, capsys), f"{other} checkpoint, not a")
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_another_tasks_run_given_to_resume_is_one_line(name, runs, tmp_path, capsys):
+    other = next(n for n in TASKS if n != name)
+    out = tmp_path / "new"
+    argv = [*TASKS[name].train_args, "--out", out, "--resume", runs[other]]
+    assert_one_line_error(run(f"{name}.train", argv, capsys), f"{other} checkpoint, not a")
+    assert not out.exists()
+
+
+def truncate(path, keep=0.5):
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+BROKEN = {"variables.npz": "variables.npz is truncated", "state.json": "state.json is not valid JSON"}
+
+
+@pytest.mark.parametrize("broken", BROKEN)
+@pytest.mark.parametrize("given", ["checkpoint folder", "run folder"])
+@pytest.mark.parametrize("name, module, extra", CONSUMERS, ids=[m for _, m, _ in CONSUMERS])
+def test_a_truncated_checkpoint_is_one_line_naming_the_file(name, module, extra, given, broken, runs, tmp_path,
+                                                            capsys):
+    run_folder = copy_run(runs, name, tmp_path)
+    checkpoint = ckpt.CheckpointManager(run_folder / "checkpoints").latest()
+    truncate(checkpoint / broken)
+    argv = consumer_argv(TASKS[name], module, extra, checkpoint if given == "checkpoint folder" else run_folder,
+                         tmp_path)
+    assert_one_line_error(run(module, argv, capsys), checkpoint.name, BROKEN[broken])
+
+
+@pytest.mark.parametrize("broken", BROKEN)
+@pytest.mark.parametrize("name", TASKS)
+def test_resume_from_a_truncated_checkpoint_is_one_line(name, broken, runs, tmp_path, capsys):
+    run_folder = copy_run(runs, name, tmp_path)
+    checkpoint = ckpt.CheckpointManager(run_folder / "checkpoints").latest()
+    truncate(checkpoint / broken)
+    argv = [*TASKS[name].train_args, "--out", tmp_path / "new", "--resume", checkpoint]
+    assert_one_line_error(run(f"{name}.train", argv, capsys), checkpoint.name, BROKEN[broken])
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_a_run_whose_only_checkpoint_is_corrupt_is_not_restarted_over_its_log(name, runs, tmp_path, capsys):
+    run_folder = copy_run(runs, name, tmp_path)
+    checkpoint = ckpt.CheckpointManager(run_folder / "checkpoints").latest()
+    assert [p.name for p in ckpt.CheckpointManager(run_folder / "checkpoints").complete_checkpoints()] == \
+        [checkpoint.name]
+    truncate(checkpoint / "variables.npz")
+    log = (run_folder / "metrics.jsonl").read_text()
+    argv = [*TASKS[name].train_args, "--out", run_folder, "--epochs", "2"]
+    assert_one_line_error(run(f"{name}.train", argv, capsys), checkpoint.name, "--resume never")
+    assert (run_folder / "metrics.jsonl").read_text() == log  # nothing of the run was overwritten
+    code, _, text = run(f"{name}.train", [*argv, "--resume", "never"], capsys)
+    assert code == 0, text[-2000:]
+
+
+OUT_FLAGS = [("watches.generate", "watches", ("--seeds", "0-1", "--out", "{file}")),
+             ("inpainting.masks", None, ("--n", "2", "--out", "{file}")),
+             ("night2day.translate", "night2day", ("--input", "{photo}", "--output", "{file}")),
+             ("inpainting.fill", "inpainting", ("--input", "{photo}", "--mask", "centre", "--output",
+                                                "{file}/filled.png"))]
+
+
+@pytest.mark.parametrize("module, name, extra", OUT_FLAGS, ids=[m for m, _, _ in OUT_FLAGS])
+def test_an_output_folder_that_is_a_file_is_one_line(module, name, extra, runs, tmp_path, capsys):
+    existing = tmp_path / "taken"
+    existing.write_text("not a folder")
+    photo = sorted((demo_dataset("inpainting") / "test").iterdir())[0]
+    argv = [str(a).format(file=existing, photo=photo) for a in extra]
+    if name is not None:
+        argv = ["--checkpoint", runs[name], *argv]
+    code, errors, text = run(module, argv, capsys)
+    assert code not in (0, None) and "Traceback" not in text, text[-2000:]
+    assert any(str(existing) in line for line in errors) or "taken" in text, text[-2000:]
+    assert existing.read_text() == "not a folder"
