@@ -176,3 +176,28 @@ def test_an_output_folder_that_is_a_file_is_one_line(module, name, extra, runs, 
     assert code not in (0, None) and "Traceback" not in text, text[-2000:]
     assert any(str(existing) in line for line in errors) or "taken" in text, text[-2000:]
     assert existing.read_text() == "not a folder"
+
+
+def test_every_weights_flag_a_note_offers_is_an_option_of_the_command_that_prints_it():
+    from common.metrics import features
+    from inpainting.evaluate import build_parser
+
+    options = {a for action in build_parser()._actions for a in action.option_strings}
+    assert features._VGG16_FILE.flag in options and features._INCEPTION_FILE.flag in options
+    with pytest.raises(features.WeightsUnavailableError, match="--vgg16-weights PATH"):
+        features.vgg16_extractor("/no/such/vgg16.h5")
+
+
+@pytest.mark.parametrize("mode", ["online", "offline"])
+def test_the_resume_hint_offline_says_to_keep_the_out_folder_not_a_run_id_it_cannot_fetch(mode, tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from common.runtime.trainer import _announce
+
+    tracker = SimpleNamespace(active=True, mode=mode)
+    _announce(tracker, "abc123", "proj", "python -m watches.train --epochs 9", tmp_path / "run")
+    hint = [line for line in capsys.readouterr().out.splitlines() if line.startswith("to continue")][0]
+    if mode == "online":
+        assert hint.endswith("python -m watches.train --epochs 9 --wandb-run-id abc123")
+    else:
+        assert "--wandb-run-id abc123" not in hint and f"keep the --out folder {tmp_path / 'run'}" in hint
