@@ -9,6 +9,8 @@ A mask is an image of the photo's size, white (> 127) where pixels are missing; 
 masks is matched to the photos by file name (photo.jpg <- photo.png). Or draw one: centre,
 random-block (or random) or free-form, seeded. Any photo size works: see inpainting.inference.
 Every pixel outside the hole is written back unchanged (PNG output).
+--export writes the generator as a standalone .keras file with its model card (.json) beside it;
+it does not overwrite an existing file.
 """
 
 from __future__ import annotations
@@ -77,6 +79,16 @@ def jobs(args, p):
             for photo in photos]
 
 
+def check_export(path, p) -> None:
+    """--export must name a new .keras file in an existing folder (a one-line parser error otherwise)."""
+    if path.suffix != ".keras":
+        p.error(f"--export {path} must end in .keras")
+    if path.exists():
+        p.error(f"--export {path} already exists: remove it or choose another name")
+    if not path.parent.is_dir():
+        p.error(f"--export {path}: the folder {path.parent} does not exist")
+
+
 def main(argv=None) -> int:
     p = build_parser()
     args = p.parse_args(argv)
@@ -86,10 +98,12 @@ def main(argv=None) -> int:
         p.error("give --input (and --mask) to fill photos, or --export")
     if args.input is not None and args.mask is None:
         p.error("--mask is required with --input: a mask image or folder, or centre|random-block|free-form")
+    if args.export:
+        check_export(Path(args.export), p)
 
     from common.data import DataError
     from common.runtime.images import save_png
-    from inpainting.inference import Inpainter, export_generator
+    from inpainting.inference import Inpainter
     from night2day.inference import read_image
 
     try:
@@ -99,7 +113,11 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.export:
-        path = export_generator(inpainter.generator, args.export, inpainter.card)
+        try:
+            path = inpainter.export(args.export)
+        except OSError as exc:  # a full disk, a read-only folder: nothing half-written is left
+            print(f"error: cannot export to {args.export}: {one_line_error(exc)}", file=sys.stderr)
+            return 2
         print(f"generator exported to {path} (model card {path.with_suffix('.json').name})")
     done, skipped = 0, 0
     for photo, mask_path, out in todo:

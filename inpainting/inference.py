@@ -14,6 +14,7 @@ run folder (the newest complete checkpoint), or a generator exported as .keras (
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,11 +45,35 @@ def model_card(config) -> dict:
 
 
 def export_generator(net, path, config) -> Path:
-    """Save the generator as a standalone .keras file, with its model card as <name>.json beside it."""
+    """Save a run's generator as a standalone .keras file, with the model card of its training config
+    as <name>.json beside it (see write_export)."""
+    return write_export(net, path, model_card(config))
+
+
+def write_export(net, path, card: dict) -> Path:
+    """Save net as `path` (.keras) and `card` as <name>.json beside it; an existing pair is replaced.
+
+    No failure leaves a .keras without its sidecar (which Inpainter.load refuses): both are written
+    to temporary names in the same folder, then the sidecar is moved into place first and the
+    .keras last (os.replace); on any failure the temporaries, and a sidecar this call moved in for
+    a .keras that never arrived, are removed.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    net.save(path)
-    path.with_suffix(".json").write_text(json.dumps(model_card(config)) + "\n")
+    sidecar = path.with_suffix(".json")
+    tmp_net = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")  # Keras wants the .keras suffix
+    tmp_card = path.with_name(f".{path.stem}.tmp-{os.getpid()}.json")
+    had_net, moved_card = path.exists(), False
+    try:
+        net.save(tmp_net)
+        tmp_card.write_text(json.dumps(card) + "\n")
+        os.replace(tmp_card, sidecar)
+        moved_card = True
+        os.replace(tmp_net, path)
+    except BaseException:
+        for leftover in (tmp_net, tmp_card) + ((sidecar,) if moved_card and not had_net else ()):
+            leftover.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -84,6 +109,10 @@ class Inpainter:
         model = build_gan(config)
         ckpt.restore(model, found)
         return cls(model.generator, model_card(config))
+
+    def export(self, path) -> Path:
+        """Write the generator as a standalone .keras file with this Inpainter's model card beside it."""
+        return write_export(self.generator, path, self.card)
 
     def fill(self, image, mask) -> Filled:
         """image uint8 [H, W, 3]; mask [H, W] or [H, W, 1], > 0.5 (or > 127 for uint8) = hole."""
