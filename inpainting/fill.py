@@ -7,8 +7,9 @@
 
 A mask is an image of the photo's size, white (> 127) where pixels are missing; a folder of
 masks is matched to the photos by file name (photo.jpg <- photo.png). Or draw one: centre,
-random-block (or random) or free-form, seeded. Any photo size works: see inpainting.inference.
-Every pixel outside the hole is written back unchanged (PNG output).
+random-block (or random) or free-form, seeded. Any photo size works, and each separate hole
+of a mask is filled in its own window: see inpainting.inference.
+Every pixel outside the holes is written back unchanged (PNG output).
 --export writes the generator as a standalone .keras file with its model card (.json) beside it;
 it does not overwrite an existing file.
 """

@@ -1,10 +1,18 @@
 """Filling holes in photos of any size with a trained generator (what `python -m inpainting.fill` runs).
 
 The generator sees a fixed square window (its training size S) and predicts the content of
-the hole's bounding box. For a photo, the window is cut around the hole; when the hole is
-larger than the holes the model was trained on, the photo is scaled down first (and
-`Inpainter.fill` says so); the predicted content is then resized to the hole's box at the
-photo's own resolution and written inside the hole only: every other pixel is the input's.
+the hole's bounding box. A mask may hold several holes: its connected pieces (8-connected)
+are grouped so that pieces whose joint box fits the model's largest training hole share one
+window, and every other piece gets a window of its own, cut around it at the photo's own
+resolution. Only a piece larger than the holes the model was trained on makes its window be
+cut from the photo scaled down (and `Inpainter.fill` says so); the predicted content is then
+resized to that piece's box at the photo's resolution and written inside the hole only: every
+other pixel is the input's.
+
+Windows are filled one after another in reading order (by their box's top, then left edge).
+The context a window shows is the photo with the holes filled so far (the model's content)
+and the holes still to come pre-filled by OpenCV's Telea inpainting: the generator never sees
+the pixels a mask removes, and sees the fill value in its own hole only, as in training.
 
 A "checkpoint" argument may be a checkpoint folder (ckpt-*), a run's checkpoints/ folder or
 run folder (the newest complete checkpoint), or a generator exported as .keras (with the
@@ -20,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from scipy import ndimage
 
 import common.layers  # noqa: F401 - registers the custom layers for load_model
 from common.data import DataError, resize
@@ -27,7 +36,6 @@ from common.runtime import checkpoint as ckpt
 from inpainting.build import build_gan, mask_options
 from inpainting.gan import masked_input
 from inpainting.holes import paste_holes
-from inpainting.masks import hole_boxes
 
 
 def max_hole_fraction(config) -> float:
@@ -79,7 +87,7 @@ def write_export(net, path, card: dict) -> Path:
 
 @dataclass
 class Filled:
-    image: np.ndarray  # uint8 [H, W, 3], the photo with its hole filled
+    image: np.ndarray  # uint8 [H, W, 3], the photo with its holes filled
     note: str | None = None  # e.g. that the photo was scaled down for a large hole
 
 
@@ -115,20 +123,43 @@ class Inpainter:
         return write_export(self.generator, path, self.card)
 
     def fill(self, image, mask) -> Filled:
-        """image uint8 [H, W, 3]; mask [H, W] or [H, W, 1], > 0.5 (or > 127 for uint8) = hole."""
+        """image uint8 [H, W, 3]; mask [H, W] or [H, W, 1], > 0.5 (or > 127 for uint8) = hole.
+
+        Each group of holes (hole_groups) is filled in its own window, in reading order (see the
+        module's docstring for the context each window shows)."""
         image = np.asarray(image, np.uint8)
         hole = _binary(mask, image.shape[:2])
         if not hole.any():
             return Filled(image.copy(), "the mask has no hole: image unchanged")
-        box = np.asarray(hole_boxes(tf.constant(hole[None, ..., None], tf.float32))[0])
-        height, width = image.shape[:2]
         limit = self.max_hole * self.size
-        scale, note = 1.0, None
-        if max(box[2], box[3]) > limit:
-            scale = limit / max(box[2], box[3])
-            note = (f"the hole ({box[3]}x{box[2]} px) is larger than the {int(limit)} px holes this model was trained "
-                    f"on: the photo was scaled by {scale:.3f} to fill it")
-        small = _scaled(image.astype(np.float32), scale)
+        labels, groups = hole_groups(hole, limit)
+        # the holes not filled yet show OpenCV's Telea fill, never the pixels the mask removes
+        work = (_telea(image, hole) if len(groups) > 1 else image).astype(np.float32)
+        notes = []
+        for box, members in groups:
+            y0, x0, h, w = box
+            scale = 1.0
+            if max(h, w) > limit:
+                scale = limit / max(h, w)
+                notes.append(f"the hole ({w}x{h} px) is larger than the {int(limit)} px holes this model was "
+                             f"trained on: the photo was scaled by {scale:.3f} to fill it")
+            # the part of the photo the window can reach: the box grown by a window's width each way
+            reach = int(np.ceil(self.size / scale))
+            top, left = max(0, y0 - reach), max(0, x0 - reach)
+            bottom, right = min(image.shape[0], y0 + h + reach), min(image.shape[1], x0 + w + reach)
+            own = np.isin(labels[top:bottom, left:right], members)
+            content = self._predict(work[top:bottom, left:right], own, scale, (y0 - top, x0 - left, h, w))
+            inside = own[y0 - top:y0 - top + h, x0 - left:x0 - left + w]
+            region = work[y0:y0 + h, x0:x0 + w]
+            pasted = paste_holes(region[None], content, np.array([[0, 0, h, w]]), inside[None, ..., None])
+            region[...] = np.asarray(pasted[0])
+        out = np.where(hole[..., None], np.clip(np.round(work), 0, 255), image).astype(np.uint8)
+        return Filled(out, "; ".join(notes) or None)
+
+    def _predict(self, context, hole, scale, box):
+        """The generator's content of one hole's box: context float [h, w, 3] in [0, 255] around it,
+        hole bool [h, w], box its (y0, x0, height, width) there -> float32 [1, s, s, 3] in [0, 255]."""
+        small = _scaled(context, scale)
         small_hole = _scaled(hole.astype(np.float32), scale, nearest=True) > 0.5
         if not small_hole.any():  # a thin hole can vanish when scaled: keep its centre pixel
             small_hole[min(int((box[0] + box[2] // 2) * scale), small.shape[0] - 1),
@@ -137,9 +168,45 @@ class Inpainter:
         x = tf.constant(window[None] / 127.5 - 1.0, tf.float32)
         m = tf.constant(win_hole[None, ..., None], tf.float32)
         content = self.generator(masked_input(x, m, self.fill_value), training=False)
-        content = (tf.cast(content, tf.float32) + 1.0) * 127.5  # the box's content in [0, 255]
-        out = paste_holes(image[None].astype(np.float32), content, box[None], hole[None, ..., None])
-        return Filled(np.clip(np.round(np.asarray(out[0])), 0, 255).astype(np.uint8), note)
+        return (tf.cast(content, tf.float32) + 1.0) * 127.5
+
+
+def hole_groups(hole, limit) -> tuple[np.ndarray, list]:
+    """The holes of a mask, grouped into the windows that fill them.
+
+    hole bool [H, W] -> (labels int [H, W]: 0 outside, k on the k-th 8-connected piece;
+    [(box (y0, x0, height, width), [piece labels])] in reading order). Pieces are merged, two
+    groups at a time, while their joint box's longer side stays within `limit` px (the largest
+    hole the model was trained on): such pieces share a window with no scaling; the others are
+    filled each in its own window.
+    """
+    labels, count = ndimage.label(hole, structure=np.ones((3, 3), bool))
+    spans = ndimage.find_objects(labels)
+    boxes = np.array([[s[0].start, s[1].start, s[0].stop, s[1].stop] for s in spans], np.int64)  # y0 x0 y1 x1
+    members = [[k + 1] for k in range(count)]
+    i = 0
+    while i < len(boxes):
+        low, high = np.minimum(boxes[:, :2], boxes[i, :2]), np.maximum(boxes[:, 2:], boxes[i, 2:])
+        side = (high - low).max(axis=1)
+        side[i] = np.iinfo(np.int64).max
+        j = int(np.argmin(side))
+        if side[j] <= limit:  # merge the group that adds least, then look again from the merged box
+            # (j > i: the groups before i fit with none, and a merged box only grows)
+            boxes[i] = np.concatenate([low[j], high[j]])
+            members[i] = members[i] + members[j]
+            del members[j]
+            boxes = np.delete(boxes, j, axis=0)
+        else:
+            i += 1
+    order = sorted(range(len(boxes)), key=lambda k: (boxes[k, 0], boxes[k, 1]))
+    return labels, [((int(boxes[k, 0]), int(boxes[k, 1]), int(boxes[k, 2] - boxes[k, 0]),
+                      int(boxes[k, 3] - boxes[k, 1])), members[k]) for k in order]
+
+
+def _telea(image, hole) -> np.ndarray:
+    import cv2
+
+    return cv2.inpaint(np.ascontiguousarray(image), hole.astype(np.uint8), 3, cv2.INPAINT_TELEA)
 
 
 def _binary(mask, shape) -> np.ndarray:

@@ -107,3 +107,72 @@ def test_a_failed_save_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         Inpainter(net, STUB_CARD).export(tmp_path / "g.keras")
     assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- one window per hole (item 9)
+
+
+class ConstantGenerator:
+    """Predicts the same value everywhere; records each window it is shown."""
+
+    def __init__(self, value=0.2, content=16):
+        self.value, self.content, self.windows = value, content, []
+
+    def __call__(self, x, training=False):
+        self.windows.append(np.asarray(x)[0])
+        return np.full((1, self.content, self.content, 3), self.value, np.float32)
+
+
+def test_two_small_holes_far_apart_are_each_filled_at_the_photos_resolution():
+    rng = np.random.default_rng(6)
+    photo = rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)
+    hole = np.zeros((200, 300), bool)
+    hole[20:30, 20:34] = True  # 140 px
+    hole[150:161, 250:262] = True  # 132 px: the two together span 141x242, far beyond the 16 px holes
+    generator = ConstantGenerator()
+    filled = Inpainter(generator, STUB_CARD).fill(photo, hole)
+    assert filled.note is None  # nothing was scaled
+    assert np.array_equal(filled.image[~hole], photo[~hole])
+    assert np.all(filled.image[hole] == round((0.2 + 1) * 127.5))
+    # one 32 px window per hole, each showing its whole hole at full size as the fill value (0)
+    assert len(generator.windows) == 2
+    assert sorted(int((w == 0).all(-1).sum()) for w in generator.windows) == [132, 140]
+
+
+def test_only_the_hole_too_large_for_the_model_is_scaled():
+    rng = np.random.default_rng(7)
+    photo = rng.integers(0, 256, (120, 200, 3), dtype=np.uint8)
+    hole = np.zeros((120, 200), bool)
+    hole[10:50, 10:50] = True  # 40 px: larger than the model's 16 px holes
+    hole[90:100, 170:180] = True  # 10 px, far away
+    generator = ConstantGenerator()
+    filled = Inpainter(generator, STUB_CARD).fill(photo, hole)
+    assert filled.note.count("scaled by") == 1 and "40x40" in filled.note
+    assert np.array_equal(filled.image[~hole], photo[~hole])
+    assert len(generator.windows) == 2
+    assert 100 in [int((w == 0).all(-1).sum()) for w in generator.windows]  # the small one at full size
+
+
+def test_holes_that_fit_one_window_together_share_it():
+    photo = np.random.default_rng(8).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    hole = np.zeros((64, 64), bool)
+    hole[10:14, 10:14] = True
+    hole[18:22, 20:24] = True  # the two span 12x14 px: one window, no scaling
+    generator = ConstantGenerator()
+    filled = Inpainter(generator, STUB_CARD).fill(photo, hole)
+    assert filled.note is None and len(generator.windows) == 1
+    assert int((generator.windows[0] == 0).all(-1).sum()) == 32
+
+
+def test_a_window_shows_earlier_holes_filled_and_later_ones_telea_filled_never_their_pixels():
+    photo = np.random.default_rng(9).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    hole = np.zeros((64, 64), bool)
+    hole[4:14, 4:14] = True
+    hole[4:14, 24:34] = True  # together 10x30 px, beyond the 16 px holes: two windows, each reaching the other
+    generator = ConstantGenerator()
+    Inpainter(generator, STUB_CARD).fill(photo, hole)
+    first, second = ((w + 1.0) * 127.5 for w in generator.windows)  # both 32 px, cut at x = 0 and x = 12
+    assert [int((w == 127.5).all(-1).sum()) for w in (first, second)] == [100, 100]  # the fill value: own hole
+    later = first[4:14, 24:32]  # the second hole, not filled yet: OpenCV's Telea, not the photo's pixels
+    assert not np.any(np.all(np.abs(later - photo[4:14, 24:32]) < 0.5, axis=-1))
+    np.testing.assert_allclose(second[4:14, 0:2], round(1.2 * 127.5), atol=1e-3)  # the first, as filled
