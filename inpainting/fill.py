@@ -9,7 +9,10 @@ A mask is an image of the photo's size, white (> 127) where pixels are missing; 
 masks is matched to the photos by file name (photo.jpg <- photo.png). Or draw one: centre,
 random-block (or random) or free-form, seeded. Any photo size works, and each separate hole
 of a mask is filled in its own window: see inpainting.inference.
-Every pixel outside the holes is written back unchanged (PNG output).
+Every pixel outside the holes is written back unchanged, in the photo's own mode (grey stays
+grey, the alpha channel is kept; a palette photo is written as RGB, or RGBA when it has
+transparency), as PNG unless --output names another format. For a JPEG photo the pixels kept
+are Pillow's (libjpeg) decode of it, written losslessly to the PNG.
 --export writes the generator as a standalone .keras file with its model card (.json) beside it;
 it does not overwrite an existing file.
 """
@@ -90,6 +93,11 @@ def check_export(path, p) -> None:
         p.error(f"--export {path}: the folder {path.parent} does not exist")
 
 
+LOSSY = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WebP"}
+JPEG_NOTE = ("note: outside the holes, a JPEG photo's pixels are Pillow's (libjpeg) decode of the file, written "
+             "losslessly")
+
+
 def main(argv=None) -> int:
     p = build_parser()
     args = p.parse_args(argv)
@@ -102,10 +110,11 @@ def main(argv=None) -> int:
     if args.export:
         check_export(Path(args.export), p)
 
+    import numpy as np
+    from PIL import Image
+
     from common.data import DataError
-    from common.runtime.images import save_png
-    from inpainting.inference import Inpainter
-    from night2day.inference import read_image
+    from inpainting.inference import Inpainter, read_photo, write_photo
 
     try:
         todo = jobs(args, p) if args.input is not None else []
@@ -120,21 +129,31 @@ def main(argv=None) -> int:
             print(f"error: cannot export to {args.export}: {one_line_error(exc)}", file=sys.stderr)
             return 2
         print(f"generator exported to {path} (model card {path.with_suffix('.json').name})")
-    done, skipped = 0, 0
+    done, skipped, told = 0, 0, set()
     for photo, mask_path, out in todo:
         try:
             if mask_path == "missing":
                 raise DataError(f"no mask named {photo.stem}.* in {args.mask}")
-            image = read_image(photo)
+            source = read_photo(photo)
+            image = source.rgb
             if mask_path is None:
                 mask = drawn_mask(DRAWN[args.mask], *image.shape[:2], args.seed)
-                save_png(out.with_name(f"{out.stem}_mask.png"), (mask[..., None] * 255).repeat(3, -1))
+                write_photo(out.with_name(f"{out.stem}_mask.png"), Image.fromarray((mask * 255).astype(np.uint8)))
             else:
-                mask = read_image(mask_path)[..., 0]
+                mask = read_photo(mask_path).rgb[..., 0]
             filled = inpainter.fill(image, mask)
-            save_png(out, filled.image)
+            write_photo(out, source.completed(filled.image, filled.hole))
             done += 1
             print(f"{photo} -> {out}" + (f" ({filled.note})" if filled.note else ""))
+            lossy = out.suffix.lower() in LOSSY
+            notes = [JPEG_NOTE] if source.format == "JPEG" and not lossy else []
+            if lossy:
+                notes.append(f"note: {LOSSY[out.suffix.lower()]} output is lossy: the pixels outside the holes are "
+                             "re-encoded (write .png to keep them exactly)")
+            for line in notes:  # once per run
+                if line not in told:
+                    told.add(line)
+                    print(line)
         except Exception as exc:  # noqa: BLE001 - one bad photo must not stop the others
             skipped += 1
             print(f"skipped {photo}: {one_line_error(exc)}", file=sys.stderr)

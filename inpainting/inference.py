@@ -17,6 +17,19 @@ the pixels a mask removes, and sees the fill value in its own hole only, as in t
 A "checkpoint" argument may be a checkpoint folder (ckpt-*), a run's checkpoints/ folder or
 run folder (the newest complete checkpoint), or a generator exported as .keras (with the
 .json beside it that export_generator writes).
+
+Photos are read and written with Pillow (`read_photo`, `Photo.completed`): the model fills the
+colour of an RGB view of the photo, and the output keeps the photo's own mode and alpha:
+    L, LA, RGB, RGBA   written in the same mode; the alpha is the input's everywhere, inside the
+                       hole too (a grey hole gets the luma of the filled colour, ITU-R 601)
+    I;16 (16-bit grey) the model sees value / 257 rounded; written as 16-bit, the hole as luma x 257
+    P (palette)        written as RGB, or RGBA when the palette has transparency (a palette
+                       cannot hold the new colours)
+    1, CMYK, YCbCr ... converted by Pillow to RGB (RGBA if they have alpha) and written so
+JPEG photos: the pixels kept outside the hole are Pillow's (libjpeg) decode of the file,
+written losslessly; the output name's extension picks the format (PNG unless it says
+otherwise, e.g. out.jpg writes JPEG, which re-encodes every pixel). EXIF orientation is not
+applied: the mask is matched to the stored pixel grid.
 """
 
 from __future__ import annotations
@@ -88,7 +101,93 @@ def write_export(net, path, card: dict) -> Path:
 @dataclass
 class Filled:
     image: np.ndarray  # uint8 [H, W, 3], the photo with its holes filled
+    hole: np.ndarray  # bool [H, W], the pixels written (the mask's holes)
     note: str | None = None  # e.g. that the photo was scaled down for a large hole
+
+
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R 601, as Pillow's RGB -> L
+
+
+@dataclass
+class Photo:
+    """A photo as Pillow decoded it, in the mode it is written back in (see the module's docstring).
+
+    pixels: uint8 [H, W] (L), [H, W, 2] (LA), [H, W, 3] (RGB), [H, W, 4] (RGBA), or uint16 [H, W] (I;16).
+    """
+
+    pixels: np.ndarray
+    mode: str
+    format: str | None = None  # the file's format as Pillow names it (JPEG, PNG, ...)
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """uint8 [H, W, 3]: what the model fills (grey replicated, 16 bits as value / 257, alpha left out)."""
+        grey = self.pixels if self.pixels.ndim == 2 else None
+        if self.mode == "I;16":
+            grey = np.round(self.pixels / 257.0).astype(np.uint8)
+        elif self.mode == "LA":
+            grey = self.pixels[..., 0]
+        if grey is not None:
+            return np.repeat(grey[..., None], 3, axis=-1)
+        return self.pixels[..., :3]
+
+    def completed(self, rgb, hole):
+        """The output as a PIL image in this photo's mode: `rgb` uint8 [H, W, 3] (the filled colour)
+        written inside `hole` bool [H, W] only; every other pixel, and the alpha everywhere, is the input's."""
+        from PIL import Image
+
+        out = self.pixels.copy()
+        colour = np.asarray(rgb, np.uint8)[hole]
+        if self.mode in ("L", "LA", "I;16"):
+            luma = colour.astype(np.float32) @ _LUMA
+            value = np.round(luma * 257.0).astype(np.uint16) if self.mode == "I;16" else np.round(luma)
+            if self.mode == "LA":
+                out[..., 0][hole] = value
+            else:
+                out[hole] = value
+        else:  # RGB, RGBA: the colour channels only
+            out[..., :3][hole] = colour
+        return Image.fromarray(out)  # uint8 [H, W, 1..4] -> L, LA, RGB, RGBA; uint16 [H, W] -> I;16
+
+
+def read_photo(path) -> Photo:
+    """Decode an image file with Pillow, keeping its mode where a PNG can hold it (module docstring);
+    DataError (one line) for a file Pillow cannot read or a mode the model cannot fill."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise DataError(f"{path} cannot be decoded as an image ({' '.join(str(exc).split())[:160]})") from None
+    mode, fmt = image.mode, image.format
+    if mode.startswith("I;16") or mode == "I":
+        values = np.asarray(image)
+        if values.min() < 0 or values.max() > 65535:
+            raise DataError(f"{path} is a 32-bit integer image: only 8- and 16-bit ones can be filled")
+        return Photo(values.astype(np.uint16), "I;16", fmt)
+    if mode in ("L", "LA", "RGB", "RGBA"):
+        return Photo(np.asarray(image), mode, fmt)
+    if mode == "1":
+        return Photo(np.asarray(image.convert("L")), "L", fmt)
+    if mode == "F":
+        raise DataError(f"{path} is a floating-point image: only 8- and 16-bit ones can be filled")
+    has_alpha = "A" in image.getbands() or "transparency" in image.info  # P, PA, La, RGBa ...
+    target = "RGBA" if has_alpha else "RGB"
+    return Photo(np.asarray(image.convert(target)), target, fmt)
+
+
+def write_photo(path, image) -> None:
+    """Write a PIL image; the format follows the name's extension (.png for a name without one);
+    DataError (one line) when that format cannot hold the image's mode (RGBA as JPEG)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        image.save(path, format=None if path.suffix else "PNG")
+    except (OSError, KeyError, ValueError) as exc:
+        path.unlink(missing_ok=True)
+        raise DataError(f"cannot write {path.name} ({' '.join(str(exc).split())[:160]}): write a .png "
+                        f"to keep the photo's {image.mode} pixels") from None
 
 
 class Inpainter:
@@ -130,7 +229,7 @@ class Inpainter:
         image = np.asarray(image, np.uint8)
         hole = _binary(mask, image.shape[:2])
         if not hole.any():
-            return Filled(image.copy(), "the mask has no hole: image unchanged")
+            return Filled(image.copy(), hole, "the mask has no hole: image unchanged")
         limit = self.max_hole * self.size
         labels, groups = hole_groups(hole, limit)
         # the holes not filled yet show OpenCV's Telea fill, never the pixels the mask removes
@@ -154,7 +253,7 @@ class Inpainter:
             pasted = paste_holes(region[None], content, np.array([[0, 0, h, w]]), inside[None, ..., None])
             region[...] = np.asarray(pasted[0])
         out = np.where(hole[..., None], np.clip(np.round(work), 0, 255), image).astype(np.uint8)
-        return Filled(out, "; ".join(notes) or None)
+        return Filled(out, hole, "; ".join(notes) or None)
 
     def _predict(self, context, hole, scale, box):
         """The generator's content of one hole's box: context float [h, w, 3] in [0, 255] around it,

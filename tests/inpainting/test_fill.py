@@ -109,6 +109,68 @@ def test_a_failed_save_leaves_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+# ----------------------------------------------------------------------------- image modes (item 7)
+
+
+def gradient_alpha(height, width):
+    return (np.linspace(0, 255, width)[None, :] * np.ones((height, 1))).round().astype(np.uint8)
+
+
+def mode_photo(mode, rng, height=40, width=56):
+    rgb = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    if mode == "L":
+        return Image.fromarray(rgb[..., 0])
+    if mode == "LA":
+        return Image.fromarray(np.dstack([rgb[..., 0], gradient_alpha(height, width)]), "LA")
+    if mode == "RGBA":
+        return Image.fromarray(np.dstack([rgb, gradient_alpha(height, width)]))
+    if mode == "P":
+        return Image.fromarray(rgb).quantize(64)
+    if mode == "I;16":
+        return Image.fromarray(rng.integers(0, 65536, (height, width), dtype=np.uint16))
+    return Image.fromarray(rgb)
+
+
+# (input mode, file name, the output's mode); P is written as RGB (RGBA when its palette has transparency)
+MODES = [("L", "photo.png", "L"), ("LA", "photo.png", "LA"), ("RGB", "photo.png", "RGB"),
+         ("RGBA", "photo.png", "RGBA"), ("P", "photo.png", "RGB"), ("P", "photo.gif", "RGB"),
+         ("I;16", "photo.png", "I;16"), ("RGB", "photo.jpg", "RGB")]
+
+
+@pytest.mark.parametrize("mode, name, out_mode", MODES)
+def test_fill_keeps_the_photos_mode_and_every_pixel_and_alpha_outside_the_hole(mode, name, out_mode, run,
+                                                                               tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    mode_photo(mode, rng).save(tmp_path / name)
+    hole = write_mask(tmp_path)
+    result = fill_file(run, tmp_path / name, tmp_path / "mask.png", tmp_path / "out.png")
+    assert result.format == "PNG" and result.mode == out_mode
+    source = Image.open(tmp_path / name)
+    if source.mode == "P":
+        source = source.convert("RGB")
+    before, after = np.asarray(source), np.asarray(result)
+    assert after.shape == before.shape and after.dtype == before.dtype
+    assert np.array_equal(after[~hole], before[~hole])  # Pillow's decode of the input, bit for bit
+    if mode in ("LA", "RGBA"):
+        assert np.array_equal(after[..., -1], before[..., -1])  # the alpha everywhere, inside the hole too
+    assert not np.array_equal(after[hole], before[hole])  # the hole was filled
+    printed = capsys.readouterr().out
+    assert ("Pillow" in printed) == (name.endswith(".jpg"))
+
+
+def test_a_palette_with_transparency_is_written_as_rgba(run, tmp_path):
+    rng = np.random.default_rng(4)
+    image = Image.fromarray(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)).quantize(16)
+    image.info["transparency"] = 0
+    image.save(tmp_path / "photo.png", transparency=0)
+    hole = write_mask(tmp_path)
+    result = fill_file(run, tmp_path / "photo.png", tmp_path / "mask.png", tmp_path / "out.png")
+    before = np.asarray(Image.open(tmp_path / "photo.png").convert("RGBA"))
+    after = np.asarray(result)
+    assert result.mode == "RGBA" and np.array_equal(after[~hole], before[~hole])
+    assert np.array_equal(after[..., 3], before[..., 3])
+
+
 # ----------------------------------------------------------------------------- one window per hole (item 9)
 
 
