@@ -30,16 +30,34 @@ Only if the file and all its substitutes fail is the element dropped, which shif
 every later batch by one image (exact resume then holds only from a checkpoint taken
 after that point). Runtime decode failures are logged once per file and listed by
 `undecodable_files()`.
+
+Hostile files. The scan also reads each image's size from its header (Pillow, lazily:
+no pixels are decoded) and skips files above MAX_IMAGE_PIXELS, so a header claiming
+100000x100000 is reported like any other unusable file instead of reaching a decoder.
+Training datasets (repeat=True) and `summary` decode files in order until one decodes
+(one decode for good data) and raise DataError if none does, so a folder of files that
+pass the scan but never decode is one clear error before training. As a last guard,
+a repeating pipeline raises (InvalidArgumentError naming the problem) after
+MAX_CONSECUTIVE_DROPS elements in a row were dropped, instead of searching an
+infinite stream for a decodable image forever. `list_images` follows folder symlinks
+but lists each folder once (by device and inode), skipping with one warning a link
+that loops back or repeats a folder already listed. File names need not be UTF-8:
+paths go to TensorFlow as bytes (`os.fsencode`), and messages show them through
+`display_path`, which never fails to print.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
+import warnings
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import tensorflow as tf
+from PIL import Image
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +67,15 @@ ORDERS = ("shuffle", "random", "sequential")
 
 # Substitutes tried, in order, when a training image fails to decode at runtime.
 SUBSTITUTES = 3
+# A repeating pipeline gives up (raises) after this many elements in a row for which the
+# file and all its substitutes failed: with even 90% of the files undecodable, 100 drops
+# in a row happen with probability (0.9 ** 4) ** 100 ~ 1e-18, so only a folder of (nearly)
+# nothing decodable reaches it, which would otherwise never yield a batch.
+MAX_CONSECUTIVE_DROPS = 100
+# Largest image (width * height) the scan lets through to a decoder: Pillow's default
+# Image.MAX_IMAGE_PIXELS (~89.5 MP, 256 MiB of RGB at 3 bytes a pixel), our own copy so a
+# change to Pillow's global does not change which files train.
+MAX_IMAGE_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 # Bytes read from the end of a file to find the JPEG EOI marker / PNG IEND chunk; a
 # little slack for encoders that pad after the end marker.
 _TAIL_BYTES = 1024
@@ -73,26 +100,57 @@ class DataError(ValueError):
 # --------------------------------------------------------------------------- files
 
 
+def display_path(path) -> str:
+    """`path` (str, bytes or PathLike) as text that always prints: bytes that are not UTF-8
+    (a file name from another system) show as backslash escapes, e.g. `bad\\xff.png`."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _folder_key(path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
 def list_images(folder, recursive: bool = True) -> list[str]:
     """Sorted paths of the image files (IMAGE_EXTENSIONS, any case) under `folder`.
 
     Hidden files and folders (names starting with ".", e.g. `.ipynb_checkpoints`,
-    macOS `._x.jpg` resource forks) are ignored. Raises DataError naming the folder if
-    it is missing, not a folder, or holds no images.
+    macOS `._x.jpg` resource forks) are ignored. Folder symlinks are followed, but each
+    folder is listed once (known by device and inode): a link back to a folder already
+    being listed (a loop such as `loop -> .`) or to one listed before is skipped with one
+    warning naming it. Raises DataError naming the folder if it is missing, not a
+    folder, or holds no images.
     """
     root = Path(folder).expanduser()
     if not root.exists():
-        raise DataError(f"image folder not found: {root}")
+        raise DataError(f"image folder not found: {display_path(root)}")
     if not root.is_dir():
-        raise DataError(f"not a folder: {root}")
+        raise DataError(f"not a folder: {display_path(root)}")
     paths = []
+    seen = {_folder_key(root): str(root)}  # (st_dev, st_ino) -> the path it was first listed under
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".")) if recursive else []
+        keep = []
+        for name in sorted(d for d in dirnames if not d.startswith(".")) if recursive else []:
+            sub = os.path.join(dirpath, name)
+            try:
+                key = _folder_key(sub)
+            except OSError:  # vanished since the walk listed it
+                continue
+            if key in seen:
+                first = seen[key]
+                if _reported.first_time(("folder", sub)):
+                    how = ("it leads back to {} (a folder symlink loop)" if os.path.commonpath([first, sub]) == first
+                           else "it is the folder {}, already listed")
+                    logger.warning("skipping %s: %s", display_path(sub), how.format(display_path(first)))
+                continue
+            seen[key] = sub
+            keep.append(name)
+        dirnames[:] = keep
         paths.extend(os.path.join(dirpath, f) for f in filenames
                      if not f.startswith(".") and os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS)
     if not paths:
         where = "under" if recursive else "in"
-        raise DataError(f"no images ({' '.join(IMAGE_EXTENSIONS)}) {where} {root}")
+        raise DataError(f"no images ({' '.join(IMAGE_EXTENSIONS)}) {where} {display_path(root)}")
     return sorted(paths)
 
 
@@ -116,40 +174,83 @@ def _animated_webp_header(head: bytes) -> bool:
     return head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X" and len(head) > 20 and bool(head[20] & 0x02)
 
 
-def check_image_file(path) -> str | None:
-    """Why `path` is not a usable image, or None if it looks fine.
+def _header_size(path, kind: str, head: bytes) -> tuple[int, int] | None:
+    """(width, height) from the file's header, or None if Pillow cannot tell.
 
-    Reads at most 32 bytes from the start and 1 KiB from the end: catches empty files,
-    non-images (unknown magic bytes), truncated JPEG (no EOI marker FFD9 near the end),
-    truncated PNG (no IEND chunk), BMP / WebP shorter than their declared size, and
-    animated WebP (which TensorFlow cannot decode safely).
+    Pillow's Image.open reads headers only (decoding is lazy). A size beyond twice
+    Pillow's own limit makes it raise DecompressionBombError before saying the size:
+    then a PNG's size comes from its IHDR, any other format's from the pixel count in
+    the error, as (pixels, 1).
     """
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except Image.DecompressionBombError as exc:
+        if kind == "png" and len(head) >= 24:
+            return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        count = re.search(r"\((\d+) pixels\)", str(exc))
+        return (int(count.group(1)), 1) if count else (MAX_IMAGE_PIXELS + 1, 1)
+    except Exception:  # noqa: BLE001 - Pillow cannot parse it: TensorFlow may still decode it, or the run will say
+        return None
+
+
+def _inspect(path) -> tuple[str | None, tuple[int, int] | None]:
+    """(why `path` is not a usable image or None, its (width, height) from the header or None)."""
     try:
         size = os.path.getsize(path)
         if size == 0:
-            return "empty file (0 bytes)"
+            return "empty file (0 bytes)", None
         with open(path, "rb") as f:
             head = f.read(32)
             f.seek(max(0, size - _TAIL_BYTES))
             tail = f.read()
     except OSError as exc:
-        return f"unreadable ({exc.strerror or exc})"
+        return f"unreadable ({exc.strerror or exc})", None
     kind = _image_kind(head)
     if kind is None:
-        return "not an image (unrecognised file header)"
+        return "not an image (unrecognised file header)", None
     if kind == "jpeg" and b"\xff\xd9" not in tail:
-        return "truncated JPEG (no end-of-image marker FFD9)"
+        return "truncated JPEG (no end-of-image marker FFD9)", None
     if kind == "png" and b"IEND" not in tail:
-        return "truncated PNG (no IEND chunk)"
+        return "truncated PNG (no IEND chunk)", None
     if kind == "bmp" and len(head) >= 6 and int.from_bytes(head[2:6], "little") > size:
-        return f"truncated BMP ({size} of {int.from_bytes(head[2:6], 'little')} bytes)"
+        return f"truncated BMP ({size} of {int.from_bytes(head[2:6], 'little')} bytes)", None
     if kind == "webp" and int.from_bytes(head[4:8], "little") + 8 > size:
-        return f"truncated WebP ({size} of {int.from_bytes(head[4:8], 'little') + 8} bytes)"
+        return f"truncated WebP ({size} of {int.from_bytes(head[4:8], 'little') + 8} bytes)", None
     if kind == "webp" and _animated_webp_header(head):
-        return "animated WebP (not supported: TensorFlow's decoder corrupts memory on it)"
+        return "animated WebP (not supported: TensorFlow's decoder corrupts memory on it)", None
     if kind == "webp" and not TF_DECODES_WEBP:
-        return f"WebP needs TensorFlow 2.20 or newer to decode (this is {tf.__version__}); convert it to PNG or JPEG"
-    return None
+        return (f"WebP needs TensorFlow 2.20 or newer to decode (this is {tf.__version__}); "
+                "convert it to PNG or JPEG"), None
+    dims = _header_size(path, kind, head)
+    if dims is not None and dims[0] * dims[1] > MAX_IMAGE_PIXELS:
+        shape = f"{dims[0]}x{dims[1]} = " if dims[1] > 1 else ""
+        return (f"too large to decode ({shape}{dims[0] * dims[1] / 1e6:.0f} megapixels; the limit is "
+                f"common.data.MAX_IMAGE_PIXELS = {MAX_IMAGE_PIXELS / 1e6:.1f} MP)"), dims
+    return None, dims
+
+
+def _inspect_quietly(paths) -> list[tuple[str | None, tuple[int, int] | None]]:
+    """`_inspect` over paths (in threads when there are many), Pillow's size warnings silenced:
+    the pixel limit here is MAX_IMAGE_PIXELS."""
+    with warnings.catch_warnings():  # process-wide, so it covers the pool's threads too
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        if len(paths) > 256:  # overlap the small reads on slow (network) disks
+            with ThreadPoolExecutor(16) as pool:
+                return list(pool.map(_inspect, paths, chunksize=64))
+        return [_inspect(p) for p in paths]
+
+
+def check_image_file(path) -> str | None:
+    """Why `path` is not a usable image, or None if it looks fine.
+
+    Reads at most 32 bytes from the start and 1 KiB from the end, and the header through
+    Pillow (no pixels decoded): catches empty files, non-images (unknown magic bytes),
+    truncated JPEG (no EOI marker FFD9 near the end), truncated PNG (no IEND chunk), BMP /
+    WebP shorter than their declared size, animated WebP (which TensorFlow cannot decode
+    safely), and images larger than MAX_IMAGE_PIXELS (width * height).
+    """
+    return _inspect_quietly([path])[0][0]
 
 
 class _Seen:
@@ -174,32 +275,124 @@ class _Seen:
 _reported = _Seen()  # (path, reason) already warned about by scan_images in this process
 
 
+def _scan(paths) -> tuple[list[str], list[tuple[str, str]], list[tuple[int, int] | None]]:
+    """scan_images, plus the header size of each good path (None where Pillow cannot tell)."""
+    paths = [os.fspath(p) for p in paths]
+    if not paths:
+        raise DataError("no image files given")
+    results = _inspect_quietly(paths)
+    good = [p for p, (r, _) in zip(paths, results) if r is None]
+    sizes = [dims for r, dims in results if r is None]
+    bad = [(p, r) for p, (r, _) in zip(paths, results) if r is not None]
+    for path, reason in bad:
+        if _reported.first_time((path, reason)):
+            logger.warning("skipping %s: %s", display_path(path), reason)
+    if bad and _reported.first_time(("skipped", len(paths), hash(tuple(bad)))):  # once per (same) scan
+        logger.warning("skipped %d of %d image files that cannot be read", len(bad), len(paths))
+    if not good:
+        raise DataError(f"none of the {len(paths)} image files under {display_path(_common_folder(paths))} can be "
+                        f"read (first: {display_path(bad[0][0])}: {bad[0][1]})")
+    return good, bad, sizes
+
+
+def _common_folder(paths) -> str:
+    """The folder holding all of `paths` (for messages)."""
+    return os.path.commonpath(paths) if len(paths) > 1 else os.path.dirname(paths[0]) or paths[0]
+
+
 def scan_images(paths) -> tuple[list[str], list[tuple[str, str]]]:
     """Split `paths` into (good_paths, bad) with bad = [(path, reason), ...], order kept.
 
-    Each bad file is logged once (a warning with path and reason) plus one summary line;
-    raises DataError if no good file is left.
+    The checks are `check_image_file`'s (a few bytes and the header of each file; no
+    decoding). Each bad file is logged once (a warning with path and reason) plus one
+    summary line; raises DataError if no good file is left.
+    """
+    good, bad, _ = _scan(paths)
+    return good, bad
+
+
+def decode_error(path) -> str | None:
+    """Why TensorFlow cannot decode `path` (one line), or None if it decodes."""
+    from common.report import one_line_error
+
+    try:
+        load_image(path)
+    except Exception as exc:  # noqa: BLE001 - any decode failure makes the file unusable
+        return f"cannot be decoded ({one_line_error(exc)})"
+    return None
+
+
+def require_decodable(paths, where=None) -> str:
+    """The first of `paths` (already scanned) that decodes; DataError naming `where` (default:
+    the paths' common folder) and the first failure if none does.
+
+    Decodes in order and stops at the first success: one decode for good data. Files
+    before it that fail are logged once each (training replaces them by substitutes).
     """
     paths = [os.fspath(p) for p in paths]
     if not paths:
         raise DataError("no image files given")
-    if len(paths) > 256:  # overlap the small reads on slow (network) disks
-        with ThreadPoolExecutor(16) as pool:
-            reasons = list(pool.map(check_image_file, paths, chunksize=64))
-    else:
-        reasons = [check_image_file(p) for p in paths]
-    good = [p for p, r in zip(paths, reasons) if r is None]
-    bad = [(p, r) for p, r in zip(paths, reasons) if r is not None]
-    for path, reason in bad:
+    first_failure = None
+    for path in paths:
+        reason = decode_error(path)
+        if reason is None:
+            return path
+        first_failure = first_failure or (path, reason)
         if _reported.first_time((path, reason)):
-            logger.warning("skipping %s: %s", path, reason)
-    if bad:
-        logger.warning("skipped %d of %d image files that cannot be read", len(bad), len(paths))
-    if not good:
-        where = os.path.commonpath(paths) if len(paths) > 1 else paths[0]
-        raise DataError(f"none of the {len(paths)} image files under {where} can be read "
-                        f"(first: {bad[0][0]}: {bad[0][1]})")
-    return good, bad
+            logger.warning("%s %s", display_path(path), reason)
+    where = _common_folder(paths) if where is None else where
+    raise DataError(f"none of the {len(paths)} images under {display_path(where)} can be decoded "
+                    f"(first: {display_path(first_failure[0])}: {first_failure[1]})")
+
+
+def summary(source) -> dict:
+    """What a training folder (searched recursively) or list of image paths holds, from the
+    scan (headers only) plus decoding files in order until one decodes (`require_decodable`):
+
+        {"folder": str, "images": int (usable), "skipped": [(path, reason)],
+         "sizes": {"WxH": count}, most common first}
+
+    Sizes come from the headers of all usable files (files Pillow cannot parse are not
+    counted). Raises DataError (one line, naming the folder) if nothing is usable.
+    """
+    folder = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+    paths = list_images(source) if folder is not None else [os.fspath(p) for p in source]
+    good, bad, dims = _scan(paths)
+    folder = folder if folder is not None else _common_folder(paths)
+    require_decodable(good, folder)
+    sizes = Counter(f"{d[0]}x{d[1]}" for d in dims if d is not None)
+    return {"folder": folder, "images": len(good), "skipped": bad, "sizes": dict(sizes.most_common())}
+
+
+def describe(info) -> str:
+    """`summary`'s dict as one line: "data: N images in F; sizes seen: WxH (n), ...[; skipped K unreadable]"."""
+    sizes = ", ".join(f"{k} ({v})" for k, v in list(info["sizes"].items())[:4])
+    more = len(info["sizes"]) - 4
+    line = (f"data: {info['images']} images in {display_path(info['folder'])}; sizes seen: {sizes or 'unknown'}"
+            + (f" and {more} more" if more > 0 else ""))
+    return line + (f"; skipped {len(info['skipped'])} unreadable" if info["skipped"] else "")
+
+
+def batch_size_note(info, batch_size: int) -> str | None:
+    """A warning line when batch_size exceeds the usable images of `summary`'s info, else None."""
+    n = info["images"]
+    if int(batch_size) <= n:
+        return None
+    return (f"warning: --batch-size {batch_size} is more than the {n} training images in "
+            f"{display_path(info['folder'])}: each batch repeats images (about {int(batch_size) / n:.1f} times each)")
+
+
+def print_summary(source, batch_size: int) -> dict:
+    """`summary` of a training folder, printed: `describe`'s line, and `batch_size_note`'s
+    warning when the batch is larger than the folder. Returns the info; DataError (one
+    line) when the folder has nothing usable. Each task's `prepare` calls it, so all three
+    announce their data the same way before anything is built."""
+    info = summary(source)
+    print(describe(info), flush=True)
+    note = batch_size_note(info, batch_size)
+    if note:
+        print(note, flush=True)
+    return info
 
 
 # --------------------------------------------------------------------------- pixels
@@ -232,9 +425,10 @@ def decode_image(contents) -> tf.Tensor:
 
 
 def load_image(path) -> tf.Tensor:
-    """Read and decode one image file -> uint8 [H, W, 3]."""
-    if isinstance(path, os.PathLike):
-        path = os.fspath(path)
+    """Read and decode one image file -> uint8 [H, W, 3]. A str / PathLike path goes to
+    TensorFlow as bytes (`os.fsencode`), so file names that are not UTF-8 work."""
+    if isinstance(path, (str, os.PathLike)):
+        path = os.fsencode(path)
     return decode_image(tf.io.read_file(path))
 
 
@@ -322,10 +516,11 @@ def undecodable_files() -> dict[str, int]:
     return dict(_undecodable.counts)
 
 
-def _note_undecodable(path) -> bool:
-    path = path.numpy().decode("utf-8", "replace")
+def _note_undecodable(path, dropped) -> bool:
+    path = os.fsdecode(path.numpy())  # the str list_images gave, surrogate escapes and all
     if _undecodable.first_time(path):
-        logger.warning("could not decode %s; a substitute image was used in its place", path)
+        logger.warning("could not decode %s; %s", display_path(path),
+                       "it was left out" if dropped.numpy() else "a substitute image was used in its place")
     return True
 
 
@@ -339,6 +534,14 @@ def _resolve(source) -> list[str]:
             raise DataError("no image paths given")
     good, _ = scan_images(paths)
     return good
+
+
+def _training_paths(source) -> list[str]:
+    """`_resolve`, and DataError if none of the files decodes (a repeating pipeline would
+    otherwise search for a decodable image forever)."""
+    paths = _resolve(source)
+    require_decodable(paths, os.fspath(source) if isinstance(source, (str, os.PathLike)) else None)
+    return paths
 
 
 def _key(seed, stream: int, purpose: int, index) -> tf.Tensor:
@@ -364,11 +567,21 @@ def _check_args(image_size, batch_size, value_range, order, start_step, resize_t
 
 def _pipeline(paths: list[str], *, stream: int, image_size, batch_size, value_range, order, seed, start_step,
               resize_to, random_crop, random_flip, repeat, drop_remainder) -> tf.data.Dataset:
+    """The dataset behind image_dataset / unpaired_dataset over already scanned paths.
+
+    Each element e is its file, or if that fails to decode the first of SUBSTITUTES
+    random files that does ("sequential": no substitutes, the file is left out). An
+    element whose every candidate fails is dropped. A repeating pipeline raises
+    InvalidArgumentError after MAX_CONSECUTIVE_DROPS drops in a row: then (nearly)
+    nothing decodes and the infinite stream would otherwise never yield a batch.
+    """
     n = len(paths)
-    files = tf.constant(paths, tf.string)
+    files = tf.constant([os.fsencode(p) for p in paths], tf.string)  # bytes: names need not be UTF-8
+    height, width = _size_pair(image_size, "image_size")
     batch_size = int(batch_size)
     first = int(start_step) * batch_size  # element index of the first image to yield
     augment = random_crop or random_flip
+    spares = 0 if order == "sequential" else SUBSTITUTES
 
     def file_index(e):
         """Element index e (int64) -> index of its file in `paths`."""
@@ -391,32 +604,46 @@ def _pipeline(paths: list[str], *, stream: int, image_size, batch_size, value_ra
     else:  # one pass (for "random": as many draws as there are files)
         elements = tf.data.Dataset.range(first, max(first, n), dtype=tf.int64)
 
-    if order == "sequential":  # evaluation: an unreadable file is simply left out
-        ds = elements.map(lambda e: prepare(files[e % n], e), num_parallel_calls=tf.data.AUTOTUNE,
-                          deterministic=True)
-        ds = ds.ignore_errors(log_warning=True)
-    else:
-        def first_decodable(e):
-            """The element's file, or if it fails to decode, the first of SUBSTITUTES
-            random files that does: a one-element dataset of (image, failures, path)."""
-            spare = tf.random.stateless_uniform([SUBSTITUTES], _key(seed, stream, _SUBSTITUTE, e),
-                                                minval=0, maxval=n, dtype=tf.int64)
-            candidates = tf.gather(files, tf.concat([[file_index(e)], spare], 0))
-            tries = tf.data.Dataset.from_tensor_slices((candidates, tf.range(SUBSTITUTES + 1)))
-            tries = tries.map(lambda path, k: (prepare(path, e), k, candidates[0]))
-            return tries.ignore_errors(log_warning=True).take(1)
+    def first_decodable(e):
+        """The element's file, or if it fails to decode, the first of `spares` random files
+        that does: a one-element dataset of (image, failures, path); failures = spares + 1
+        (and a blank image) when every candidate failed."""
+        index = tf.reshape(file_index(e), [1])
+        if spares:
+            index = tf.concat([index, tf.random.stateless_uniform([spares], _key(seed, stream, _SUBSTITUTE, e),
+                                                                  minval=0, maxval=n, dtype=tf.int64)], 0)
+        candidates = tf.gather(files, index)
+        tries = tf.data.Dataset.from_tensor_slices((candidates, tf.range(spares + 1)))
+        tries = tries.map(lambda path, k: (prepare(path, e), k, candidates[0]))
+        none = tf.data.Dataset.from_tensors((tf.zeros([height, width, 3]), tf.constant(spares + 1), candidates[0]))
+        return tries.ignore_errors(log_warning=True).concatenate(none).take(1)
 
-        def report(image, failures, path):
-            # a Python callback, only when a substitute was used; it keeps the dataset from
-            # being serialised (tf.data service, snapshot), which nothing here needs
-            noted = tf.cond(failures > 0,
-                            lambda: tf.py_function(_note_undecodable, [path], tf.bool),
-                            lambda: tf.constant(True))
-            with tf.control_dependencies([noted]):
-                return tf.identity(image)
+    hopeless = (f"no training image could be decoded for {MAX_CONSECUTIVE_DROPS} elements in a row (each file "
+                f"and its {spares} substitutes failed): (nearly) none of the {n} files under "
+                f"{display_path(_common_folder(paths))} decodes")
 
-        ds = elements.interleave(first_decodable, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        ds = ds.map(report)
+    def count_drops(dropped_in_a_row, element):
+        image, failures, path = element
+        dropped_in_a_row = tf.where(failures > spares, dropped_in_a_row + 1, 0)
+        check = tf.debugging.assert_less(dropped_in_a_row, MAX_CONSECUTIVE_DROPS, message=hopeless)
+        with tf.control_dependencies([check]):
+            return dropped_in_a_row, (tf.identity(image), failures, path)
+
+    def report(image, failures, path):
+        # a Python callback, only when a file failed; it keeps the dataset from being
+        # serialised (tf.data service, snapshot), which nothing here needs
+        noted = tf.cond(failures > 0,
+                        lambda: tf.py_function(_note_undecodable, [path, failures > spares], tf.bool),
+                        lambda: tf.constant(True))
+        with tf.control_dependencies([noted]):
+            return tf.identity(image), failures
+
+    ds = elements.interleave(first_decodable, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if repeat:
+        ds = ds.scan(tf.constant(0), count_drops)
+    ds = ds.map(report)
+    ds = ds.filter(lambda _, failures: failures <= spares)
+    ds = ds.map(lambda image, _: image)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     return ds.prefetch(tf.data.AUTOTUNE)
 
@@ -437,10 +664,11 @@ def image_dataset(source, *, image_size, batch_size: int, value_range: str = "ta
     Augmentation (see `preprocess`) is keyed by (seed, element index). Batch k of
     `start_step=s` equals batch s + k of `start_step=0`; skipping costs nothing. With
     repeat=False the dataset makes one pass (n_files elements). The files are scanned
-    (`scan_images`) when the dataset is built; DataError if there are none.
+    (`scan_images`) when the dataset is built; DataError if there are none, or (with
+    repeat=True) if none of them decodes (`require_decodable`).
     """
     _check_args(image_size, batch_size, value_range, order, start_step, resize_to, random_crop)
-    paths = _resolve(source)
+    paths = _training_paths(source) if repeat else _resolve(source)
     return _pipeline(paths, stream=0, image_size=image_size, batch_size=batch_size, value_range=value_range,
                      order=order, seed=seed, start_step=start_step, resize_to=resize_to, random_crop=random_crop,
                      random_flip=random_flip, repeat=repeat, drop_remainder=drop_remainder)
@@ -458,7 +686,7 @@ def unpaired_dataset(source_a, source_b, *, image_size, batch_size: int, value_r
     _check_args(image_size, batch_size, value_range, order, start_step, resize_to, random_crop)
     if order not in ("shuffle", "random"):
         raise ValueError(f"unpaired_dataset order must be 'shuffle' or 'random', got {order!r}")
-    paths_a, paths_b = _resolve(source_a), _resolve(source_b)
+    paths_a, paths_b = _training_paths(source_a), _training_paths(source_b)
     common = dict(image_size=image_size, batch_size=batch_size, value_range=value_range, order=order, seed=seed,
                   start_step=start_step, resize_to=resize_to, random_crop=random_crop, random_flip=random_flip,
                   repeat=True, drop_remainder=True)

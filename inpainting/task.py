@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.data import list_images, resize, scan_images
+from common.data import print_summary, resize
 from common.data_source import resolve_data
 from common.runtime.images import labelled_grid
 from common.runtime.trainer import TrainingTask
@@ -41,7 +41,7 @@ class InpaintingTask(TrainingTask):
         root = resolve_data(config["data"], task="inpainting")
         config["data_root"] = str(root)
         folders = data.splits(root)
-        scan_images(list_images(folders["train"]))  # empty or all-unreadable: one line, before anything is built
+        print_summary(folders["train"], config["batch_size"])  # nothing usable: one line, before anything is built
         if config["steps_per_epoch"] is None:
             config["steps_per_epoch"] = data.steps_per_epoch(folders["train"], config["batch_size"])
         if config["fill"] == "mean" and config.get("fill_value") is None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.data import from_range, list_images, resize, scan_images
+from common.data import from_range, list_images, print_summary, resize
 from common.data_source import resolve_data
 from common.report import one_line_error
 from common.runtime.config import ConfigError
@@ -76,8 +76,8 @@ class Night2DayTask(TrainingTask):
     def prepare(self, config):
         root = resolve_data(config["data"], task="night2day")
         config["data_root"] = str(root)
-        for folder in data.domain_folders(root).values():
-            scan_images(list_images(folder))  # empty or all-unreadable: one line, before anything is built
+        for folder in data.domain_folders(root).values():  # nothing usable: one line, before anything is built
+            print_summary(folder, config["batch_size"])
         if config["steps_per_epoch"] is None:
             config["steps_per_epoch"] = data.default_steps_per_epoch(root, model=config["model"],
                                                                      batch_size=config["batch_size"])

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from common.data import resize
+from common.data import print_summary, resize
 from common.data_source import resolve_data
 from common.runtime.images import image_grid
 from common.runtime.trainer import TrainingTask
@@ -60,8 +60,7 @@ class WatchesTask(TrainingTask):
     def prepare(self, config):
         root = resolve_data(config["data"], task="watches")
         config["data_root"] = str(root)
-        info = data.summary(root)  # no readable image: one line, before anything is built
-        print(data.describe(info), flush=True)
+        info = print_summary(root, config["batch_size"])  # nothing usable: one line, before anything is built
         if config["steps_per_epoch"] is None:
             config["steps_per_epoch"] = max(1, info["images"] // config["batch_size"])
         self.config = config
