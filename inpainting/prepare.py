@@ -89,26 +89,56 @@ def split(images, fractions, seed) -> dict[str, list[Path]]:
     return {"val": order[:n_val], "test": order[n_val:n_val + n_test], "train": order[n_val + n_test:]}
 
 
+# at most this many skipped images are named on the terminal (split.json lists them all)
+SHOWN_SKIPPED = 5
+
+
 def convert(source: Path, target: Path, size: int) -> bool:
     """Centre-crop to a square, resize to size x size, write JPEG (quality 95); False if unreadable."""
-    import cv2
+    return conversion_error(source, target, size) is None
 
-    image = cv2.imread(str(source), cv2.IMREAD_COLOR)
+
+def conversion_error(source: Path, target: Path, size: int) -> str | None:
+    """`convert`, saying why it failed (one line) or None when the JPEG was written.
+
+    The file is first checked like a training image (common.data.check_image_file: empty,
+    not an image, truncated, larger than common.data.MAX_IMAGE_PIXELS, from its header),
+    then read as bytes and decoded by OpenCV: that works for any file name, UTF-8 or not.
+    """
+    import cv2
+    import numpy as np
+
+    from common.data import check_image_file
+
+    reason = check_image_file(source)
+    if reason is not None:
+        return reason
+    try:
+        image = cv2.imdecode(np.fromfile(source, np.uint8), cv2.IMREAD_COLOR)
+    except (OSError, cv2.error) as exc:
+        return f"cannot be decoded ({str(exc).strip().splitlines()[-1]})"
     if image is None:
-        return False
+        return "cannot be decoded"
     h, w = image.shape[:2]
     side = min(h, w)
     y, x = (h - side) // 2, (w - side) // 2
     crop = image[y:y + side, x:x + side]
     method = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
-    return bool(cv2.imwrite(str(target), cv2.resize(crop, (size, size), interpolation=method),
-                            [cv2.IMWRITE_JPEG_QUALITY, 95]))
+    ok, encoded = cv2.imencode(".jpg", cv2.resize(crop, (size, size), interpolation=method),
+                               [cv2.IMWRITE_JPEG_QUALITY, 95])
+    if not ok:
+        return "cannot be encoded as JPEG"
+    try:
+        encoded.tofile(target)
+    except OSError as exc:
+        return f"cannot be written to {target} ({exc.strerror or exc})"
+    return None
 
 
 def prepare(places, out, *, categories=20, per_category=5000, size=128, seed=0, fractions=(0.1, 0.1),
             names=None, overwrite=False, workers=None) -> dict:
     """Build OUT/train, OUT/val, OUT/test and OUT/split.json -> {"counts": {category: {split: n}},
-    "skipped": [paths]}."""
+    "skipped": [paths], "reasons": {path: why it was skipped}}."""
     out = Path(out)
     if (out / "split.json").exists() and not overwrite:
         raise PrepareError(f"{out} already holds a prepared set (split.json); add --overwrite to replace it")
@@ -122,20 +152,21 @@ def prepare(places, out, *, categories=20, per_category=5000, size=128, seed=0, 
     for part in SPLITS:
         (out / part).mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(workers or os.cpu_count() or 2) as pool:  # OpenCV releases the GIL
-        done = list(pool.map(lambda job: convert(job[2], job[3], size), jobs))
+        errors = list(pool.map(lambda job: conversion_error(job[2], job[3], size), jobs))
     counts = {name: dict.fromkeys(SPLITS, 0) for name in chosen}
-    skipped = []
-    for (name, part, source, target), ok in zip(jobs, done):
-        if ok:
+    skipped, reasons = [], {}
+    for (name, part, source, target), error in zip(jobs, errors):
+        if error is None:
             counts[name][part] += 1
             plan[part].append(target.name)
         else:
             skipped.append(str(source))
+            reasons[str(source)] = error
     settings = {"places": str(places), "categories": sorted(chosen), "per_category": per_category, "size": size,
                 "seed": seed, "val_fraction": fractions[0], "test_fraction": fractions[1]}
     (out / "split.json").write_text(json.dumps({"settings": settings, "skipped": skipped,
                                                 **{p: sorted(plan[p]) for p in SPLITS}}, indent=1) + "\n")
-    return {"counts": counts, "skipped": skipped, "short": {n: len(v) for n, v in chosen.items()
+    return {"counts": counts, "skipped": skipped, "reasons": reasons, "short": {n: len(v) for n, v in chosen.items()
                                                           if len(v) < per_category}}
 
 
@@ -157,7 +188,7 @@ def main(argv=None) -> int:
         p.error("--categories, --per-category and --size must be positive")
     if not (0 <= args.val_fraction and 0 <= args.test_fraction and args.val_fraction + args.test_fraction < 1):
         p.error("--val-fraction and --test-fraction must be >= 0 and leave some images for training")
-    from common.data import DataError
+    from common.data import DataError, display_path
     from common.data_source import resolve_data
 
     names = [n.strip() for n in args.category_list.split(",") if n.strip()] if args.category_list else None
@@ -175,8 +206,13 @@ def main(argv=None) -> int:
     print(format_table(rows, ("category", *SPLITS)))
     for name, n in result["short"].items():
         print(f"note: {name} has only {n} images (fewer than --per-category {args.per_category}): all are used")
-    if result["skipped"]:
-        print(f"skipped {len(result['skipped'])} unreadable image(s), listed in {Path(args.out) / 'split.json'}")
+    skipped = result["skipped"]
+    if skipped:
+        print(f"skipped {len(skipped)} unreadable image(s), all listed in {Path(args.out) / 'split.json'}:")
+        for path in skipped[:SHOWN_SKIPPED]:
+            print(f"  {display_path(path)}: {result['reasons'][path]}")
+        if len(skipped) > SHOWN_SKIPPED:
+            print(f"  and {len(skipped) - SHOWN_SKIPPED} more")
     print(f"wrote {Path(args.out) / 'split.json'}")
     return 0
 

@@ -232,3 +232,21 @@ def test_every_task_prints_the_summary_and_the_batch_size_note_in_prepare(tmp_pa
     out = capsys.readouterr().out
     assert f"data: 3 images in {layout / 'trainA'}" in out and f"data: 300 images in {layout / 'trainB'}" in out
     assert out.count("--batch-size 256") == 1  # trainB has enough
+
+
+# --------------------------------------------------------------------------- inpainting.prepare
+
+
+def test_inpainting_prepare_names_the_first_skipped_images_with_reasons(tmp_path, capsys):
+    from inpainting import prepare
+
+    places = tmp_path / "places"
+    _images(places / "canyon", 3, size=(20, 20))
+    for i in range(7):
+        (places / "canyon" / f"zbroken{i}.jpg").write_bytes(b"not a jpeg")
+    assert prepare.main(["--places", str(places), "--categories", "1", "--per-category", "10", "--size", "8",
+                         "--out", str(tmp_path / "out"), "--val-fraction", "0", "--test-fraction", "0"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    named = [line for line in lines if "zbroken" in line]
+    assert len(named) == 5 and all("not an image" in line for line in named)
+    assert any("and 2 more" in line for line in lines)
