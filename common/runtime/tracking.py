@@ -174,7 +174,7 @@ class Tracker:
             self.run.define_metric("global_step")
             self.run.define_metric("*", step_metric="global_step")
         if mode == "offline":
-            run_dir = Path(self.run.dir).parent
+            run_dir = self.offline_dir = Path(self.run.dir).parent
             if history is not None:
                 self._replay(Path(history), Path(samples) if samples else None)
                 self._remove_earlier_offline_folders(run_dir)
@@ -229,4 +229,18 @@ class Tracker:
                 shutil.rmtree(folder, ignore_errors=True)
 
     def finish(self, exit_code: int = 0) -> None:
+        """End the run; an offline run's `.wandb` file is complete when this returns."""
         self.run.finish(exit_code=exit_code)
+        if self.mode == "offline":
+            # run.finish() returns once wandb-core has acknowledged the exit record, but (wandb 0.31)
+            # the core writes the transaction log's buffered tail only when it closes the run's
+            # stream, which it does after an unacknowledged inform_finish: a `wandb sync` (or a
+            # test) reading the file right away could find only its 7-byte header. teardown()
+            # waits for the service process to exit, so every stream is closed and flushed; the
+            # next wandb.init starts a new service (a fraction of a second). Any other run of this
+            # process was already finished by our wandb.init(reinit="finish_previous").
+            try:
+                self.wandb.teardown()
+            except SystemExit as exc:  # wandb exits if its service failed; training itself is done
+                log.warning("W&B's service stopped with code %s; check the offline files in %s",
+                            exc.code, self.offline_dir)

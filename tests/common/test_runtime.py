@@ -472,9 +472,25 @@ def test_an_offline_run_resumed_twice_keeps_one_wandb_folder_with_every_step(tmp
     assert sorted(history) == list(range(1, 13))
 
 
+def test_an_offline_run_s_wandb_file_is_complete_when_train_returns(tmp_path, monkeypatch):
+    # wandb-core writes the file's buffered tail when it closes the run's stream, after run.finish()
+    # has returned: a `wandb sync` right after training (or the test above, on a loaded machine)
+    # could find the bare header. A core that is slow to close it, made certain: it never hears
+    # the finish message, so only the runtime's own wait can complete the file.
+    from wandb.sdk.lib.service.service_connection import ServiceConnection
+
+    monkeypatch.setattr(ServiceConnection, "inform_finish", lambda self, run_id: None)
+    train(ToyTask(), toy_config(tmp_path, "--epochs", "1", "--wandb", "offline"))
+    (folder,) = (tmp_path / "wandb").glob("offline-run-*")
+    kinds = _record_types(folder)
+    assert kinds and kinds[-1] == "exit", kinds
+    assert sorted(_offline_history(folder)) == [1, 2, 3, 4]
+
+
 def _wandb_records(path):
     """The protobuf payloads of a .wandb file: LevelDB's log format (32 KiB blocks of
-    [crc32c:4][length:2][type:1] chunks) after W&B's 7-byte header."""
+    [crc32c:4][length:2][type:1] chunks) after W&B's 7-byte header. wandb 0.31 has no Python
+    reader for the file (only wandb-core, in Go, reads it), hence this one."""
     data = Path(path).read_bytes()
     assert data[:4] == b":W&B"
     pos, block, pending = 7, 32768, b""
@@ -492,6 +508,19 @@ def _wandb_records(path):
         if kind in (1, 4):  # FULL or LAST
             yield pending
             pending = b""
+
+
+def _record_types(folder) -> list:
+    """The kinds of the records of an offline W&B run's file, in order ("history", ..., "exit")."""
+    from wandb.proto import wandb_internal_pb2
+
+    (path,) = folder.glob("run-*.wandb")
+    kinds = []
+    for payload in _wandb_records(path):
+        record = wandb_internal_pb2.Record()
+        record.ParseFromString(payload)
+        kinds.append(record.WhichOneof("record_type"))
+    return kinds
 
 
 def _offline_history(folder) -> list:
