@@ -24,7 +24,6 @@ from pathlib import Path
 from common import report
 from common.metrics import features as F
 from common.metrics import registry
-from common.report import one_line_error
 
 DEFAULT_METRICS = ("fid", "kid", "is", "pr")
 INCEPTION_2015_ENV = "GANWORKS_INCEPTION_2015_GRAPH"
@@ -50,14 +49,10 @@ def comparability_note(extractor: F.FeatureExtractor) -> str:
 # --------------------------------------------------------------------------- unreadable files
 
 def _decode_error(path) -> str | None:
-    """Why TensorFlow cannot decode ``path`` (one line), or None if it decodes."""
-    from common.data import load_image
+    """Why TensorFlow cannot decode ``path`` (one line), or None if it decodes (common.data's check)."""
+    from common.data import decode_error
 
-    try:
-        load_image(str(path))
-    except Exception as exc:  # noqa: BLE001 - any decode failure makes the file unusable
-        return f"cannot be decoded ({one_line_error(exc)})"
-    return None
+    return decode_error(path)
 
 
 def find_unreadable(paths, *, decode: bool = False, stop_after: int | None = None):

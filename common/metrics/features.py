@@ -423,7 +423,8 @@ def folder_dataset(paths, input_size: int | None, batch_size: int = 64) -> tf.da
         image.set_shape([None, None, 3])
         return resize_images(image[tf.newaxis], input_size)[0]
 
-    ds = tf.data.Dataset.from_tensor_slices(tf.constant(list(paths), tf.string))
+    # bytes, not text: a file name that is not valid UTF-8 is still a file TensorFlow can read
+    ds = tf.data.Dataset.from_tensor_slices(tf.constant([os.fsencode(p) for p in paths], tf.string))
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.ignore_errors(log_warning=True)  # an unreadable file is skipped (and logged), not fatal
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

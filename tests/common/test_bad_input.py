@@ -201,3 +201,71 @@ def test_the_resume_hint_offline_says_to_keep_the_out_folder_not_a_run_id_it_can
         assert hint.endswith("python -m watches.train --epochs 9 --wandb-run-id abc123")
     else:
         assert "--wandb-run-id abc123" not in hint and f"keep the --out folder {tmp_path / 'run'}" in hint
+
+
+# --------------------------------------------------------------------------- hostile training folders
+
+def image_folder(task: Task, root, fill):
+    """root with the task's layout; fill(folder) puts images into each of its training folders."""
+    for split in task.splits:
+        folder = root / split if split else root
+        folder.mkdir(parents=True, exist_ok=True)
+        fill(folder)
+    return root
+
+
+def good_images(folder, count=3):
+    source = sorted(p for p in demo_dataset("watches").rglob("*") if p.suffix in (".png", ".jpg"))
+    for path in source[:count]:
+        shutil.copy(path, folder / f"{path.stem}.png" if path.suffix == ".png" else folder / path.name)
+
+
+def train_on(name, data, out, capsys, *extra):
+    argv = [*TASKS[name].train_args, "--data", data, "--out", out, *extra]
+    return run(f"{name}.train", argv, capsys)
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_a_folder_of_only_undecodable_images_is_one_line_before_anything_exists(name, tmp_path, capsys):
+    from tests.common.hostile_files import undecodable_folder
+
+    data = image_folder(TASKS[name], tmp_path / "data", undecodable_folder)
+    out = tmp_path / "run"
+    assert_one_line_error(train_on(name, data, out, capsys), "decode")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_hostile_files_beside_good_ones_are_reported_once_and_training_goes_on(name, tmp_path, capsys, caplog):
+    """A non-UTF-8 file name (trained on), a PNG header claiming 100000x100000 (skipped, not decoded),
+    a folder symlink loop (each file counted once) and an undecodable PNG (substituted), in every
+    training folder of the task."""
+    from tests.common import hostile_files as hostile
+
+    def fill(folder):
+        good_images(folder)
+        hostile.non_utf8_copy(sorted(folder.iterdir())[0], folder)
+        hostile.huge_header_png(folder / "huge.png")
+        hostile.symlink_loop(folder)
+        hostile.undecodable_png(folder / "garbled.png")
+
+    data = image_folder(TASKS[name], tmp_path / "data", fill)
+    code, errors, text = train_on(name, data, tmp_path / "run", capsys)
+    assert code == 0 and not errors and "Traceback" not in text, text[-3000:]
+    summary = [line for line in text.splitlines() if line.startswith("data: ")]
+    assert summary and all(" 5 images" in line for line in summary), summary  # 3 + the renamed copy + garbled
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    folders = len(TASKS[name].splits)
+    for file, why in (("huge.png", "10000 megapixels"), ("garbled.png", "substitute"), ("loop", "symlink loop")):
+        said = [w for w in warnings if file in w]
+        assert len(said) == folders and all(why in w for w in said), warnings  # once per folder
+
+
+def test_evaluation_reads_a_file_whose_name_is_not_utf8(tmp_path):
+    from common.metrics.features import folder_dataset
+    from tests.common.hostile_files import non_utf8_copy
+
+    good_images(tmp_path, 1)
+    path = non_utf8_copy(sorted(tmp_path.iterdir())[0], tmp_path)
+    batches = list(folder_dataset([path], input_size=16, batch_size=4))
+    assert [tuple(b.shape) for b in batches] == [(1, 16, 16, 3)]
