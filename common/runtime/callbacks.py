@@ -12,6 +12,7 @@ import json
 import math
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,10 @@ class RunState:
     failure: str | None = None
     signal_received: bool = False
     last_checkpoint_step: int | None = None
+    # this session's first step has finished (tracing and compilation included); the signal watcher
+    # takes `first_step_lock` to decide, so a signal is acted on by it or by the handler, never both
+    first_step_done: bool = False
+    first_step_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -40,19 +45,41 @@ def _scalar(value) -> float:
     return float(np.asarray(value))
 
 
-class RunController(keras.callbacks.Callback):
-    """Counts global steps and decides when to stop: a signal, --max-duration, a non-finite loss."""
+def _say(message: str) -> None:
+    print(message, flush=True)
 
-    def __init__(self, state: RunState, *, max_duration=None, agree=None):
+
+class RunController(keras.callbacks.Callback):
+    """Counts global steps and decides when to stop: a signal, --max-duration, a non-finite loss.
+
+    It also says when the session's first step starts compiling and how long that step took
+    (minutes for StyleGAN2 on a CPU, with nothing else to show meanwhile), through `say`.
+    """
+
+    def __init__(self, state: RunState, *, max_duration=None, agree=None, say=_say):
         super().__init__()
         self.state = state
         self.max_duration = max_duration
         # several workers: agree(flags) -> flags set on any worker (one collective per step), so every
         # worker stops at the same step whichever of them got the signal or reached --max-duration first
         self.agree = agree
+        self.say = say
+        self._compiling_since = None
+
+    def on_train_begin(self, logs=None):
+        if not self.state.first_step_done and self._compiling_since is None:
+            self._compiling_since = time.monotonic()
+            self.say("compiling the training step...")
 
     def on_train_batch_end(self, batch, logs=None):
         s = self.state
+        if not s.first_step_done:
+            with s.first_step_lock:
+                s.first_step_done = True
+            if self._compiling_since is not None:
+                seconds = time.monotonic() - self._compiling_since
+                self.say(f"first step compiled in {seconds:.1f} s" if seconds < 10 else
+                         f"first step compiled in {seconds:.0f} s")
         s.step += 1
         bad = {k: _scalar(v) for k, v in (logs or {}).items() if not math.isfinite(_scalar(v))}
         late = self.max_duration is not None and time.monotonic() - s.started >= self.max_duration

@@ -23,9 +23,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import shlex
 import signal
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,15 +187,93 @@ def _precision_policy(mixed: bool):
         keras.mixed_precision.set_global_policy(previous)
 
 
+def _interactive() -> bool:
+    """A notebook kernel or a Python prompt: there the process is the user's session."""
+    if hasattr(sys, "ps1") or sys.flags.interactive:
+        return True
+    ipython = sys.modules.get("IPython")
+    return getattr(ipython, "get_ipython", lambda: None)() is not None
+
+
+def _stopped_while_compiling(state: RunState, resume_from) -> str:
+    if resume_from is not None and state.last_checkpoint_step is not None:
+        return f"nothing new to save: resume from checkpoint {resume_from} at step {state.last_checkpoint_step}"
+    return "no checkpoint yet: the run starts over next time"
+
+
+# how long a stop while compiling waits for `before_exit` (ending the W&B run) before exiting anyway
+BEFORE_EXIT_SECONDS = 20.0
+
+
 @contextlib.contextmanager
-def _signal_handlers(state: RunState):
-    """SIGTERM / first Ctrl-C: finish the step, checkpoint, exit 0. A second Ctrl-C stops at once."""
+def _signal_handlers(state: RunState, resume_from=None, before_exit=None):
+    """SIGTERM / first Ctrl-C: finish the step, checkpoint, exit 0. A second Ctrl-C stops at once.
+
+    Until this session's first step has finished (tracing, compiling - minutes for StyleGAN2 on
+    a CPU - and running it) TensorFlow holds the main thread in C++, where no Python signal
+    handler runs. So signal.set_wakeup_fd has the C-level handler write the signal's number to
+    a pipe, and a daemon thread reading it acts at once: it says which checkpoint the next run
+    resumes from, calls `before_exit(exit code)` (ends the W&B run, so its offline files are
+    complete; at most BEFORE_EXIT_SECONDS, a second signal cuts it short) and exits the process
+    with 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM: what a shell reports for a
+    process the signal stopped; nothing was trained, so `train && upload` does not go on).
+    os._exit corrupts nothing: before its first step ends a session has written only complete
+    files (config.json; metrics.jsonl, cut back by an atomic rename and opened for appending;
+    the W&B files, which before_exit closes) and no checkpoint is being written. In a notebook
+    or at a Python prompt the process is the user's session: the message comes at once and
+    training stops after the first step, with a checkpoint. From the first step on, the
+    handler acts alone. The previous handlers and wakeup fd come back afterwards.
+    """
+    interactive = _interactive()
+    watching = False
+
     def on_signal(signum, frame):
+        compiling = watching and not state.first_step_done  # the watcher has said what happens
+        if compiling and not interactive:
+            state.signal_received = True  # the watcher ends the process (or, the step just done, we stop)
+            return
         if state.signal_received and signum == signal.SIGINT:
             raise KeyboardInterrupt
         state.signal_received = True
-        print(f"\nreceived {signal.Signals(signum).name}: finishing this step and saving a checkpoint",
-              file=sys.stderr, flush=True)
+        if not compiling:
+            print(f"\nreceived {signal.Signals(signum).name}: finishing this step and saving a checkpoint",
+                  file=sys.stderr, flush=True)
+
+    def stop_while_compiling(signum, read_fd):
+        with state.first_step_lock:  # held to the exit: the first step cannot end meanwhile
+            if state.first_step_done:
+                return
+            name = signal.Signals(signum).name
+            if interactive:
+                print(f"\nreceived {name} while compiling the training step: training stops after the first "
+                      "step, with a checkpoint", file=sys.stderr, flush=True)
+                return
+            print(f"\nreceived {name}: stopped while compiling; {_stopped_while_compiling(state, resume_from)}",
+                  file=sys.stderr, flush=True)
+            if before_exit is not None:
+                finisher = threading.Thread(target=before_exit, args=(128 + signum,), name="before-exit",
+                                            daemon=True)
+                finisher.start()
+                deadline = time.monotonic() + BEFORE_EXIT_SECONDS
+                while finisher.is_alive() and time.monotonic() < deadline:
+                    ready, _, _ = select.select([read_fd], [], [], 0.1)
+                    if ready and set(os.read(read_fd, 64)) & {signal.SIGINT, signal.SIGTERM}:
+                        break  # a second signal: stop now
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(128 + signum)
+
+    def watch(read_fd):
+        while True:
+            try:
+                data = os.read(read_fd, 64)
+            except OSError:
+                return
+            if not data:  # the write end is closed: training is over
+                return
+            for signum in data:
+                if signum in (signal.SIGINT, signal.SIGTERM):
+                    stop_while_compiling(signum, read_fd)
 
     previous = {}
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -200,9 +281,24 @@ def _signal_handlers(state: RunState):
             previous[sig] = signal.signal(sig, on_signal)
         except ValueError:  # not the main thread (e.g. some notebook runners)
             pass
+    watcher = read_fd = write_fd = None
+    previous_fd = -1
+    if previous and os.name == "posix":  # (select and non-blocking pipes; elsewhere: the handler alone)
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+        previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        watcher = threading.Thread(target=watch, args=(read_fd,), name="signal-watcher", daemon=True)
+        watcher.start()
+        watching = True
     try:
         yield
     finally:
+        if watcher is not None:
+            signal.set_wakeup_fd(previous_fd)
+            os.close(write_fd)
+            watcher.join(timeout=5)
+            if not watcher.is_alive():
+                os.close(read_fd)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -402,7 +498,7 @@ def _fit(task, config, out, manager, resume_from, step, tracker, store, run_id, 
                                   extra=task.step_metrics)
         callbacks = [
             RunController(state, max_duration=config.get("max_duration"),
-                          agree=worker.sync.any if worker.several else None),
+                          agree=worker.sync.any if worker.several else None, say=worker.say),
             # the step's log line is on disk before the checkpoint that covers it
             *([logger, SampleWriter(state, task.sample_grid, out / "samples", config["sample_every"], tracker)]
               if worker.chief else []),
@@ -411,7 +507,7 @@ def _fit(task, config, out, manager, resume_from, step, tracker, store, run_id, 
             *([ProgressLine(state)] if worker.chief else []),
             *extra_callbacks,
         ]
-        with _signal_handlers(state):
+        with _signal_handlers(state, resume_from, before_exit=lambda code: tracker.finish(exit_code=code)):
             _fit_epochs(model, task, config, state, spe, callbacks)
 
     if worker.chief:

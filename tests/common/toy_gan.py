@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -21,6 +23,7 @@ from common.runtime.trainer import TrainingTask, run_cli  # noqa: E402
 
 SIZE = 8
 LATENT = 4
+FIRST_STEP_MARKER = "first-step-started"  # under --out, made when a --first-step-delay step begins
 
 
 def generator():
@@ -73,6 +76,29 @@ class ToyGAN(GANModel):
         return self.record({"d_loss": d_loss, "g_loss": g_loss})
 
 
+class SlowFirstStepGAN(ToyGAN):
+    """A ToyGAN whose first step in this process blocks in a TensorFlow op for `delay` seconds,
+    standing in for a long XLA compilation: the main thread waits in C++ meanwhile, so Python
+    signal handlers cannot run. `marker` is created when the op starts (the step is under way)."""
+
+    def __init__(self, delay, marker, **kwargs):
+        super().__init__(**kwargs)
+        self.delay, self.marker, self.held = delay, marker, False
+
+    def _hold(self):
+        if not self.held:
+            self.held = True
+            Path(self.marker).touch()
+            time.sleep(self.delay)
+        return np.int32(0)
+
+    def train_step(self, data):
+        held = tf.py_function(self._hold, [], tf.int32)
+        with tf.control_dependencies([held]):
+            data = tf.nest.map_structure(tf.identity, data)
+        return super().train_step(data)
+
+
 def real_batches(seed: int, batch_size: int, start_step: int) -> tf.data.Dataset:
     """Batch k is a function of (seed, start_step + k): (smooth random colour ramps, noise)."""
     def make(step):
@@ -96,7 +122,11 @@ class ToyTask(TrainingTask):
             config["steps_per_epoch"] = 4
 
     def build_model(self, config):
-        model = ToyGAN(nan_at_step=config.get("nan_at_step"))
+        if config.get("first_step_delay"):
+            model = SlowFirstStepGAN(config["first_step_delay"], Path(config["out"]) / FIRST_STEP_MARKER,
+                                     nan_at_step=config.get("nan_at_step"))
+        else:
+            model = ToyGAN(nan_at_step=config.get("nan_at_step"))
         model.compile(lr=config.get("lr", 1e-3), jit_compile=config["jit_compile"] == "on")
         return model
 
@@ -117,8 +147,11 @@ def parse(argv=None):
     parser.add_argument("--nan-at-step", type=int, default=argparse.SUPPRESS)
     # test hook: sleep this long between the two files of every checkpoint write, so a kill lands mid-write
     parser.add_argument("--checkpoint-delay", type=float, default=argparse.SUPPRESS)
+    # test hook: the first step of the process blocks in a TF op this long (a slow compilation)
+    parser.add_argument("--first-step-delay", type=float, default=argparse.SUPPRESS)
     defaults = {"data": "toy", "batch_size": 2, "image_size": SIZE, "wandb": "disabled", "lr": 1e-3,
-                "nan_at_step": None, "checkpoint_delay": 0.0, "checkpoint_every": 2, "sample_every": 4}
+                "nan_at_step": None, "checkpoint_delay": 0.0, "first_step_delay": 0.0, "checkpoint_every": 2,
+                "sample_every": 4}
     return resolve_config(parser, argv, task="toy", task_defaults=defaults)
 
 
