@@ -65,10 +65,13 @@ def upfirdn2d(x, up=1, down=1, pad=(0, 0), gain=1.0, taps=FILTER):
     if p0 < 0 or p1 < 0:
         h, w = x.shape[1], x.shape[2]
         x = x[:, max(-p0, 0):h - max(-p1, 0), max(-p0, 0):w - max(-p1, 0), :]
+    if down > 1:  # one 2-D pass: TensorFlow's CPU depthwise kernel refuses unequal strides in float16
+        f2 = np.outer(f[::-1], f[::-1])
+        kernel = ops.cast(np.tile(f2[:, :, None, None], [1, 1, channels, 1]), x.dtype)
+        return ops.depthwise_conv(x, kernel, strides=down, padding="valid")
     kernel = ops.cast(np.tile(f[::-1].reshape(-1, 1, 1, 1), [1, 1, channels, 1]), x.dtype)
-    x = ops.depthwise_conv(x, ops.reshape(kernel, [len(f), 1, channels, 1]), strides=(down, 1), padding="valid")
-    x = ops.depthwise_conv(x, ops.reshape(kernel, [1, len(f), channels, 1]), strides=(1, down), padding="valid")
-    return x
+    x = ops.depthwise_conv(x, ops.reshape(kernel, [len(f), 1, channels, 1]), strides=1, padding="valid")
+    return ops.depthwise_conv(x, ops.reshape(kernel, [1, len(f), channels, 1]), strides=1, padding="valid")
 
 
 def upsample2d(x, taps=FILTER):
