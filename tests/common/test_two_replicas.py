@@ -4,8 +4,7 @@ One subprocess (tests/common/two_replica_models.py; the logical devices must exi
 initialises) trains each model's tiny preset both ways through `fit` on the task's own pipeline and
 compares every variable a checkpoint holds. What must hold: the mirrored copy really trained, and it
 ends where the one-device copy ends, to float32 tolerance relative to each variable group's scale; the
-ill-conditioned multi-scale CycleGAN no further than one device ends from itself after a float32-rounding
-nudge of its weights.
+ill-conditioned multi-scale CycleGAN, compared in float64, to float64 tolerance.
 """
 
 import json
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.common.two_replica_models import CONTROLLED, MODELS
+from tests.common.two_replica_models import FLOAT64, MODELS
 
 ROOT = Path(__file__).resolve().parents[2]
 # relative to the scale of each variable group (two_replica_models.group): float32 sums taken in another
@@ -39,13 +38,7 @@ def test_two_replicas_end_a_few_steps_where_one_device_ends(results, model):
     r = results[model]
     assert r["replicas"] == 2
     assert r["changed"] > 1e-5  # the models trained (each weight moves by about lr per Adam step)
-    if model in CONTROLLED:
-        # ill-conditioned at test size: no further from one device than one device is from itself when its
-        # weights move by float32 rounding (a gradient off by a factor 2 would put the moments 0.75 apart)
-        control = results[f"{model}-control"]
-        assert control["max_rel_diff"] < 0.5, control
-        assert r["max_rel_diff"] <= 1.5 * control["max_rel_diff"], (r, control)
-        assert r["losses_diff"] <= 1.5 * control["losses_diff"] + 1e-5, (r, control)
-        return
+    if model in FLOAT64:  # the same sums in another order, in float64 (a real difference would be >= 1e-3)
+        assert r["max_rel_diff"] < 1e-9, r
     assert r["max_rel_diff"] < TOLERANCE, r
     assert r["losses_diff"] < 1e-3, r
