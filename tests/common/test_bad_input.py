@@ -155,6 +155,8 @@ def test_a_run_whose_only_checkpoint_is_corrupt_is_not_restarted_over_its_log(na
     assert (run_folder / "metrics.jsonl").read_text() == log  # nothing of the run was overwritten
     code, _, text = run(f"{name}.train", [*argv, "--resume", "never"], capsys)
     assert code == 0, text[-2000:]
+    # and every task says it is compiling before its first step, then how long that took
+    assert "compiling the training step" in text and "first step compiled in" in text, text[-2000:]
 
 
 OUT_FLAGS = [("watches.generate", "watches", ("--seeds", "0-1", "--out", "{file}")),
