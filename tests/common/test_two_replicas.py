@@ -26,10 +26,15 @@ TOLERANCE = 2e-3
 @pytest.fixture(scope="module")
 def results():
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.run([sys.executable, "-m", "tests.common.two_replica_models", *MODELS], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=1500)
-    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = []
+    # the float64 models in a process of their own: switching floatx after float32 models have trained in
+    # the process leaves the mirrored copy of the multi-scale CycleGAN 1.8 (relative) away from one device,
+    # while it is 1.6e-11 away when it comes first or twice in a row
+    for names in ([m for m in MODELS if m not in FLOAT64], [m for m in MODELS if m in FLOAT64]):
+        proc = subprocess.run([sys.executable, "-m", "tests.common.two_replica_models", *names], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=1500)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        lines += [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     return {r["model"]: r for r in lines}
 
 

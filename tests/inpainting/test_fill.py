@@ -144,7 +144,8 @@ def test_fill_keeps_the_photos_mode_and_every_pixel_and_alpha_outside_the_hole(m
     mode_photo(mode, rng).save(tmp_path / name)
     hole = write_mask(tmp_path)
     result = fill_file(run, tmp_path / name, tmp_path / "mask.png", tmp_path / "out.png")
-    assert result.format == "PNG" and result.mode == out_mode
+    # Pillow before 11 opens a 16-bit grey PNG as mode I (32-bit), the input and the output alike
+    assert result.format == "PNG" and (result.mode == out_mode or (out_mode, result.mode) == ("I;16", "I"))
     source = Image.open(tmp_path / name)
     if source.mode == "P":
         source = source.convert("RGB")
