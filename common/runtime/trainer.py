@@ -110,34 +110,23 @@ SESSION_KEYS = ("out", "resume", "max_duration", "wandb", "strategy", "jit_compi
 def _local_checkpoint(config, manager, task_name=None) -> Path | None:
     """The checkpoint `--resume` names, or the newest readable one under --out (None: start fresh).
 
-    CheckpointError (one line) when the one named is unreadable or another task's, or when every
-    checkpoint under --out is unreadable (never a silent start from step 0 over the run's log)."""
+    CheckpointError (one line) when the one named is missing, unreadable or another task's (the
+    loaders' own checkpoint.open_checkpoint), or when every checkpoint under --out is unreadable
+    (never a silent start from step 0 over the run's log)."""
+    from common.data import DataError
+
     resume = config["resume"]
     if resume == "never":
         return None
-    path = Path(resume)
+    path, where = Path(resume), f"--resume {resume}"
     if resume == "auto":
-        found = manager.resume_point()
-        if found is None:
+        path, where = manager.resume_point(), f"--out {manager.root.parent}"
+        if path is None:
             return None
-    elif path.is_dir() and ((path / ckpt.STATE_FILE).exists() or (path / ckpt.VARIABLES_FILE).exists()):
-        problem = ckpt.checkpoint_problem(path)
-        if problem is not None:
-            raise ckpt.CheckpointError(f"--resume {resume}: checkpoint {path} is unreadable: {problem}")
-        found = path
-    else:  # a checkpoints/ folder or a run folder
-        found = ckpt.CheckpointManager(path).resume_point() or ckpt.CheckpointManager(path / "checkpoints").resume_point()
-        if found is None:
-            raise ckpt.CheckpointError(f"--resume {resume}: no complete checkpoint there")
-    if task_name is not None:
-        from common.data import DataError
-
-        try:
-            ckpt.open_checkpoint(found, task_name)
-        except DataError as exc:
-            where = f"--resume {resume}" if resume != "auto" else f"--out {manager.root.parent}"
-            raise ckpt.CheckpointError(f"{where}: {exc}") from None
-    return found
+    try:
+        return ckpt.open_checkpoint(path, task_name)[0] if task_name else ckpt.find_checkpoint(path)
+    except DataError as exc:
+        raise ckpt.CheckpointError(f"{where}: {exc}") from None
 
 
 def resumed_config(config: dict, saved: dict, fixed_keys=()) -> tuple[dict, dict]:
