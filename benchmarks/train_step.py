@@ -10,7 +10,7 @@ its own fresh process, --repeats times: identical processes on one machine settl
 different, discrete speeds (1.7, 2.6 or 3.4 s for the same ResNet step at 128 px), so one
 process says little. The processes of all configurations are interleaved (round after round)
 so that a change in the machine's load touches every configuration alike. A worker builds
-the model from night2day.models and night2day.cyclegan.CycleGAN, compiles it as its preset
+the model from night2day.models and night2day.cycle_gan.CycleGAN, compiles it as its preset
 trains (ResNet: four Adam(2e-4, beta_1 0.5); multi-scale: generators Adam(5e-5), discriminators
 Adam(1e-4) with the legacy 6e-8 inverse-time decay; mixed precision is what `--mixed-precision
 true` trains with: mixed_float16 with each optimizer in a LossScaleOptimizer on a GPU,
@@ -81,7 +81,7 @@ def _build(config):
 
     from common.runtime.distribute import needs_loss_scaling
     from night2day import models
-    from night2day.cyclegan import CycleGAN
+    from night2day.cycle_gan import CycleGAN
 
     name, size = config["model"], config["image_size"]
     p = {**PRESETS[name], **{k: v for k, v in config.items() if k in ("filters", "res_blocks") and v}}

@@ -14,7 +14,7 @@ import keras
 from common.runtime.config import ConfigError
 from common.runtime.distribute import needs_loss_scaling
 from inpainting import models
-from inpainting.gan import RECON_LOSSES, InpaintingGAN
+from inpainting.inpainting_gan import RECON_LOSSES, InpaintingGAN
 from inpainting.masks import KINDS
 
 PRESETS = {

@@ -74,7 +74,7 @@ def evaluate(inpainter, paths, *, mask=None, seed=0, batch_size=16, feature_extr
 
     from inpainting import data
     from inpainting.evaluation import ScoreAccumulator, classical_fill, comparison_sheet
-    from inpainting.gan import masked_input
+    from inpainting.inpainting_gan import masked_input
     from inpainting.holes import paste_holes
     from inpainting.masks import hole_boxes, make_masks
 

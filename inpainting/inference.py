@@ -47,7 +47,7 @@ import common.layers  # noqa: F401 - registers the custom layers for load_model
 from common.data import DataError, resize
 from common.runtime import checkpoint as ckpt
 from inpainting.build import build_gan, mask_options
-from inpainting.gan import masked_input
+from inpainting.inpainting_gan import masked_input
 from inpainting.holes import paste_holes
 
 

@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from common.runtime.config import add_runtime_arguments, parse_bool, resolve_config  # noqa: E402
 from common.runtime.trainer import run_cli  # noqa: E402
 from inpainting.build import PRESETS, TASK_DEFAULTS, validate_config  # noqa: E402
-from inpainting.gan import RECON_LOSSES  # noqa: E402
+from inpainting.inpainting_gan import RECON_LOSSES  # noqa: E402
 from inpainting.masks import KINDS  # noqa: E402
 from inpainting.task import InpaintingTask  # noqa: E402
 

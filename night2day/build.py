@@ -15,7 +15,7 @@ from common.runtime.config import ConfigError
 from common.runtime.distribute import needs_loss_scaling
 from common.schedules import LinearDecayTail
 from night2day import models
-from night2day.cyclegan import CycleGAN
+from night2day.cycle_gan import CycleGAN
 
 PRESETS = {
     # SPEC section 1, model A: batch 1, Adam 2e-4 (0.5, 0.999), cycle 10, identity 10 * 0.5; and, as the

@@ -1,7 +1,7 @@
 """The night2day networks (SPEC section 1): ResNet CycleGAN (model A) and Multi-Scale CycleGAN (model B).
 
 Each builder returns a functional keras.Model; the CycleGAN training model
-(night2day.cyclegan) takes two generators and two discriminators built here.
+(night2day.cycle_gan) takes two generators and two discriminators built here.
 
 Conventions for the parameter counts SPEC quotes: instance norm is
 GroupNormalization(groups=-1) with learned scale and offset; a convolution whose

@@ -16,7 +16,7 @@ from common.runtime.config import ConfigError
 from common.runtime.distribute import needs_loss_scaling
 from watches import models
 from watches import stylegan2
-from watches.dcgan import DCGAN
+from watches.dc_gan import DCGAN
 from watches.stylegan2_gan import StyleGAN2
 
 PRESETS = {

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from common import losses
-from inpainting.gan import InpaintingGAN, masked_input
+from inpainting.inpainting_gan import InpaintingGAN, masked_input
 from inpainting.holes import crop_holes
 from inpainting.masks import KINDS, hole_boxes, make_masks
 

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from night2day.build import build_cyclegan
-from night2day.cyclegan import HistoryPool
+from night2day.cycle_gan import HistoryPool
 from night2day.train import parse_config
 
 

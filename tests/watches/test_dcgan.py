@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from watches import models
-from watches.dcgan import DCGAN
+from watches.dc_gan import DCGAN
 
 
 def tiny_gan(**compile_options):
