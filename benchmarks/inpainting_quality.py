@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     from common.demo_data import demo_dataset
     from common.runtime import checkpoint as ckpt
     from inpainting import train
-    from inpainting.evaluate import evaluate, test_images
+    from inpainting.evaluation import evaluate, test_images
     from inpainting.evaluation import format_results
     from inpainting.inference import Inpainter
 

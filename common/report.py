@@ -6,6 +6,7 @@ One implementation of each, shared by training (`common.runtime`), metrics
 
 from __future__ import annotations
 
+import argparse
 import math
 import re
 import sys
@@ -150,3 +151,56 @@ class Progress:
         if self.enabled and self.tty and self._last is not None:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def parse_seeds(text) -> list[int]:
+    """'0-3,7' -> [0, 1, 2, 3, 7]."""
+    seeds = []
+    for part in str(text).split(","):
+        m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not m or (m.group(2) and int(m.group(2)) < int(m.group(1))):
+            raise argparse.ArgumentTypeError(f"not a seed list: {text!r} (examples: 0-63, 1,5,9)")
+        seeds += list(range(int(m.group(1)), int(m.group(2) or m.group(1)) + 1))
+    return seeds
+
+
+# ----------------------------------------------------------------------------- evaluate CLIs
+
+
+def evaluation_parser(prog: str, doc: str, *, data_help: str, metrics: str, max_images_help: str):
+    """The flags every `python -m <task>.evaluate` shares, on a parser with one-line errors:
+    --checkpoint (anything common.runtime.generator.load takes), --data, --metrics, --max-images,
+    --inception-weights and --json (default <run>/evaluation.json)."""
+    p = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", required=True, help="run folder, checkpoint folder or exported .keras generator")
+    p.add_argument("--data", required=True, help=data_help)
+    p.add_argument("--metrics", default=metrics, help=f"comma list ('' for none) ({metrics})")
+    p.add_argument("--max-images", type=int, default=None, help=max_images_help)
+    p.add_argument("--inception-weights", default=None,
+                   help="local InceptionV3 weights file (else Keras's ImageNet download; env GANWORKS_INCEPTION_WEIGHTS)")
+    p.add_argument("--json", default=None, help="results file (default <run>/evaluation.json)")
+    return one_line_errors(p)
+
+
+def evaluation_args(parser, argv=None):
+    """Parse an evaluation_parser's arguments -> (args, [metric names]); one-line errors for a missing
+    --checkpoint or a --max-images below 1."""
+    from pathlib import Path
+
+    args = parser.parse_args(argv)
+    if not Path(args.checkpoint).exists():
+        parser.error(f"--checkpoint not found: {args.checkpoint}")
+    if args.max_images is not None and args.max_images < 1:
+        parser.error("--max-images must be positive")
+    return args, [m.strip() for m in args.metrics.split(",") if m.strip()]
+
+
+def results_path(args, name: str = "evaluation.json"):
+    """Where an evaluation writes `name`: the flag's path if given (--json), else the run folder of
+    --checkpoint (common.runtime.generator.run_folder)."""
+    from pathlib import Path
+
+    from common.runtime.generator import run_folder
+
+    given = getattr(args, "json" if name.endswith(".json") else "sheet", None)
+    return Path(given) if given else run_folder(args.checkpoint) / name

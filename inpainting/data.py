@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from common.data import DataError, from_range, image_dataset, list_images
+from common.data import DataError, image_dataset, list_images
 from inpainting.masks import make_masks
 
 # the mean colour of the training images is estimated from at most this many of them
@@ -73,8 +73,3 @@ def mean_colour(folder, *, image_size, limit=MEAN_COLOUR_SAMPLE) -> list[float]:
 def steps_per_epoch(folder, batch_size) -> int:
     """One pass over the training images (at least one step)."""
     return max(1, len(list_images(folder)) // batch_size)
-
-
-def to_uint8(images) -> np.ndarray:
-    """float [-1, 1] images -> uint8, rounded."""
-    return np.clip(np.round(np.asarray(from_range(images, "tanh"))), 0, 255).astype(np.uint8)

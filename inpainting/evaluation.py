@@ -14,6 +14,8 @@ OpenCV's Telea and Navier-Stokes) is scored on the same images and holes:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from common.metrics import image_quality
@@ -104,13 +106,6 @@ def _concat(parts) -> dict:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def score_methods(original, completed_by_method, masks, **options) -> dict:
-    """One-shot ScoreAccumulator: {method: {metric: mean over the images}}."""
-    scores = ScoreAccumulator(**options)
-    scores.add(original, completed_by_method, masks)
-    return scores.result()
-
-
 METHOD_LABELS = {"model": "model", "telea": "Telea (cv2)", "ns": "Navier-Stokes (cv2)"}
 
 
@@ -140,3 +135,55 @@ def comparison_sheet(masked_inputs, completed_by_method, originals, limit=8) -> 
     labels = ("input", *(METHOD_LABELS.get(m, m) for m in completed_by_method), "original")
     rows = [[masked_inputs[i], *(c[i] for c in completed_by_method.values()), originals[i]] for i in range(n)]
     return labelled_grid([(labels, rows)])
+
+
+def test_images(data_root, max_images=None) -> list[str]:
+    """The readable images of the test split (val/, or the folder itself when it has neither)."""
+    from common.data import list_images, scan_images
+    from inpainting.data import splits
+
+    root = Path(data_root)
+    folder = splits(root)["test"] or root
+    good, _ = scan_images(list_images(folder))
+    return good[:max_images] if max_images else good
+
+
+def evaluate(inpainter, paths, *, mask=None, seed=0, batch_size=16, feature_extractor=None,
+             perceptual_extractor=None, metrics=("fid", "kid"), sheet_rows=8):
+    """Score an Inpainter and cv2's Telea and NS on the same seeded holes in these images.
+
+    -> (results {"images", "mask", "methods": {method: {metric: value}}}, uint8 comparison sheet).
+    """
+    import tensorflow as tf
+
+    from common.runtime.images import to_uint8
+    from inpainting import data
+    from inpainting.holes import hole_boxes, paste_holes
+    from inpainting.inpainting_gan import masked_input
+    from inpainting.masks import make_masks
+
+    holes = inpainter.card.holes
+    size = inpainter.size
+    kind = mask or holes["mask"]
+    options = holes["mask_options"] if kind == holes["mask"] else {}  # another kind: its defaults
+    scores = ScoreAccumulator(perceptual_extractor=perceptual_extractor, feature_extractor=feature_extractor,
+                              metrics=metrics)
+    shown = None
+    for step, batch in enumerate(data.ordered_images(paths, image_size=size, batch_size=batch_size)):
+        masks = make_masks(kind, seed=seed, step=step, batch_size=int(batch.shape[0]), image_size=size, **options)
+        content = inpainter.generator(masked_input(batch, masks, inpainter.fill_value), training=False)
+        completed = to_uint8(paste_holes(batch, tf.cast(content, tf.float32), hole_boxes(masks), masks))
+        originals = to_uint8(batch)
+        masks_np = np.asarray(masks)
+        by_method = {"model": completed, **{name: classical_fill(originals, masks_np, name) for name in CLASSICAL}}
+        scores.add(originals, by_method, masks_np)
+        if shown is None:
+            shown = (to_uint8(masked_input(batch, masks, 0.0)), by_method, originals)
+    if shown is None:
+        from common.data import DataError
+
+        raise DataError("no test image could be read")
+    results = {"images": scores.count, "mask": kind, "image_size": size, "seed": seed, "methods": scores.result()}
+    masked, by_method, originals = shown
+    order = {name: by_method[name] for name in (*CLASSICAL, "model")}
+    return results, comparison_sheet(masked, order, originals, limit=sheet_rows)

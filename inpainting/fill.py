@@ -58,7 +58,7 @@ def drawn_mask(kind, height, width, seed):
 def jobs(args, p):
     """[(photo, mask path or None, output path)] for the arguments, or a one-line parser error."""
     from common.data import DataError
-    from night2day.inference import input_images
+    from common.runtime.images import input_images
 
     source = Path(args.input)
     if not source.exists():

@@ -6,7 +6,7 @@ an image batch at the prediction's size (the discriminator's real input and the
 reconstruction target); `paste_holes` resizes a prediction back to its box and writes it
 into the image, inside the hole only: every known pixel is returned bit for bit.
 
-Boxes are int [B, 4] rows (y0, x0, height, width) in pixels (inpainting.masks.hole_boxes).
+Boxes are int [B, 4] rows (y0, x0, height, width) in pixels (hole_boxes).
 Sampling is bilinear with corners aligned: the box's first and last pixel rows map to the
 prediction's first and last rows, so a box of exactly the prediction's size is copied
 unchanged, and cropping then pasting the same box is the identity inside it.
@@ -56,3 +56,24 @@ def paste_holes(images, content, boxes, masks):
     images = tf.cast(tf.convert_to_tensor(images), tf.float32)
     filled = expand_content(content, boxes, images.shape[1], images.shape[2])
     return tf.where(tf.cast(masks, tf.float32) > 0.5, filled, images)
+
+
+def hole_boxes(masks):
+    """int32 [B, 4] (y0, x0, height, width): the bounding box of each mask's hole (pixels > 0.5).
+    A mask without a hole gets the 2x2 box at the image's centre, so no box is ever empty."""
+    masks = tf.convert_to_tensor(masks)
+    hole = masks[..., 0] > 0.5
+    height, width = tf.shape(hole)[1], tf.shape(hole)[2]
+
+    def extent(any_along, size):
+        idx = tf.range(size)[None, :]
+        first = tf.reduce_min(tf.where(any_along, idx, size), axis=1)
+        last = tf.reduce_max(tf.where(any_along, idx, -1), axis=1)
+        return first, last - first + 1
+
+    y0, h = extent(tf.reduce_any(hole, axis=2), height)
+    x0, w = extent(tf.reduce_any(hole, axis=1), width)
+    empty = h <= 0
+    y0 = tf.where(empty, height // 2 - 1, y0)
+    x0 = tf.where(empty, width // 2 - 1, x0)
+    return tf.cast(tf.stack([y0, x0, tf.where(empty, 2, h), tf.where(empty, 2, w)], axis=1), tf.int32)

@@ -14,9 +14,10 @@ The context a window shows is the photo with the holes filled so far (the model'
 and the holes still to come pre-filled by OpenCV's Telea inpainting: the generator never sees
 the pixels a mask removes, and sees the fill value in its own hole only, as in training.
 
-A "checkpoint" argument may be a checkpoint folder (ckpt-*), a run's checkpoints/ folder or
-run folder (the newest complete checkpoint), or a generator exported as .keras (with the
-.json beside it that export_generator writes).
+A "checkpoint" argument is anything common.runtime.generator.load takes: a checkpoint folder
+(ckpt-*), a run's checkpoints/ folder or run folder (the newest complete checkpoint), or a
+generator exported as .keras with its card beside it (the card's "holes" say the fill value
+and the holes it was trained on).
 
 Photos are read and written with Pillow (`read_photo`, `Photo.completed`): the model fills the
 colour of an RGB view of the photo, and the output keeps the photo's own mode and alpha:
@@ -34,8 +35,6 @@ applied: the mask is matched to the stored pixel grid.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,11 +43,12 @@ import tensorflow as tf
 from scipy import ndimage
 
 import common.layers  # noqa: F401 - registers the custom layers for load_model
-from common.data import DataError, resize
-from common.runtime import checkpoint as ckpt
+from common.data import DataError, resize, to_range
+from common.runtime import generator as gen
+from common.runtime.images import to_pixels
 from inpainting.build import build_gan, mask_options
-from inpainting.inpainting_gan import masked_input
 from inpainting.holes import paste_holes
+from inpainting.inpainting_gan import masked_input
 
 
 def max_hole_fraction(config) -> float:
@@ -58,44 +58,20 @@ def max_hole_fraction(config) -> float:
     return config["hole_max"] if config["mask"] == "random-block" else 1.0
 
 
-def model_card(config) -> dict:
-    """What inference needs besides the weights (the .json beside an exported generator)."""
-    return {"model": config["model"], "image_size": config["image_size"],
-            "fill_value": config.get("fill_value") or 0.0, "mask": config["mask"],
-            "mask_options": mask_options(config), "max_hole_fraction": max_hole_fraction(config)}
+def _card_fields(config, network) -> dict:
+    return {"model": config["model"], "value_range": "tanh", "image_size": int(config["image_size"]),
+            "holes": {"fill_value": config.get("fill_value") or 0.0, "mask": config["mask"],
+                      "mask_options": mask_options(config), "max_hole_fraction": max_hole_fraction(config)}}
 
 
-def export_generator(net, path, config) -> Path:
-    """Save a run's generator as a standalone .keras file, with the model card of its training config
-    as <name>.json beside it (see write_export)."""
-    return write_export(net, path, model_card(config))
+GENERATORS = gen.GeneratorSpec("inpainting", build=build_gan, exports=lambda m: {"generator": m.generator},
+                               card_fields=_card_fields)
 
 
-def write_export(net, path, card: dict) -> Path:
-    """Save net as `path` (.keras) and `card` as <name>.json beside it; an existing pair is replaced.
-
-    No failure leaves a .keras without its sidecar (which Inpainter.load refuses): both are written
-    to temporary names in the same folder, then the sidecar is moved into place first and the
-    .keras last (os.replace); on any failure the temporaries, and a sidecar this call moved in for
-    a .keras that never arrived, are removed.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sidecar = path.with_suffix(".json")
-    tmp_net = path.with_name(f".{path.stem}.tmp-{os.getpid()}.keras")  # Keras wants the .keras suffix
-    tmp_card = path.with_name(f".{path.stem}.tmp-{os.getpid()}.json")
-    had_net, moved_card = path.exists(), False
-    try:
-        net.save(tmp_net)
-        tmp_card.write_text(json.dumps(card) + "\n")
-        os.replace(tmp_card, sidecar)
-        moved_card = True
-        os.replace(tmp_net, path)
-    except BaseException:
-        for leftover in (tmp_net, tmp_card) + ((sidecar,) if moved_card and not had_net else ()):
-            leftover.unlink(missing_ok=True)
-        raise
-    return path
+def load(path) -> gen.Generators:
+    """An inpainting run, checkpoint or exported generator -> its generator and card (one DataError line
+    for anything else)."""
+    return gen.load(path, GENERATORS)
 
 
 @dataclass
@@ -191,35 +167,24 @@ def write_photo(path, image) -> None:
 
 
 class Inpainter:
-    """A generator and its model card; `fill(image, mask)` completes one photo."""
+    """A generator and its card (common.runtime.generator); `fill(image, mask)` completes one photo."""
 
-    def __init__(self, generator, card: dict):
+    def __init__(self, generator, card: gen.GeneratorCard):
         self.generator = generator
-        self.size = int(card["image_size"])
-        self.fill_value = card["fill_value"]
-        self.max_hole = float(card["max_hole_fraction"])
+        self.size = int(card.image_size)
+        self.fill_value = card.holes["fill_value"]
+        self.max_hole = float(card.holes["max_hole_fraction"])
         self.card = card
 
     @classmethod
     def load(cls, path) -> Inpainter:
-        path = Path(path)
-        if path.suffix == ".keras":
-            if not path.is_file():
-                raise DataError(f"no such file: {path}")
-            sidecar = path.with_suffix(".json")
-            if not sidecar.is_file():
-                raise DataError(f"{path} has no {sidecar.name} beside it (written by the export): its training "
-                                "size and fill value are unknown")
-            return cls(ckpt.load_keras_file(path), json.loads(sidecar.read_text()))
-        found, state = ckpt.open_checkpoint(path, "inpainting")
-        config = state["config"]
-        model = build_gan(config)
-        ckpt.restore(model, found)
-        return cls(model.generator, model_card(config))
+        """From anything common.runtime.generator.load takes (one DataError line for anything else)."""
+        found = load(path)
+        return cls(found.network(), found.card)
 
     def export(self, path) -> Path:
-        """Write the generator as a standalone .keras file with this Inpainter's model card beside it."""
-        return write_export(self.generator, path, self.card)
+        """Write the generator as a standalone .keras file with its card beside it."""
+        return gen.export(self.generator, path, self.card)
 
     def fill(self, image, mask) -> Filled:
         """image uint8 [H, W, 3]; mask [H, W] or [H, W, 1], > 0.5 (or > 127 for uint8) = hole.
@@ -264,10 +229,10 @@ class Inpainter:
             small_hole[min(int((box[0] + box[2] // 2) * scale), small.shape[0] - 1),
                        min(int((box[1] + box[3] // 2) * scale), small.shape[1] - 1)] = True
         window, win_hole = _window(small, small_hole, self.size)
-        x = tf.constant(window[None] / 127.5 - 1.0, tf.float32)
+        x = to_range(window[None], "tanh")
         m = tf.constant(win_hole[None, ..., None], tf.float32)
         content = self.generator(masked_input(x, m, self.fill_value), training=False)
-        return (tf.cast(content, tf.float32) + 1.0) * 127.5
+        return to_pixels(content, "tanh")
 
 
 def hole_groups(hole, limit) -> tuple[np.ndarray, list]:

@@ -23,7 +23,7 @@ from common import losses
 from common.gan import GANModel
 from common.replicas import layer_draws
 from inpainting.holes import crop_holes, paste_holes
-from inpainting.masks import hole_boxes
+from inpainting.holes import hole_boxes
 
 RECON_LOSSES = ("weighted-l2", "l1")
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from pathlib import Path
 
 import tensorflow as tf
 
@@ -148,27 +147,6 @@ def make_masks(kind, *, seed=0, step=0, batch_size, image_size, **options):
         _check_range(low, high, ("min_area", "max_area"))
         return free_form_masks(seed, step, batch_size, image_size, low, high)
     raise ValueError(f"unknown mask kind {kind!r}; choose from {', '.join(KINDS)}")
-
-
-def hole_boxes(masks):
-    """int32 [B, 4] (y0, x0, height, width): the bounding box of each mask's hole (pixels > 0.5).
-    A mask without a hole gets the 2x2 box at the image's centre, so no box is ever empty."""
-    masks = tf.convert_to_tensor(masks)
-    hole = masks[..., 0] > 0.5
-    height, width = tf.shape(hole)[1], tf.shape(hole)[2]
-
-    def extent(any_along, size):
-        idx = tf.range(size)[None, :]
-        first = tf.reduce_min(tf.where(any_along, idx, size), axis=1)
-        last = tf.reduce_max(tf.where(any_along, idx, -1), axis=1)
-        return first, last - first + 1
-
-    y0, h = extent(tf.reduce_any(hole, axis=2), height)
-    x0, w = extent(tf.reduce_any(hole, axis=1), width)
-    empty = h <= 0
-    y0 = tf.where(empty, height // 2 - 1, y0)
-    x0 = tf.where(empty, width // 2 - 1, x0)
-    return tf.cast(tf.stack([y0, x0, tf.where(empty, 2, h), tf.where(empty, 2, w)], axis=1), tf.int32)
 
 
 def main(argv=None) -> int:

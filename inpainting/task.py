@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
-from common.data import print_summary, resize
+from common.data import print_summary
 from common.data_source import resolve_data
-from common.runtime.images import labelled_grid
+from common.runtime.images import labelled_grid, shown
 from common.runtime.trainer import TrainingTask
 from inpainting import data
 from inpainting.build import build_gan, mask_options
@@ -23,12 +22,7 @@ def sample_sheet(model, images, masks, tile=None) -> np.ndarray:
     images float32 [B, S, S, 3] in [-1, 1]; masks [B, S, S, 1]; tile: the side each image is shown at
     (default S kept between 128 and 256, so a small training size stays a viewable sheet)."""
     completed, masked = model.complete(images, masks)
-    tile = tile or int(min(max(images.shape[1], 128), 256))
-
-    def px(batch):
-        return list(data.to_uint8(resize(batch, tile) if batch.shape[1] != tile else batch))
-
-    rows = [list(r) for r in zip(px(masked), px(completed), px(images))]
+    rows = [list(r) for r in zip(*(shown(batch, "tanh", tile) for batch in (masked, completed, images)))]
     return labelled_grid([(SAMPLE_COLUMNS, rows)])
 
 
@@ -77,8 +71,9 @@ class InpaintingTask(TrainingTask):
                 "architecture": "Improved U-Net generator" if config["model"] == "improved" else "Context Encoder",
                 **{k: v for k, v in config.items() if k not in ("batch_size", "image_size")}}
 
-    def on_finish(self, model, config):
-        from inpainting.inference import export_generator
+    def on_finish(self, model, config, step=None):
+        from common.runtime.generator import export_run
+        from inpainting.inference import GENERATORS
 
-        path = export_generator(model.generator, Path(config["out"]) / "export" / "generator.keras", config)
-        print(f"generator exported to {path}")
+        path = export_run(model, config, GENERATORS, config["out"], step)["generator"]
+        print(f"generator exported to {path} (with its card)")

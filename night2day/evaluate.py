@@ -11,45 +11,30 @@ the JSON's "skipped_files". The library behind it: night2day.evaluation.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from common.report import one_line_errors  # noqa: E402
+from common.report import evaluation_args, evaluation_parser, results_path  # noqa: E402
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m night2day.evaluate", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--checkpoint", required=True, help="checkpoint folder or run folder")
-    p.add_argument("--data", required=True,
-                   help="folder with testA/ (night) and testB/ (day), 'demo' or 'kaggle:<owner>/<dataset>'")
-    p.add_argument("--metrics", default="fid,kid", help="distribution metrics (comma list, '' for none)")
-    p.add_argument("--max-images", type=int, default=None, help="use at most N test images per domain")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--inception-weights", default=None,
-                   help="local InceptionV3 weights file (else Keras's ImageNet download; env GANWORKS_INCEPTION_WEIGHTS)")
-    p.add_argument("--json", default=None, help="where to write the results (default <checkpoint run>/evaluation.json)")
-    return one_line_errors(p)
+def build_parser():
+    p = evaluation_parser("python -m night2day.evaluate", __doc__, metrics="fid,kid",
+                          data_help="folder with testA/ (night) and testB/ (day), 'demo' or 'kaggle:<owner>/<dataset>'",
+                          max_images_help="use at most N test images per domain")
+    p.add_argument("--batch-size", type=int, default=8, help="(8)")
+    return p
 
 
 def main(argv=None) -> int:
-    p = build_parser()
-    args = p.parse_args(argv)
-    if not Path(args.checkpoint).exists():
-        p.error(f"--checkpoint not found: {args.checkpoint}")
-    if args.max_images is not None and args.max_images < 1:
-        p.error("--max-images must be positive")
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    args, metrics = evaluation_args(build_parser(), argv)
 
     from common.data import DataError
     from common.data_source import resolve_data
     from common.metrics.features import WeightsUnavailableError, inception_extractor
-    from night2day.evaluation import default_results_path, evaluate, format_results
+    from night2day.evaluation import evaluate, format_results
 
     try:
         data_root = resolve_data(args.data, task="night2day")
@@ -69,7 +54,7 @@ def main(argv=None) -> int:
     print(format_results(results))
     if skipped_metrics:
         print(f"note: {skipped_metrics}", file=sys.stderr)
-    target = Path(args.json) if args.json else default_results_path(args.checkpoint)
+    target = results_path(args)
     target.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {target}")
     return 0

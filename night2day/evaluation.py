@@ -24,7 +24,7 @@ from common.metrics.evaluate import evaluate_folders, find_unreadable
 from common.runtime.images import save_png
 from night2day import data
 from night2day.build import training_scale
-from night2day.inference import copy_with_input_size, load_cyclegan
+from night2day.inference import copy_with_input_size, load
 
 
 def cycle_scores(forward, backward, dataset, value_range, save_dir=None, limit=None) -> dict:
@@ -154,7 +154,11 @@ def evaluate(checkpoint, data_root, *, extractor=None, metrics=("fid", "kid"), m
     results["skipped_files"]: [{"path", "reason"}] for every test image left out because it
     cannot be read (empty, not an image, truncated, corrupt), from either domain.
     """
-    model, config = load_cyclegan(checkpoint)
+    found = load(checkpoint)
+    if found.model is None:
+        raise DataError(f"{checkpoint} is an exported generator; evaluation needs both generators: give the run "
+                        "folder or a checkpoint")
+    model, config = found.model, found.config
     folders = data.domain_folders(data_root, splits=("testA", "testB"))
     vr = data.value_range_of(config["model"])
     files = {split: readable_test_files(folders[split], max_images) for split in ("testA", "testB")}
@@ -201,7 +205,7 @@ def format_results(results: dict) -> str:
 
 
 def default_results_path(checkpoint) -> Path:
-    """<run>/evaluation.json for a run folder or one of its checkpoints/ckpt-* folders."""
-    path = Path(checkpoint)
-    run = path.parent.parent if path.name.startswith("ckpt-") else path
-    return run / "evaluation.json"
+    """<run>/evaluation.json (common.runtime.generator.run_folder)."""
+    from common.runtime.generator import run_folder
+
+    return run_folder(checkpoint) / "evaluation.json"

@@ -1,14 +1,13 @@
 """Loading trained night2day generators and running them on images of any size
 (what `python -m night2day.translate` runs).
 
-A "checkpoint" argument may be a checkpoint folder (ckpt-*), a run's checkpoints/
-folder or run folder (the newest complete checkpoint is taken), or a standalone
-generator exported as .keras.
+A "checkpoint" argument is anything common.runtime.generator.load takes: a checkpoint folder
+(ckpt-*), a run's checkpoints/ folder or run folder (the newest complete checkpoint is taken), or
+a generator exported as .keras with its card beside it.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import keras
@@ -16,22 +15,29 @@ import numpy as np
 import tensorflow as tf
 
 import common.layers  # noqa: F401 - registers the custom layers for load_model and from_config
-from common.data import (IMAGE_EXTENSIONS, DataError, check_image_file, from_range, list_images, load_image, resize,
-                         to_range)
+from common.data import check_image_file, from_range, resize, to_range
 from common.report import one_line_error
-from common.runtime import checkpoint as ckpt
-from common.runtime.images import image_grid, save_png
+from common.runtime import generator as gen
+from common.runtime.images import image_grid, read_image, save_png, to_uint8
 from night2day.build import build_cyclegan, training_scale
 from night2day.data import value_range_of
 
 
-def load_cyclegan(path):
-    """-> (CycleGAN with restored weights, the config it was trained with)."""
-    found, state = ckpt.open_checkpoint(path, "night2day")
-    config = state["config"]
-    model = build_cyclegan(config)
-    ckpt.restore(model, found)
-    return model, config
+def _card_fields(config, network) -> dict:
+    return {"model": config["model"], "value_range": value_range_of(config["model"]),
+            "image_size": int(config["image_size"]), "training_scale": int(training_scale(config))}
+
+
+# a run's two generators: generator_g (night -> day) and generator_f (day -> night)
+GENERATORS = gen.GeneratorSpec("night2day", build=build_cyclegan,
+                               exports=lambda m: {"generator_g": m.generator_g, "generator_f": m.generator_f},
+                               card_fields=_card_fields)
+
+
+def load(path) -> gen.Generators:
+    """A night2day run, checkpoint or exported generator -> its generators and cards (one DataError line
+    for anything else)."""
+    return gen.load(path, GENERATORS)
 
 
 class ImageTooSmallError(ValueError):
@@ -53,8 +59,9 @@ class Translator:
     least min_size: through a copy of itself whose input has no fixed size, made at most
     once per generator of this Translator.
     training_scale: the square size training images were resized to before the random
-    crop (night2day.build.training_scale), which size="train" runs at; None if unknown
-    (a .keras file without its sidecar), and then "train" means "original".
+    crop (night2day.build.training_scale), which size="train" runs at; None if unknown,
+    and then "train" means "original".
+    card: the forward generator's card (what `translate --export` writes beside it).
 
     size, in translate / reconstruct: "train" (run at the training scale, the image resized
     to training_scale x training_scale as in training and the result back to the image's
@@ -62,8 +69,9 @@ class Translator:
     """
 
     def __init__(self, forward, backward=None, *, value_range, image_size, fully_convolutional,
-                 training_scale=None):
+                 training_scale=None, card=None):
         self.forward, self.backward = forward, backward
+        self.card = card
         self.value_range = value_range
         self.image_size = image_size
         self.fully_convolutional = fully_convolutional
@@ -73,20 +81,16 @@ class Translator:
 
     @classmethod
     def load(cls, path, direction="night2day"):
+        """From anything `load` takes; an exported file holds one generator, run as the forward one."""
         if direction not in ("night2day", "day2night"):
             raise ValueError(f"direction must be night2day or day2night, got {direction!r}")
-        path = Path(path)
-        if path.suffix == ".keras":
-            net = keras.models.load_model(path, compile=False)
-            size = net.input_shape[1]
-            value_range = "tanh" if _last_activation(net) == "tanh" else "sigmoid"
-            return cls(net, None, value_range=value_range, image_size=size, fully_convolutional=not _has_dense(net),
-                       training_scale=read_sidecar(path).get("training_scale"))
-        model, config = load_cyclegan(path)
-        g, f = model.generator_g, model.generator_f
-        forward, backward = (g, f) if direction == "night2day" else (f, g)
-        return cls(forward, backward, value_range=value_range_of(config["model"]), image_size=config["image_size"],
-                   fully_convolutional=config["model"] == "resnet", training_scale=training_scale(config))
+        found = load(path)
+        names = ["generator_g", "generator_f"] if direction == "night2day" else ["generator_f", "generator_g"]
+        names = [n for n in names if n in found.networks] if found.model is not None else list(found.networks)
+        card = found.cards[names[0]]
+        backward = found.networks[names[1]] if len(names) > 1 else None
+        return cls(found.networks[names[0]], backward, value_range=card.value_range, image_size=card.image_size,
+                   fully_convolutional=card.model == "resnet", training_scale=card.training_scale, card=card)
 
     @property
     def min_size(self) -> int:
@@ -151,7 +155,7 @@ class Translator:
         out = from_range(tf.cast(y, tf.float32), self.value_range)[0]
         if (th, tw) != (out_h, out_w):
             out = resize(out, (out_h, out_w))
-        return _to_uint8(out)
+        return to_uint8(out, "pixels")
 
     def _resolve(self, size):
         """size as run: "train" means "original" when the training scale is unknown."""
@@ -166,34 +170,10 @@ class Translator:
         return self._run("backward", translated_uint8, size)
 
 
-def export_generator(net, path, training_scale=None) -> Path:
-    """Save a generator as a standalone .keras file, and beside it <name>.json holding its
-    training scale, so `translate --size train` (the default) runs it as it was trained."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    net.save(path)
-    if training_scale is not None:
-        path.with_suffix(".json").write_text(json.dumps({"training_scale": int(training_scale)}) + "\n")
-    return path
-
-
-def read_sidecar(path) -> dict:
-    """The .json beside an exported generator ({} if absent or unreadable)."""
-    try:
-        return json.loads(Path(path).with_suffix(".json").read_text())
-    except (OSError, ValueError):
-        return {}
-
-
 def _run_size(side: int) -> int:
     """The side a fully convolutional generator runs an image side at: rounded down to a multiple of
     SIZE_STEP (its two stride-2 steps), at least SIZE_STEP."""
     return max(SIZE_STEP, side // SIZE_STEP * SIZE_STEP)
-
-
-def _to_uint8(pixels) -> np.ndarray:
-    """Float pixels in [0, 255] (resizing may overshoot slightly) -> uint8, rounded and clipped."""
-    return np.clip(np.round(np.asarray(pixels)), 0, 255).astype(np.uint8)
 
 
 def copy_with_input_size(net, height=None, width=None):
@@ -227,37 +207,6 @@ def _min_size(net) -> int:
     return need
 
 
-def _has_dense(net) -> bool:
-    return any(layer.__class__.__name__ == "Dense" for layer in net.layers)
-
-
-def _last_activation(net) -> str:
-    for layer in reversed(net.layers):
-        act = getattr(layer, "activation", None)
-        if act is not None:
-            return getattr(act, "__name__", str(act))
-    return "linear"
-
-
-def read_image(path) -> np.ndarray:
-    """uint8 [H, W, 3] (the toolkit's one decoding path)."""
-    return np.asarray(load_image(str(path)))
-
-
-# ----------------------------------------------------------------------------- files
-
-
-def input_images(source) -> list[Path]:
-    """An image file, or the images in a folder (sorted, recursive) -> paths; DataError (one line)
-    for a file that is not an image or a folder without images."""
-    source = Path(source)
-    if source.is_file():
-        if source.suffix.lower() not in IMAGE_EXTENSIONS:
-            raise DataError(f"not an image file: {source}")
-        return [source]
-    return [Path(p) for p in list_images(source)]
-
-
 def translate_file(translator, path, out, *, size="train", grid=False) -> str | None:
     """Translate one file and write <out>/<stem>.png (and <stem>_grid.png: input | translated |
     reconstructed) -> None, or why it was skipped, in one line (no traceback, no TensorFlow
@@ -277,7 +226,7 @@ def translate_file(translator, path, out, *, size="train", grid=False) -> str | 
             rebuilt = translator.reconstruct(translated, size)
             shown = image
             if image.shape != translated.shape:  # --size N: show the input at the size it was translated
-                shown = _to_uint8(resize(image, translated.shape[:2]))
+                shown = to_uint8(resize(image, translated.shape[:2]), "pixels")
             sheet = image_grid([[shown, translated, rebuilt]])
         save_png(out / f"{path.stem}.png", translated)
         if sheet is not None:

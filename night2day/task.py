@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from common.data import from_range, list_images, print_summary, resize
+from common.data import list_images, print_summary
 from common.data_source import resolve_data
 from common.report import one_line_error
 from common.runtime.config import ConfigError
-from common.runtime.images import labelled_grid
+from common.runtime.images import labelled_grid, sheet_tile, shown
 from common.runtime.trainer import TrainingTask
 from night2day import data
 from night2day.build import build_cyclegan, training_scale
@@ -52,19 +52,11 @@ def sample_sheet(generator_g, generator_f, night, day, value_range, tile=None) -
     rec_day = np.asarray(generator_g(fake_night, training=False))
 
     def px(batch):
-        pixels = from_range(batch.astype("float32"), value_range)
-        if tile is not None and pixels.shape[1] != tile:
-            pixels = np.clip(np.round(np.asarray(resize(pixels, tile))), 0, 255).astype(np.uint8)
-        return list(np.asarray(pixels))
+        return shown(batch, value_range, tile or batch.shape[1])
 
     night_rows = [px(night[i:i + 1]) + px(fake_day[i:i + 1]) + px(rec_night[i:i + 1]) for i in range(len(night))]
     day_rows = [px(day[i:i + 1]) + px(fake_night[i:i + 1]) + px(rec_day[i:i + 1]) for i in range(len(day))]
     return labelled_grid([(NIGHT_COLUMNS, night_rows), (DAY_COLUMNS, day_rows)])
-
-
-def sheet_tile(load_size: int) -> int:
-    """How large each image of a sample sheet is shown: the training scale, kept between 128 and 256 px."""
-    return int(min(max(load_size, 128), 256))
 
 
 class Night2DayTask(TrainingTask):
@@ -134,13 +126,13 @@ class Night2DayTask(TrainingTask):
                 "architecture": "Multi-Scale CycleGAN" if config["model"] == "multiscale" else "ResNet CycleGAN",
                 **{k: v for k, v in config.items() if k not in ("epochs", "batch_size")}}
 
-    def on_finish(self, model, config):
-        from night2day.inference import export_generator
+    def on_finish(self, model, config, step=None):
+        from common.runtime.generator import EXPORT_FOLDER, export_run
+        from night2day.inference import GENERATORS
 
-        export = Path(config["out"]) / "export"
-        for name in ("generator_g", "generator_f"):
-            export_generator(model.networks[name], export / f"{name}.keras", self._scale(config))
-        print(f"generators exported to {export} (generator_g: night->day, generator_f: day->night)")
+        export_run(model, config, GENERATORS, config["out"], step)
+        print(f"generators exported to {Path(config['out']) / EXPORT_FOLDER} (generator_g: night->day, "
+              "generator_f: day->night), each with its card")
         self.report_paired(model, config)
 
     def report_paired(self, model, config, limit=PAIRED_REPORT_LIMIT):

@@ -58,20 +58,19 @@ def main(argv=None) -> int:
         parser.error(f"--checkpoint not found: {args.checkpoint}")
 
     from common.data import DataError
-    from night2day.inference import Translator, export_generator, input_images, translate_files
+    from common.runtime.generator import export
+    from common.runtime.images import input_images
+    from night2day.inference import Translator, translate_files
 
     try:
         translator = Translator.load(args.checkpoint, args.direction)
     except (DataError, ValueError) as exc:
         parser.exit(2, f"error: {exc}\n")
     if args.export:
-        export_generator(translator.forward, args.export, translator.training_scale)
-        print(f"exported {args.direction} generator to {args.export}")
+        export(translator.forward, args.export, translator.card)
+        print(f"exported {args.direction} generator to {args.export} (its card beside it)")
     if not args.input:
         return 0
-    if args.size == "train" and translator.training_scale is None:
-        print("note: this .keras file has no <name>.json beside it telling its training scale; "
-              "images are translated at their own resolution (--size original)")
     if args.size not in ("train", "original"):
         try:
             translator.check_size(int(args.size), int(args.size), args.size)

@@ -13,14 +13,14 @@ import tensorflow as tf
 
 from common.metrics import features as F
 from common.metrics.evaluate import evaluate_features
+from common.runtime.images import to_uint8
+from watches.sampling import run_generator
 
 METRICS = ("fid", "kid", "is", "pr")
 
 
 def fake_batches(generator, latent_dim, num_fake, batch_size=64, seed=0):
     """uint8 batches of num_fake generated images, latents drawn from a stateless key (seed, batch index)."""
-    from watches.task import run_generator, to_uint8
-
     for start in range(0, num_fake, batch_size):
         n = min(batch_size, num_fake - start)
         z = tf.random.stateless_normal([n, latent_dim], [seed, start])

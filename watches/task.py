@@ -2,53 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
-import numpy as np
-import tensorflow as tf
-
-from common.data import print_summary, resize
+from common.data import print_summary
 from common.data_source import resolve_data
-from common.runtime.images import image_grid
 from common.runtime.trainer import TrainingTask
 from watches import data
 from watches.build import build_gan
+from watches.sampling import sample_grid, seed_latents
 
 # the sample grid always shows the images of these latent seeds, so successive grids are comparable
 SAMPLE_SEEDS = tuple(range(16))
-
-
-def seed_latents(seeds, latent_dim) -> np.ndarray:
-    """float32 [len(seeds), latent_dim]: seed s -> N(0, 1) drawn by numpy's PCG64 from s (the same on every
-    machine), as NVIDIA's generate.py does."""
-    return np.stack([np.random.default_rng(int(s)).standard_normal(int(latent_dim)) for s in seeds]).astype("float32")
-
-
-def run_generator(generator, z, psi=1.0, training=False):
-    """images [B, S, S, 3] in [-1, 1] from latents z [B, latent_dim]: a StyleGAN2 generator takes [z, psi]
-    (truncation towards the average w); a DCGAN generator takes z, truncated by scaling it by psi."""
-    if isinstance(generator.inputs, (list, tuple)) and len(generator.inputs) == 2:
-        z = tf.convert_to_tensor(z, tf.float32)
-        return generator([z, tf.fill([tf.shape(z)[0], 1], tf.cast(psi, tf.float32))], training=training)
-    return generator(z * psi if psi != 1 else z, training=training)
-
-
-def latent_size(generator) -> int:
-    """The latent size a (DCGAN or StyleGAN2) generator takes."""
-    return int(generator.inputs[0].shape[-1])
-
-
-def to_uint8(images) -> np.ndarray:
-    return np.clip(np.round((np.asarray(images, np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
-
-
-def sample_grid(generator, latents, columns=4, tile=None) -> np.ndarray:
-    images = np.asarray(run_generator(generator, latents))
-    tile = tile or int(min(max(images.shape[1], 128), 256))
-    if images.shape[1] != tile:
-        images = np.asarray(resize((images + 1.0) * 127.5, tile)) / 127.5 - 1.0
-    pixels = list(to_uint8(images))
-    return image_grid([pixels[i:i + columns] for i in range(0, len(pixels), columns)])
 
 
 class WatchesTask(TrainingTask):
@@ -103,8 +66,9 @@ class WatchesTask(TrainingTask):
               f"{self._extractor.name} features)", flush=True)
         return {f"fid{n}": result["fid"], f"kid{n}": result["kid"]}
 
-    def on_finish(self, model, config):
-        path = Path(config["out"]) / "export" / "generator.keras"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        model.sampler.save(path)
-        print(f"generator exported to {path}" + (" (the EMA weights)" if config["g_ema_kimg"] else ""))
+    def on_finish(self, model, config, step=None):
+        from common.runtime.generator import export_run
+        from watches.inference import GENERATORS
+
+        path = export_run(model, config, GENERATORS, config["out"], step)["generator"]
+        print(f"generator exported to {path} (with its card)" + (" (the EMA weights)" if config["g_ema_kimg"] else ""))

@@ -80,9 +80,9 @@ class TrainingTask:
     def check_devices(self, config: dict, replicas: int) -> None:
         """Raise ConfigError if a setting cannot run on `replicas` devices (strategy resolved)."""
 
-    def on_finish(self, model, config: dict) -> None:
+    def on_finish(self, model, config: dict, step: int | None = None) -> None:
         """Called when training ends without failing - finished, or stopped cleanly by a signal
-        or --max-duration - e.g. to export the generators as they are now."""
+        or --max-duration - at global step `step`, e.g. to export the generators as they are now."""
 
 
 @dataclass
@@ -507,13 +507,13 @@ def _fit(task, config, out, manager, resume_from, step, tracker, store, run_id, 
         exit_code = 1
     elif state.stop_reason in ("signal", "duration"):
         if worker.chief:
-            task.on_finish(model, config)
+            task.on_finish(model, config, step=state.step)
         why = "on request" if state.stop_reason == "signal" else "at --max-duration"
         worker.say(f"stopped {why} at step {state.step}/{total}; checkpoint saved in {manager.root}. "
                    f"Resume with the same command (--resume auto is the default).")
     else:
         if worker.chief:
-            task.on_finish(model, config)
+            task.on_finish(model, config, step=state.step)
         worker.say(f"finished {state.step} steps; outputs in {out}")
     tracker.finish(exit_code=exit_code)
     return RunResult(step=state.step, total_steps=total, stop_reason=state.stop_reason, out_dir=out,

@@ -199,7 +199,7 @@ def test_max_duration_stops_cleanly_with_a_checkpoint_and_the_task_exports(tmp_p
     class Exporting(ToyTask):
         exported_at = None
 
-        def on_finish(self, model, config):
+        def on_finish(self, model, config, step=None):
             Exporting.exported_at = int(model.optimizers["g"].iterations)
 
     result = train(Exporting(), toy_config(tmp_path, "--epochs", "50", "--max-duration", "0.001s"))

@@ -10,7 +10,7 @@ from common.demo_data import demo_dataset
 from common.metrics.features import random_extractor
 from common.runtime import checkpoint as ckpt
 from common.runtime.images import save_png
-from inpainting import evaluate, fill, train
+from inpainting import evaluate, evaluation, fill, train
 from inpainting.inference import Inpainter
 
 TINY = {
@@ -35,9 +35,11 @@ def test_train_resume_fill_evaluate(model, tmp_path, capsys):
     assert run_train(out, model, "--epochs", "2") == 0
     assert ckpt.read_state(ckpt.CheckpointManager(out / "checkpoints").latest())["step"] == 4
     card = json.loads((out / "export" / "generator.json").read_text())
-    assert card["image_size"] == 32 and card["mask"] == ("random-block" if model == "improved" else "centre")
+    assert card["task"] == "inpainting" and card["model"] == model and card["step"] == 4
+    holes = card["holes"]
+    assert card["image_size"] == 32 and holes["mask"] == ("random-block" if model == "improved" else "centre")
     if model == "context-encoder":  # the fill value is the training images' mean colour, in [-1, 1]
-        assert len(card["fill_value"]) == 3 and all(-1 < v < 1 for v in card["fill_value"])
+        assert len(holes["fill_value"]) == 3 and all(-1 < v < 1 for v in holes["fill_value"])
     log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     for key in ("d_real", "d_fake", "g_adv", "g_recon", "g_total", "d_x", "d_g_z1", "d_g_z2"):
         assert np.isfinite(log[-1][key])
@@ -62,7 +64,7 @@ def test_train_resume_fill_evaluate(model, tmp_path, capsys):
     assert filled.shape == photo.shape and np.array_equal(filled[known], photo[known])
     assert not np.array_equal(filled[~known], photo[~known])
 
-    results, sheet = evaluate.evaluate(Inpainter.load(out), evaluate.test_images(demo_dataset("inpainting"), 6),
+    results, sheet = evaluation.evaluate(Inpainter.load(out), evaluation.test_images(demo_dataset("inpainting"), 6),
                                        batch_size=4, feature_extractor=random_extractor(seed=0),
                                        metrics=["fid", "kid"])
     assert results["images"] == 6 and set(results["methods"]) == {"model", "telea", "ns"}

@@ -2,17 +2,19 @@
 
 import json
 
-import keras
 import numpy as np
 import pytest
 from PIL import Image
 
-from inpainting import fill, inference
+from inpainting import fill
+from common.runtime.generator import GeneratorCard
 from inpainting.inference import Inpainter
 from tests.inpainting.test_cli import run_train
 
-STUB_CARD = {"model": "improved", "image_size": 32, "fill_value": 0.0, "mask": "random-block",
-             "mask_options": {"min_side": 0.25, "max_side": 0.5}, "max_hole_fraction": 0.5}
+STUB_CARD = GeneratorCard(task="inpainting", model="improved", network="generator", value_range="tanh",
+                          image_size=32, holes={"fill_value": 0.0, "mask": "random-block",
+                                                "mask_options": {"min_side": 0.25, "max_side": 0.5},
+                                                "max_hole_fraction": 0.5})
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,7 @@ def test_export_through_the_cli_fills_exactly_like_the_checkpoint(run, tmp_path,
     assert fill.main(["--checkpoint", str(run), "--export", str(exported)]) == 0
     assert "exported to" in capsys.readouterr().out
     card = json.loads(exported.with_suffix(".json").read_text())
-    assert card == Inpainter.load(run).card
+    assert GeneratorCard(**card) == Inpainter.load(run).card
     assert sorted(p.name for p in exported.parent.iterdir()) == ["generator.json", "generator.keras"]
     # a loaded .keras exports again (its card from its sidecar)
     again = tmp_path / "gen" / "again.keras"
@@ -73,40 +75,6 @@ def test_export_onto_an_existing_file_or_into_a_missing_folder_is_one_line(run, 
         assert message in err and len(err.splitlines()) == 1
     assert (tmp_path / "taken.keras").read_bytes() == b"keep me"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.keras"]
-
-
-def stub_network():
-    """A 32 px -> 16 px Keras model (saveable), enough to export."""
-    return keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(3, 2, strides=2, name="conv")])
-
-
-@pytest.mark.parametrize("failing_replace", [1, 2])
-def test_a_failed_export_leaves_no_keras_file_without_its_sidecar(failing_replace, tmp_path, monkeypatch):
-    real_replace, calls = inference.os.replace, []
-
-    def replace(src, dst):
-        calls.append(dst)
-        if len(calls) == failing_replace:
-            raise OSError("disk full")
-        real_replace(src, dst)
-
-    monkeypatch.setattr(inference.os, "replace", replace)
-    with pytest.raises(OSError, match="disk full"):
-        Inpainter(stub_network(), STUB_CARD).export(tmp_path / "g.keras")
-    assert list(tmp_path.iterdir()) == []  # neither the .keras, its sidecar nor a temporary file
-
-
-def test_a_failed_save_leaves_nothing(tmp_path, monkeypatch):
-    net = stub_network()
-
-    def broken_save(path, *args, **kwargs):
-        open(path, "wb").write(b"half a zip")
-        raise RuntimeError("interrupted")
-
-    monkeypatch.setattr(net, "save", broken_save)
-    with pytest.raises(RuntimeError):
-        Inpainter(net, STUB_CARD).export(tmp_path / "g.keras")
-    assert list(tmp_path.iterdir()) == []
 
 
 # ----------------------------------------------------------------------------- image modes (item 7)

@@ -8,7 +8,8 @@ import tensorflow as tf
 from common import losses
 from inpainting.inpainting_gan import InpaintingGAN, masked_input
 from inpainting.holes import crop_holes
-from inpainting.masks import KINDS, hole_boxes, make_masks
+from inpainting.holes import hole_boxes
+from inpainting.masks import KINDS, make_masks
 
 SIZE = 32
 

@@ -35,7 +35,9 @@ def test_train_resume_translate_evaluate(model, tmp_path, capsys):
     assert ckpt.read_state(latest)["step"] == 4
     assert (out / "export" / "generator_g.keras").is_file()
     scale = 88 if model == "resnet" else 32  # the training scale (--load-size)
-    assert json.loads((out / "export" / "generator_g.json").read_text()) == {"training_scale": scale}
+    card = json.loads((out / "export" / "generator_g.json").read_text())
+    assert (card["task"], card["model"], card["network"], card["training_scale"], card["step"]) == (
+        "night2day", model, "generator_g", scale, 4)
     # the demo's test split is paired: the end of training scores G(night) against the true day images
     table = capsys.readouterr().out.split("paired test images (8): how close to the true day image\n")[1]
     rows = {line.split("  ")[0]: line.split()[-2:] for line in table.splitlines()[2:5]}
@@ -100,7 +102,8 @@ def test_translate_at_training_scale_original_size_and_export(tmp_path, capsys):
     assert own.shape == (36, 52, 3) and np.array_equal(own, translator.translate(image, "original"))
     assert not np.array_equal(own, np.asarray(load_image(str(tmp_path / "o" / "wide.png"))))
     # the exported generator alone translates the same way: its training scale travels in g.json
-    assert json.loads(exported.with_suffix(".json").read_text()) == {"training_scale": 88}
+    card = json.loads(exported.with_suffix(".json").read_text())
+    assert card["training_scale"] == 88 and card["network"] == "generator_g"
     assert translate.main(["--checkpoint", str(exported), "--input", str(src), "--output",
                            str(tmp_path / "o2")]) == 0
     # a fixed square size, with the side-by-side sheet
@@ -111,13 +114,14 @@ def test_translate_at_training_scale_original_size_and_export(tmp_path, capsys):
     a = np.asarray(load_image(str(tmp_path / "o" / "wide.png"))).astype(int)
     b = np.asarray(load_image(str(tmp_path / "o2" / "wide.png"))).astype(int)
     assert np.max(np.abs(a - b)) <= 1
-    # without its sidecar, an exported generator's training scale is unknown: its own resolution, said once
+    # without its card, what an exported generator was trained on is unknown: refused in one line
     exported.with_suffix(".json").unlink()
     capsys.readouterr()
-    assert translate.main(["--checkpoint", str(exported), "--input", str(src), "--output",
-                           str(tmp_path / "o4")]) == 0
-    assert "translated at their own resolution (--size original)" in capsys.readouterr().out
-    assert np.array_equal(np.asarray(load_image(str(tmp_path / "o4" / "wide.png"))), own)
+    with pytest.raises(SystemExit, match="2"):
+        translate.main(["--checkpoint", str(exported), "--input", str(src), "--output", str(tmp_path / "o4")])
+    err = capsys.readouterr().err.strip()
+    assert "has no generator card (g.json)" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o4").exists()
 
 
 @pytest.mark.parametrize("argv, message", [

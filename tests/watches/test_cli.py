@@ -103,7 +103,7 @@ def test_evaluate_reports_fid_kid_is_and_precision_recall_on_demo_data(tmp_path,
     from common.metrics.features import random_extractor
     from watches import evaluate
     from watches.evaluation import evaluate_generator
-    from watches.generate import load_generator
+    from watches.inference import load_generator
 
     out = tmp_path / "run"
     assert run_train(out, "--epochs", "1") == 0

@@ -141,7 +141,7 @@ def test_evaluate_scores_the_stylegan2_generator_with_the_test_extractor(tmp_pat
     from common.demo_data import demo_dataset
     from common.metrics.features import random_extractor
     from watches.evaluation import evaluate_generator
-    from watches.generate import load_generator
+    from watches.inference import load_generator
 
     out = tmp_path / "run"
     assert run_train(out, "--epochs", "1", "--checkpoint-every", "4") == 0
