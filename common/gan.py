@@ -139,3 +139,18 @@ class GANModel(keras.Model):
         # The training wrapper is rebuilt from its task config, not deserialised;
         # the networks are what gets exported as standalone .keras files.
         return {"networks": list(self.networks)}
+
+
+def ema_update(target_network, source_network, beta) -> list:
+    """target <- lerp(source, target, beta) = source + beta * (target - source) for every trainable weight, the
+    other weights (BatchNorm statistics, w_avg, constant noise) copied; beta: float scalar in [0, 1] (0 copies).
+
+    The networks are built by the same builder (their weights in the same order); returns the assignments.
+    """
+    updates = []
+    for w, e in zip(source_network.weights, target_network.weights):
+        if w.trainable:
+            updates.append(e.assign(w + tf.cast(beta, e.dtype) * (e - w)))
+        else:
+            updates.append(e.assign(w))
+    return updates

@@ -26,7 +26,7 @@ import warnings
 import keras
 import tensorflow as tf
 
-from common.gan import GANModel
+from common.gan import GANModel, ema_update
 from common.replicas import cross_replica_mean, cross_replica_sum, layer_draws
 from watches import augment as A
 from watches.stylegan2 import generator as compose_generator
@@ -293,15 +293,8 @@ class StyleGAN2(GANModel):
         if self.ema_rampup is not None:
             ema_nimg = tf.minimum(ema_nimg, tf.cast(self.nimg, tf.float32) * self.ema_rampup)
         beta = tf.pow(0.5, batch_images / tf.maximum(ema_nimg, 1e-8))
-        updates = []
-        for name in ("mapping", "synthesis"):
-            source, target = self.networks[name], self.networks[f"{name}_ema"]
-            for w, e in zip(source.weights, target.weights):
-                if w.trainable:
-                    updates.append(e.assign(w + tf.cast(beta, e.dtype) * (e - w)))
-                else:
-                    updates.append(e.assign(w))
-        return updates
+        return [update for name in ("mapping", "synthesis")
+                for update in ema_update(self.networks[f"{name}_ema"], self.networks[name], beta)]
 
     def generate(self, z, psi=1.0):
         """images [B, S, S, 3] from z [B, z_dim] with the EMA generator."""
