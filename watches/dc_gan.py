@@ -7,7 +7,7 @@
 
 One step on a batch of real images in [-1, 1]: D on the real batch and on G(z) (BCE from
 logits, patch grids averaged), then G against the updated D (non-saturating BCE). Every
-random draw (z, soft targets, flips, noise) is stateless, keyed by (seed, step), so a
+random draw (z, soft targets, flips, noise) is stateless, keyed by (seed, global step), so a
 resumed run repeats an uninterrupted one. Logged: d_loss, g_loss, d_x and d_g_z (mean
 D(x) and D(G(z)) as probabilities), d_acc_real and d_acc_fake (D's accuracy on each batch,
 the signal the notes tell a user to watch), and flip_share. With ema_kimg, a copy of G
@@ -85,7 +85,7 @@ class DCGAN(GANModel):
     def train_step(self, real):
         real = tf.cast(real, tf.float32)
         batch = tf.shape(real)[0]
-        step = self.optimizers["d"].iterations
+        step = self.step
         G, D = self.networks["generator"], self.networks["discriminator"]
         real_t, fake_t, flips = self.targets(step, batch)
         with tf.GradientTape() as tape:

@@ -1,4 +1,4 @@
-"""GANModel: one backward pass per optimizer group, mixed-precision loss scaling; the EMA update."""
+"""GANModel: one backward pass per optimizer group, mixed-precision loss scaling, the global step, the EMA update."""
 
 import keras
 import numpy as np
@@ -102,6 +102,22 @@ def test_apply_gradients_needs_an_optimizer():
         loss = model.objective(X)
     with pytest.raises(ValueError, match="at least one optimizer"):
         model.apply_gradients(tape, loss)
+
+
+def test_record_ends_the_step_advancing_the_global_step_once_and_step_reads_it_before():
+    model = make()
+    assert model.global_step.dtype == "int64" and not model.global_step.trainable
+    seen = []
+
+    @tf.function
+    def train_step():
+        seen.append(None)  # traced once
+        step = model.step
+        logs = model.record({})
+        return step, logs
+
+    assert [int(train_step()[0]) for _ in range(3)] == [0, 1, 2] and len(seen) == 1
+    assert int(model.global_step.numpy()) == 3 and int(model.step) == 3
 
 
 def test_ema_update_lerps_the_trained_weights_and_copies_the_others():
