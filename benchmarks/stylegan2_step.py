@@ -55,7 +55,7 @@ def worker(args) -> dict:
     train_function = model.train_function
 
     def step_at(counter):
-        model.step_count.assign(counter)
+        model.global_step.assign(counter)
         t = time.perf_counter()
         logs = train_function(iterator)
         float(logs["g_loss"])  # wait for the step

@@ -6,6 +6,10 @@ group, whose `train_step` returns this step's named losses, and whose loss track
 The runtime (checkpoints, multi-device training) relies on three things declared
 here: `networks` (name -> sub-model), `optimizers` (name -> optimizer) and
 `optimizer_targets` (optimizer name -> the networks it updates).
+
+Each model has one step counter, `global_step`: every `train_step` reads it for its random draws and its
+intervals and advances it once (in `record`). Optimizer iterations are no substitute: a LossScaleOptimizer
+that skips a non-finite step does not advance them, and draws keyed on them would repeat at the next step.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ class GANModel(keras.Model):
     `optimizers={name: (optimizer, [network names])}` and `loss_names=[...]`, and in
     `train_step` compute this replica's mean losses under a `tf.GradientTape`, step the
     optimizers with `apply_gradients(tape, loss, *optimizer_names)`, take every random draw
-    from `self.draws(step, purpose)` and return `self.record(losses)`. Written so, a step on
+    from `self.draws(self.step, purpose)` and return `self.record(losses)`. Written so, a step on
     N replicas computes what it computes on one device for the same global batch.
     """
 
@@ -34,6 +38,8 @@ class GANModel(keras.Model):
         self.optimizers: dict[str, keras.optimizers.Optimizer] = {}
         self.optimizer_targets: dict[str, list[str]] = {}
         self._trackers: dict[str, keras.metrics.Mean] = {}
+        # the steps taken (applied or skipped by a loss scale optimizer); in checkpoints as model/global_step
+        self.global_step = keras.Variable(0, dtype="int64", trainable=False, name="global_step")
         # the networks are built functional models; the wrapper has no call() of its own
         self.built = True
 
@@ -64,6 +70,12 @@ class GANModel(keras.Model):
         for name, optimizer in self.optimizers.items():
             if not optimizer.built:
                 optimizer.build(self.trainable_variables_of(name))
+
+    @property
+    def step(self) -> tf.Tensor:
+        """The index of the step under way, int64 scalar: how many train_steps came before it (read it before
+        `record`, which advances it)."""
+        return tf.identity(self.global_step.value)
 
     def draws(self, step, purpose) -> Draws:
         """The random draws of (self.seed, step, purpose), each replica given its rows of the global batch."""
@@ -122,8 +134,9 @@ class GANModel(keras.Model):
         return tf.add_n(terms) if terms else tf.constant(0.0)
 
     def record(self, losses: dict) -> dict:
-        """Update the epoch trackers; return this step's values (what callbacks log), each the mean over
-        the replicas: the value one device would report for the global batch."""
+        """The end of a train_step: update the epoch trackers, advance `global_step` by one and return this
+        step's values (what callbacks log), each the mean over the replicas: the value one device would
+        report for the global batch."""
         names = list(losses)
         values = [tf.reshape(tf.cast(losses[n], "float32"), []) for n in names]
         if values:  # one all-reduce for the whole step (the identity on one device)
@@ -133,9 +146,25 @@ class GANModel(keras.Model):
             if name in self._trackers:
                 self._trackers[name].update_state(value)
             out[name] = value
+        self.global_step.assign_add(1)
         return out
 
     def get_config(self):
         # The training wrapper is rebuilt from its task config, not deserialised;
         # the networks are what gets exported as standalone .keras files.
         return {"networks": list(self.networks)}
+
+
+def ema_update(target_network, source_network, beta) -> list:
+    """target <- lerp(source, target, beta) = source + beta * (target - source) for every trainable weight, the
+    other weights (BatchNorm statistics, w_avg, constant noise) copied; beta: float scalar in [0, 1] (0 copies).
+
+    The networks are built by the same builder (their weights in the same order); returns the assignments.
+    """
+    updates = []
+    for w, e in zip(source_network.weights, target_network.weights):
+        if w.trainable:
+            updates.append(e.assign(w + tf.cast(beta, e.dtype) * (e - w)))
+        else:
+            updates.append(e.assign(w))
+    return updates

@@ -78,7 +78,7 @@ class InpaintingGAN(GANModel):
     def train_step(self, data):
         images, masks = data
         x_masked, x_hole, box_mask, _ = self.prepare_batch(images, masks)
-        step = self.optimizers["d"].iterations
+        step = self.step
         # dropout masks: one stream per network call of the step (common.replicas.layer_draws)
         def call(network, x, purpose):
             with layer_draws(self.draws(step, purpose)):

@@ -36,8 +36,8 @@ class HistoryPool(keras.layers.Layer):
 
     Until full, fakes are stored and passed through; afterwards each fake is, with
     probability 1/2, swapped with a random stored one. Randomness is stateless,
-    seeded by (seed, step), so resumed training draws the same choices. The buffer
-    is a non-trainable variable and therefore part of every checkpoint.
+    seeded by (seed, the model's global step), so resumed training draws the same
+    choices. The buffer is a non-trainable variable and therefore part of every checkpoint.
     images: float [B, H, W, 3] in the generator's range.
     """
 
@@ -156,9 +156,8 @@ class CycleGAN(GANModel):
 
         disc_fake_x, disc_fake_y = tf.stop_gradient(fake_x), tf.stop_gradient(fake_y)
         if self.use_pool:
-            step = self.optimizers["dx"].iterations
-            disc_fake_x = self.pool_x(disc_fake_x, step)
-            disc_fake_y = self.pool_y(disc_fake_y, step)
+            disc_fake_x = self.pool_x(disc_fake_x, self.step)
+            disc_fake_y = self.pool_y(disc_fake_y, self.step)
         with tf.GradientTape() as tape:
             dx_terms = [losses.lsgan_discriminator_loss(r, f) for r, f in
                         zip(_f32(DX(real_x, training=True)), _f32(DX(disc_fake_x, training=True)))]

@@ -7,7 +7,7 @@
 
 One step on a batch of real images in [-1, 1]: D on the real batch and on G(z) (BCE from
 logits, patch grids averaged), then G against the updated D (non-saturating BCE). Every
-random draw (z, soft targets, flips, noise) is stateless, keyed by (seed, step), so a
+random draw (z, soft targets, flips, noise) is stateless, keyed by (seed, global step), so a
 resumed run repeats an uninterrupted one. Logged: d_loss, g_loss, d_x and d_g_z (mean
 D(x) and D(G(z)) as probabilities), d_acc_real and d_acc_fake (D's accuracy on each batch,
 the signal the notes tell a user to watch), and flip_share. With ema_kimg, a copy of G
@@ -21,7 +21,7 @@ import keras
 import tensorflow as tf
 
 from common import losses
-from common.gan import GANModel
+from common.gan import GANModel, ema_update
 
 SMOOTH_REAL = (0.9, 1.0)
 SMOOTH_FAKE = (0.0, 0.1)
@@ -85,7 +85,7 @@ class DCGAN(GANModel):
     def train_step(self, real):
         real = tf.cast(real, tf.float32)
         batch = tf.shape(real)[0]
-        step = self.optimizers["d"].iterations
+        step = self.step
         G, D = self.networks["generator"], self.networks["discriminator"]
         real_t, fake_t, flips = self.targets(step, batch)
         with tf.GradientTape() as tape:
@@ -100,25 +100,15 @@ class DCGAN(GANModel):
             g_loss = self._bce(tf.ones([batch]), g_logits)
         self.apply_gradients(tape, g_loss, "g")
         if "generator_ema" in self.networks:
-            self._update_ema(tf.cast(batch, tf.float32) * tf.cast(
-                tf.distribute.get_strategy().num_replicas_in_sync, tf.float32))
+            # half-life ema_kimg thousand images of the global batch: beta = 0.5 ** (images / (ema_kimg * 1000))
+            images = tf.cast(batch * tf.distribute.get_strategy().num_replicas_in_sync, tf.float32)
+            ema_update(self.networks["generator_ema"], G, tf.pow(0.5, images / (self.ema_kimg * 1000.0)))
         p_real, p_fake = tf.sigmoid(real_logits), tf.sigmoid(fake_logits)
         return self.record({"d_loss": d_loss, "g_loss": g_loss, "d_x": tf.reduce_mean(p_real),
                             "d_g_z": tf.reduce_mean(p_fake),
                             "d_acc_real": tf.reduce_mean(tf.cast(p_real > 0.5, tf.float32)),
                             "d_acc_fake": tf.reduce_mean(tf.cast(p_fake < 0.5, tf.float32)),
                             "flip_share": tf.reduce_mean(tf.cast(flips, tf.float32))})
-
-    def _update_ema(self, images):
-        """w_ema <- beta w_ema + (1 - beta) w, beta = 0.5 ** (images / (ema_kimg * 1000)); BatchNorm's moving
-        statistics are copied."""
-        beta = tf.pow(0.5, images / (self.ema_kimg * 1000.0))
-        source, target = self.networks["generator"], self.networks["generator_ema"]
-        for w, e in zip(source.weights, target.weights):
-            if w.trainable:
-                e.assign(tf.cast(beta, e.dtype) * e + tf.cast(1.0 - beta, e.dtype) * w)
-            else:
-                e.assign(w)
 
     def generate(self, latents, training=False):
         return self.sampler(latents, training=training)

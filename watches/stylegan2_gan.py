@@ -1,6 +1,7 @@
 """StyleGAN2-ADA's training model (NVIDIA's `training/loss.py` + `training_loop.py`) as a GANModel.
 
-One step on a batch of real images [B, S, S, 3] in [-1, 1], in NVIDIA's phase order:
+One step on a batch of real images [B, S, S, 3] in [-1, 1] runs NVIDIA's phases in order (kept as data,
+`StyleGAN2.phases`; a phase runs at the steps its interval divides):
 
     Gmain  non-saturating logistic loss softplus(-D(aug(G(z)))), with style mixing (probability 0.9)
     Greg   every g_reg_interval (4) steps: path-length penalty (|J^T y| - a)^2 on B/2 images, a the
@@ -10,10 +11,12 @@ One step on a batch of real images [B, S, S, 3] in [-1, 1], in NVIDIA's phase or
     then   the generator EMA (half-life ema_kimg, ramped up over ema_rampup * images seen), the
            image counter, and ADA's p (every ada_interval steps towards r_t = E[sign D(x)] = target)
 
-The optimizers' learning rates and betas carry the lazy-regularisation correction (build.py). Every
-draw is stateless, keyed by (seed, step, purpose), and every piece of state lives in a variable the
-checkpoint holds: the image counter, ADA's p and its sign accumulator, the path-length mean, the
-tracked w average and the EMA networks - so a resumed run continues exactly where it stopped. Per-image
+The optimizers' learning rates and betas carry the lazy-regularisation correction (build.py). A step
+logs what its phases computed: r1 and pl at the steps that computed them (their epoch trackers average
+those steps), as NVIDIA's statistics report a value only where it was computed. Every draw is stateless,
+keyed by (seed, global step, purpose), and every piece of state lives in a variable the checkpoint holds:
+the step and image counters, ADA's p and its sign accumulator, the path-length mean, the tracked w average
+and the EMA networks - so a resumed run continues exactly where it stopped. Per-image
 draws (latents, noise inputs, augmentations) are made for the global batch and shared out
 (common.replicas), and the statistics are reduced over replicas, so N replicas train as one device.
 """
@@ -22,16 +25,29 @@ from __future__ import annotations
 
 import threading
 import warnings
+from dataclasses import dataclass
+from typing import Callable
 
 import keras
 import tensorflow as tf
 
-from common.gan import GANModel
+from common.gan import GANModel, ema_update
 from common.replicas import cross_replica_mean, cross_replica_sum, layer_draws
 from watches import augment as A
 from watches.stylegan2 import generator as compose_generator
 
 LOSS_NAMES = ["g_loss", "d_loss", "r1", "pl", "pl_mean", "d_real", "d_fake", "augment_p", "rt", "kimg"]
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One of NVIDIA's training phases: at each step that `interval` divides, `run(real, step, batch)` steps the
+    optimizer named `optimizer` once and returns the values it logs ({name: scalar})."""
+
+    name: str
+    optimizer: str
+    interval: int
+    run: Callable[[tf.Tensor, tf.Tensor, tf.Tensor], dict]
 
 
 class StyleGAN2(GANModel):
@@ -49,16 +65,14 @@ class StyleGAN2(GANModel):
         self.z_dim = int(mapping.inputs[0].shape[-1])
         self.num_ws = int(synthesis.inputs[0].shape[1])
         self.generator_ema = compose_generator(mapping_ema, synthesis_ema, name="generator_ema")
-        # the training state a resume must continue (all in the checkpoint as model/<name>)
-        self.step_count = keras.Variable(0, dtype="int64", trainable=False, name="step_count")
+        # the training state a resume must continue (all in the checkpoint as model/<name>, as is global_step)
         self.nimg = keras.Variable(0, dtype="int64", trainable=False, name="nimg")
         self.augment_p = keras.Variable(float(augment_p), dtype="float32", trainable=False, name="augment_p")
         self.ada_sign_sum = keras.Variable(0.0, dtype="float32", trainable=False, name="ada_sign_sum")
         self.ada_count = keras.Variable(0.0, dtype="float32", trainable=False, name="ada_count")
         self.ada_rt = keras.Variable(0.0, dtype="float32", trainable=False, name="ada_rt")
         self.pl_mean = keras.Variable(0.0, dtype="float32", trainable=False, name="pl_mean")
-        self.last_r1 = keras.Variable(0.0, dtype="float32", trainable=False, name="last_r1")
-        self.last_pl = keras.Variable(0.0, dtype="float32", trainable=False, name="last_pl")
+        self.phases: tuple[Phase, ...] = ()  # set by compile
         # the step's mapping-pass means, per thread: MirroredStrategy traces its replicas in threads that
         # take turns at every all-reduce, so one list on the model would be shared (and reset) by both
         self._trace_local = threading.local()
@@ -78,6 +92,14 @@ class StyleGAN2(GANModel):
         self.pl_batch_shrink, self.pl_decay, self.w_avg_beta = int(pl_batch_shrink), float(pl_decay), w_avg_beta
         self.augment_kind, self.augment_target = augment, float(augment_target)
         self.ada_interval, self.ada_kimg = int(ada_interval), float(ada_kimg)
+        # NVIDIA's phase list; a regulariser of weight 0 is no phase at all
+        phases = [Phase("Gmain", "g", 1, self._g_main)]
+        if self.pl_weight > 0:
+            phases.append(Phase("Greg", "g", self.g_reg_interval, self._g_pl))
+        phases.append(Phase("Dmain", "d", 1, self._d_main))
+        if self.r1_gamma > 0:
+            phases.append(Phase("Dreg", "d", self.d_reg_interval, self._d_r1))
+        self.phases = tuple(phases)
         super().compile(optimizers={"g": (g_optimizer, ["mapping", "synthesis"]), "d": (d_optimizer, ["discriminator"])},
                         loss_names=LOSS_NAMES, **kwargs)
 
@@ -123,15 +145,15 @@ class StyleGAN2(GANModel):
 
     # ------------------------------------------------------------------ phases
 
-    def _g_main(self, step, batch):
+    def _g_main(self, real, step, batch):
         with tf.GradientTape() as tape:
             img = self.synthesize(self.mapping_ws(self.latents(step, batch, 1), step, 1), step, 1)
             fake_logits = self._d(img, step, 1)
             g_loss = tf.reduce_mean(tf.nn.softplus(-fake_logits))
         self.apply_gradients(tape, g_loss, "g")
-        return g_loss
+        return {"g_loss": g_loss}
 
-    def _g_pl(self, step, batch):
+    def _g_pl(self, real, step, batch):
         n = tf.maximum(batch // self.pl_batch_shrink, 1)
         with tf.GradientTape() as tape:
             ws = self.mapping_ws(self.latents(step, n, 2), step, 2)  # moves w_avg too, as NVIDIA's run_G does
@@ -149,7 +171,7 @@ class StyleGAN2(GANModel):
             loss = tf.reduce_mean(penalty) * self.pl_weight * self.g_reg_interval
         self._apply_regularizer(tape, loss, "g")
         self.pl_mean.assign(pl_mean)
-        self.last_pl.assign(cross_replica_mean(tf.reduce_mean(penalty)))
+        return {"pl": tf.reduce_mean(penalty)}
 
     def _d_main(self, real, step, batch):
         img = tf.stop_gradient(self.synthesize(self.mapping_ws(self.latents(step, batch, 4), step, 4), step, 4))
@@ -158,7 +180,9 @@ class StyleGAN2(GANModel):
             real_logits = self._d(real, step, 5)
             d_loss = tf.reduce_mean(tf.nn.softplus(fake_logits)) + tf.reduce_mean(tf.nn.softplus(-real_logits))
         self.apply_gradients(tape, d_loss, "d")
-        return d_loss, real_logits, fake_logits
+        if self.augment_kind == "ada":
+            self._ada_observe(real_logits)
+        return {"d_loss": d_loss, "d_real": tf.reduce_mean(real_logits), "d_fake": tf.reduce_mean(fake_logits)}
 
     def r1_penalty(self, real, step, inner_scale=2.0 ** 10):
         """[B]: |grad_x D(aug(x))|^2 per real image, the gradient taken at the image before augmentation.
@@ -179,12 +203,12 @@ class StyleGAN2(GANModel):
         grads = tf.cast(inner.gradient(total, real), tf.float32) / inner_scale
         return tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])
 
-    def _d_r1(self, real, step):
+    def _d_r1(self, real, step, batch):
         with tf.GradientTape() as tape:
             penalty = self.r1_penalty(real, step)
             loss = tf.reduce_mean(penalty) * (self.r1_gamma / 2) * self.d_reg_interval
         self._apply_regularizer(tape, loss, "d")
-        self.last_r1.assign(cross_replica_mean(tf.reduce_mean(penalty)))
+        return {"r1": tf.reduce_mean(penalty)}
 
     def _apply_regularizer(self, tape, loss, name):
         # a regulariser does not reach every variable (toRGB biases for path length, D's output bias for
@@ -195,14 +219,14 @@ class StyleGAN2(GANModel):
 
     # ------------------------------------------------------------------ the step
 
-    def phases_due(self, step: int) -> tuple[bool, bool]:
-        """(Greg, Dreg) at step counter `step`: path length every g_reg_interval steps, R1 every d_reg_interval."""
-        return (self.pl_weight > 0 and step % self.g_reg_interval == 0,
-                self.r1_gamma > 0 and step % self.d_reg_interval == 0)
+    def phases_due(self, step: int) -> tuple[Phase, ...]:
+        """The phases of step `step`, in order: those whose interval divides it (NVIDIA's
+        `if batch_idx % phase.interval: continue`)."""
+        return tuple(phase for phase in self.phases if step % phase.interval == 0)
 
     def make_train_function(self, force=False):
-        """NVIDIA's phase list as data: one compiled step per combination of due regularisation phases
-        (traced on first use), picked on the host from the step counter before each step.
+        """One compiled step per set of due phases (traced on first use), picked on the host from the global
+        step before each step.
 
         A phase is either in a step's graph or not: no optimizer step or all-reduce sits inside a
         tf.cond, which MirroredStrategy cannot run, and the graph of a step holds only its own phases.
@@ -214,13 +238,14 @@ class StyleGAN2(GANModel):
         compiled = {}
 
         def train_function(iterator):
-            phases = self.phases_due(int(self.step_count.numpy()))
-            self._phases = phases  # read while the step is traced
-            if phases not in compiled:
+            due = self.phases_due(int(self.global_step.numpy()))
+            self._traced_phases = due  # read while the step is traced
+            key = tuple(phase.name for phase in due)
+            if key not in compiled:
                 super(StyleGAN2, self).make_train_function(force=True)
-                compiled[phases] = self.train_function
+                compiled[key] = self.train_function
                 self.train_function = train_function
-            return compiled[phases](iterator)
+            return compiled[key](iterator)
 
         self.train_function = train_function
         return train_function
@@ -228,21 +253,18 @@ class StyleGAN2(GANModel):
     def train_step(self, real):
         real = tf.cast(real, tf.float32)
         batch = tf.shape(real)[0]
-        step = tf.identity(self.step_count.value)
+        step = self.step
         if tf.executing_eagerly():
-            pl_due, r1_due = self.phases_due(int(self.step_count.numpy()))
-        elif getattr(self, "_phases", None) is None:
+            due = self.phases_due(int(self.global_step.numpy()))
+        elif getattr(self, "_traced_phases", None) is None:
             raise RuntimeError("StyleGAN2.train_step in a graph needs the phases of its step: train with fit "
                                "(or call make_train_function and its train_function)")
         else:
-            pl_due, r1_due = self._phases
+            due = self._traced_phases
         self._trace_local.w_means = []
-        g_loss = self._g_main(step, batch)
-        if pl_due:
-            self._g_pl(step, batch)
-        d_loss, real_logits, fake_logits = self._d_main(real, step, batch)
-        if r1_due:
-            self._d_r1(real, step)
+        logs = {}
+        for phase in due:
+            logs.update(phase.run(real, step, batch))
         images = tf.cast(batch, tf.int64) * tf.distribute.get_strategy().num_replicas_in_sync
         w_avg_update = self._w_avg_update()
         with tf.control_dependencies([w_avg_update]):  # the EMA copies w_avg after it moved
@@ -250,14 +272,11 @@ class StyleGAN2(GANModel):
         updates.append(w_avg_update)
         updates.append(self.nimg.assign_add(images))
         if self.augment_kind == "ada":
-            updates.append(self._ada_step(real_logits, step, images))
-        updates.append(self.step_count.assign_add(1))
+            self._ada_adjust(step, images)
         with tf.control_dependencies(updates):  # what the step returns is read after every update landed
-            logs = {"g_loss": g_loss, "d_loss": d_loss, "r1": self.last_r1, "pl": self.last_pl,
-                    "pl_mean": self.pl_mean, "d_real": tf.reduce_mean(real_logits),
-                    "d_fake": tf.reduce_mean(fake_logits), "augment_p": self.augment_p, "rt": self.ada_rt,
-                    "kimg": tf.cast(self.nimg, tf.float32) / 1000.0}
-            logs = {k: tf.identity(v) for k, v in logs.items()}
+            logs.update(pl_mean=self.pl_mean, augment_p=self.augment_p, rt=self.ada_rt,
+                        kimg=tf.cast(self.nimg, tf.float32) / 1000.0)
+            logs = {name: tf.identity(logs[name]) for name in LOSS_NAMES if name in logs}
         return self.record(logs)
 
     def _w_avg_update(self):
@@ -269,11 +288,15 @@ class StyleGAN2(GANModel):
             new = mean + self.w_avg_beta * (new - mean)
         return avg.assign(new)
 
-    def _ada_step(self, real_logits, step, images):
-        # summed over the replicas, as NVIDIA's training_stats collects them over all GPUs
+    def _ada_observe(self, real_logits):
+        """Accumulate sign(D(aug(x))) for ADA's next adjustment, summed over the replicas (as NVIDIA's
+        training_stats collects Dmain's reported signs over all GPUs)."""
         self.ada_sign_sum.assign_add(cross_replica_sum(tf.reduce_sum(tf.sign(real_logits))))
         self.ada_count.assign_add(cross_replica_sum(tf.cast(tf.size(real_logits), tf.float32)))
 
+    def _ada_adjust(self, step, images):
+        """Every ada_interval steps: p moved towards r_t = E[sign D(aug(x))] = target, r_t taken over the signs
+        observed since the last adjustment, which are then cleared; `images`: the global batch size."""
         def adjust():
             rt = self.ada_sign_sum / tf.maximum(self.ada_count, 1.0)
             delta = A.ada_adjustment(rt, self.augment_target, tf.cast(images, tf.float32) * self.ada_interval,
@@ -282,9 +305,8 @@ class StyleGAN2(GANModel):
             self.ada_rt.assign(rt)
             self.ada_sign_sum.assign(0.0)
             self.ada_count.assign(0.0)
-            return tf.constant(0)
 
-        return tf.cond(tf.equal(step % self.ada_interval, 0), adjust, lambda: tf.constant(0))
+        tf.cond(tf.equal(step % self.ada_interval, 0), adjust, lambda: None)
 
     def update_ema(self, batch_images):
         """NVIDIA's G_ema update: beta = 0.5 ** (batch / ema_nimg), ema_nimg = ema_kimg * 1000, ramped up to
@@ -293,15 +315,8 @@ class StyleGAN2(GANModel):
         if self.ema_rampup is not None:
             ema_nimg = tf.minimum(ema_nimg, tf.cast(self.nimg, tf.float32) * self.ema_rampup)
         beta = tf.pow(0.5, batch_images / tf.maximum(ema_nimg, 1e-8))
-        updates = []
-        for name in ("mapping", "synthesis"):
-            source, target = self.networks[name], self.networks[f"{name}_ema"]
-            for w, e in zip(source.weights, target.weights):
-                if w.trainable:
-                    updates.append(e.assign(w + tf.cast(beta, e.dtype) * (e - w)))
-                else:
-                    updates.append(e.assign(w))
-        return updates
+        return [update for name in ("mapping", "synthesis")
+                for update in ema_update(self.networks[f"{name}_ema"], self.networks[name], beta)]
 
     def generate(self, z, psi=1.0):
         """images [B, S, S, 3] from z [B, z_dim] with the EMA generator."""

@@ -3,10 +3,12 @@ GPU, run on the CPU (TensorFlow computes float16 there too) at tiny size. Each m
 function under the policy (so with the LossScaleOptimizers it makes when needs_loss_scaling() is true), trained a
 few steps with fit, then one step with a loss scale no float16 gradient survives. Checked: finite losses, float32
 weights, float16 compute where the model asks for it, and each loss scale optimizer's bookkeeping step by step
-(an applied step advances its iterations, a skipped one halves its scale and leaves the weights untouched)."""
+(an applied step advances its iterations, a skipped one halves its scale and leaves the weights untouched), while
+the model's global step advances once every step, skipped or not."""
 
 import contextlib
 import math
+from collections import Counter
 from unittest import mock
 
 import keras
@@ -102,8 +104,7 @@ BUILD = {"night2day-resnet": lambda: night2day("resnet"), "night2day-multiscale"
 def applies_per_step(gan, step):
     """{optimizer: how many times the step applies it}: once each, StyleGAN2 twice on its regularisation steps."""
     if hasattr(gan, "phases_due"):
-        pl, r1 = gan.phases_due(step)
-        return {"g": 1 + pl, "d": 1 + r1}
+        return dict(Counter(phase.optimizer for phase in gan.phases_due(step)))
     return {name: 1 for name in gan.optimizers}
 
 
@@ -115,6 +116,7 @@ class Bookkeeping(keras.callbacks.Callback):
         super().__init__()
         self.gan, self.overflow_at, self.losses = gan, overflow_at, []
         self.states = [self.state()]
+        self.global_steps = [int(gan.global_step.numpy())]
         self.overflow_state = self.overflow_weights = None
 
     def state(self):
@@ -132,6 +134,7 @@ class Bookkeeping(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         self.losses.append({k: float(v) for k, v in (logs or {}).items()})
         self.states.append(self.state())
+        self.global_steps.append(int(self.gan.global_step.numpy()))
 
 
 def fit(gan, batch, steps, bookkeeping):
@@ -206,7 +209,12 @@ def test_float16_training_with_loss_scaling(name, float16):
     assert all(scale == INITIAL_SCALE for _, scale in books.states[0].values())
     if name == "watches-stylegan2":  # a path-length step (G) and an R1 step (D) applied in full, both finite
         assert applied_twice["g"] >= 1 and applied_twice["d"] >= 1, books.states
-        assert all(losses["r1"] > 0 and losses["pl"] > 0 for losses in books.losses)
+        assert all(losses["pl"] > 0 for losses in books.losses)
+        assert [step for step, losses in enumerate(books.losses) if "r1" in losses] == list(range(0, steps + 1, 2))
+        assert all(losses["r1"] > 0 for losses in books.losses if "r1" in losses)
+
+    # the model's step counts every step, the skipped ones too: the draws and intervals of the next step move on
+    assert books.global_steps == list(range(steps + 2))
 
     # an overflow: every optimizer skips (its weights bit for bit unchanged), counts it and halves its scale
     assert books.overflow_state == {opt: (iterations, OVERFLOW_SCALE) for opt, (iterations, _) in

@@ -1,11 +1,11 @@
-"""GANModel.apply_gradients: one backward pass per optimizer group, mixed-precision loss scaling."""
+"""GANModel: one backward pass per optimizer group, mixed-precision loss scaling, the global step, the EMA update."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from common.gan import GANModel
+from common.gan import GANModel, ema_update
 
 
 def small_net(name, seed):
@@ -102,3 +102,37 @@ def test_apply_gradients_needs_an_optimizer():
         loss = model.objective(X)
     with pytest.raises(ValueError, match="at least one optimizer"):
         model.apply_gradients(tape, loss)
+
+
+def test_record_ends_the_step_advancing_the_global_step_once_and_step_reads_it_before():
+    model = make()
+    assert model.global_step.dtype == "int64" and not model.global_step.trainable
+    seen = []
+
+    @tf.function
+    def train_step():
+        seen.append(None)  # traced once
+        step = model.step
+        logs = model.record({})
+        return step, logs
+
+    assert [int(train_step()[0]) for _ in range(3)] == [0, 1, 2] and len(seen) == 1
+    assert int(model.global_step.numpy()) == 3 and int(model.step) == 3
+
+
+def test_ema_update_lerps_the_trained_weights_and_copies_the_others():
+    def net():
+        return keras.Sequential([keras.Input((2,)), keras.layers.Dense(2), keras.layers.BatchNormalization()])
+
+    source, target = net(), net()
+    for network, value in ((source, 1.0), (target, 3.0)):
+        for w in network.weights:
+            w.assign(np.full(w.shape, value, "float32"))
+    ema_update(target, source, tf.constant(0.25))
+    for w, e in zip(source.weights, target.weights):
+        # trained: 1 + 0.25 * (3 - 1) = 1.5; BatchNorm's moving statistics: the source's 1.0
+        np.testing.assert_array_equal(np.asarray(e), np.full(w.shape, 1.5 if w.trainable else 1.0), err_msg=w.path)
+    assert sum(w.trainable for w in source.weights) == 4 and sum(not w.trainable for w in source.weights) == 2
+    ema_update(target, source, 0.0)  # beta 0: a copy
+    for w, e in zip(source.weights, target.weights):
+        np.testing.assert_array_equal(np.asarray(e), np.asarray(w))

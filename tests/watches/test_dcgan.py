@@ -91,3 +91,38 @@ def test_the_ema_generator_moves_towards_the_trained_one():
     for b, a, t in zip(before, after, trained):
         np.testing.assert_allclose(a, 0.5 * b + 0.5 * t, atol=1e-6)
     assert gan.sampler is gan.networks["generator_ema"]
+
+
+def test_a_step_the_loss_scale_skips_still_advances_the_step_and_the_next_draws_new_latents(monkeypatch):
+    """float16 with a loss scale no gradient survives: both optimizers skip (their iterations stay at 0), the
+    model's global step moves on, so the next step's z is the next step's draw, not a repeat of the skipped one."""
+    from tests.common.test_float16 import OVERFLOW_SCALE, float16_policy
+
+    with float16_policy(monkeypatch):
+        keras.utils.set_random_seed(0)
+        gan = DCGAN(models.dcgan_generator(16, latent_dim=8, filters=4), models.dcgan_discriminator(16, filters=4),
+                    latent_dim=8, seed=3)
+        scaled = lambda: keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(2e-4),  # noqa: E731
+                                                             initial_scale=OVERFLOW_SCALE)
+        gan.compile(g_optimizer=scaled(), d_optimizer=scaled())
+        G = gan.networks["generator"]
+        assert G.get_layer("up0_deconv").compute_dtype == "float16"
+        seen, original_call = [], G.call
+
+        def spy(inputs, *args, **kwargs):
+            seen.append(np.asarray(inputs, "float32"))
+            return original_call(inputs, *args, **kwargs)
+
+        G.call = spy
+        before = [np.asarray(w) for w in G.trainable_weights]
+        for _ in range(2):
+            gan.train_step(tf.zeros([2, 16, 16, 3]))
+    for opt in gan.optimizers.values():
+        assert int(opt.iterations.numpy()) == 0 and float(opt.dynamic_scale.numpy()) == OVERFLOW_SCALE / 4
+    for w, w0 in zip(G.trainable_weights, before):
+        np.testing.assert_array_equal(np.asarray(w), w0)  # both steps skipped
+    assert int(gan.global_step.numpy()) == 2
+    assert len(seen) == 4  # G is called twice a step: for the D step and for the G step
+    for step in (0, 1):  # the D step's z of each step is that step's draw
+        np.testing.assert_allclose(seen[2 * step], np.asarray(gan.latents(tf.constant(step, tf.int64), 2)), rtol=1e-3)
+    assert np.abs(seen[2] - seen[0]).max() > 0.1  # the skipped step's latents are not drawn again

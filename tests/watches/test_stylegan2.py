@@ -127,17 +127,26 @@ def test_r1_is_the_squared_gradient_norm_computed_by_hand():
 
 def test_ada_p_rises_when_rt_is_above_the_target_and_falls_below_it():
     model = tiny(augment_p=0.5, augment="ada", augment_target=0.6, ada_interval=4, ada_kimg=500)
-    step = tf.constant(0, tf.int64)
-    model._ada_step(tf.ones([32]), step, 32)  # r_t = 1 > 0.6: D overfits, more augmentation
+
+    def step(real_logits, at):  # what a step does: Dmain observes D(aug(x)), then the adjustment
+        model._ada_observe(real_logits)
+        model._ada_adjust(tf.constant(at, tf.int64), 32)
+
+    step(tf.ones([32]), 0)  # r_t = 1 > 0.6: D overfits, more augmentation
     assert model.ada_rt.numpy() == 1.0
     np.testing.assert_allclose(model.augment_p.numpy(), 0.5 + 32 * 4 / 500_000, rtol=1e-6)
-    model._ada_step(-tf.ones([32]), step, 32)  # r_t = -1 < 0.6
+    step(-tf.ones([32]), 0)  # r_t = -1 < 0.6
     np.testing.assert_allclose(model.augment_p.numpy(), 0.5, rtol=1e-6)
-    model._ada_step(tf.constant([1.0, -1.0] * 16), tf.constant(1, tf.int64), 32)  # not an adjustment step
+    step(tf.constant([1.0, -1.0] * 16), 1)  # not an adjustment step
     np.testing.assert_allclose(model.augment_p.numpy(), 0.5, rtol=1e-6)
     assert model.ada_count.numpy() == 32  # accumulated for the next adjustment
+    step(tf.ones([32]), 2)
+    assert model.ada_sign_sum.numpy() == 32 and model.ada_count.numpy() == 64
+    step(-tf.ones([32]), 4)  # r_t over the three steps since the last adjustment: (0 + 32 - 32) / 96 = 0
+    assert model.ada_rt.numpy() == 0.0 and model.ada_count.numpy() == 0
+    np.testing.assert_allclose(model.augment_p.numpy(), 0.5 - 32 * 4 / 500_000, rtol=1e-6)
     model.augment_p.assign(0.0)
-    model._ada_step(-tf.ones([32]), tf.constant(4, tf.int64), 32)
+    step(-tf.ones([32]), 8)
     assert model.augment_p.numpy() == 0.0  # never below 0
 
 
@@ -174,16 +183,36 @@ def test_ema_starts_as_a_copy_and_ramps_its_half_life_with_images_seen():
                                rtol=1e-5)
 
 
+def test_the_phases_are_nvidias_list_each_run_at_the_steps_its_interval_divides():
+    model = tiny(g_reg_interval=4, d_reg_interval=16)
+    assert [(p.name, p.optimizer, p.interval) for p in model.phases] == [
+        ("Gmain", "g", 1), ("Greg", "g", 4), ("Dmain", "d", 1), ("Dreg", "d", 16)]
+    due = {step: [p.name for p in model.phases_due(step)] for step in (0, 1, 4, 6, 16, 20, 32)}
+    assert due == {0: ["Gmain", "Greg", "Dmain", "Dreg"], 1: ["Gmain", "Dmain"], 4: ["Gmain", "Greg", "Dmain"],
+                   6: ["Gmain", "Dmain"], 16: ["Gmain", "Greg", "Dmain", "Dreg"], 20: ["Gmain", "Greg", "Dmain"],
+                   32: ["Gmain", "Greg", "Dmain", "Dreg"]}
+    unregularised = tiny(pl_weight=0.0, r1_gamma=0.0)  # a regulariser of weight 0 is no phase
+    assert [p.name for p in unregularised.phases_due(0)] == ["Gmain", "Dmain"]
+
+
 def test_train_step_counts_images_and_regularises_on_nvidias_schedule():
-    model = tiny(augment="ada")
+    model = tiny(augment="ada", g_reg_interval=2, d_reg_interval=3)
     real = tf.random.uniform([4, 8, 8, 3], -1, 1, seed=1)
-    logs = [model.train_step(real) for _ in range(2)]
-    assert model.nimg.numpy() == 8 and model.step_count.numpy() == 2
+    logs = [model.train_step(real) for _ in range(4)]
+    assert model.nimg.numpy() == 16 and model.global_step.numpy() == 4
     assert float(logs[1]["kimg"]) == pytest.approx(0.008)
-    assert model.optimizers["g"].iterations.numpy() == 3  # Gmain twice + Greg at step 0
-    assert model.optimizers["d"].iterations.numpy() == 3  # Dmain twice + Dreg at step 0
-    assert logs[0]["r1"] > 0 and logs[0]["pl"] > 0
-    assert all(np.isfinite(float(v)) for v in logs[1].values())
+    assert model.optimizers["g"].iterations.numpy() == 6  # Gmain 4 times + Greg at steps 0 and 2
+    assert model.optimizers["d"].iterations.numpy() == 6  # Dmain 4 times + Dreg at steps 0 and 3
+    # a step logs the regularisers it computed, and only those
+    assert [("pl" in step_logs, "r1" in step_logs) for step_logs in logs] == [
+        (True, True), (False, False), (True, False), (False, True)]
+    assert all(logs[s]["pl"] > 0 for s in (0, 2)) and all(logs[s]["r1"] > 0 for s in (0, 3))
+    assert all(np.isfinite(float(v)) for step_logs in logs for v in step_logs.values())
+    # the epoch trackers average r1 and pl over the steps that computed them
+    trackers = {m.name: float(m.result()) for m in model.metrics}
+    assert trackers["r1"] == pytest.approx((float(logs[0]["r1"]) + float(logs[3]["r1"])) / 2, rel=1e-6)
+    assert trackers["pl"] == pytest.approx((float(logs[0]["pl"]) + float(logs[2]["pl"])) / 2, rel=1e-6)
+    assert trackers["g_loss"] == pytest.approx(np.mean([float(step_logs["g_loss"]) for step_logs in logs]), rel=1e-6)
 
 
 # --------------------------------------------------------------------------- augmentation
