@@ -23,14 +23,17 @@ def plot_losses(jsonl_path, png_path, smooth: int = 0) -> Path | None:
             continue
     if not records:
         return None
-    keys = [k for k in records[0] if k != "step"]
+    # every key any step logged, in first-seen order: a regulariser is logged only at the steps it runs
+    keys = list(dict.fromkeys(k for r in records for k in r if k != "step"))
     steps = np.array([r["step"] for r in records])
     fig, ax = plt.subplots(figsize=(10, 5))
     for key in keys:
         values = np.array([float(r.get(key, np.nan)) for r in records], dtype=float)  # "nan" strings too
+        logged = ~np.isnan(values)  # the steps that logged it, joined by one line
+        values, at = values[logged], steps[logged]
         if smooth > 1 and len(values) > smooth:
             values = np.convolve(values, np.ones(smooth) / smooth, mode="same")
-        ax.plot(steps, values, label=key, linewidth=1)
+        ax.plot(at, values, label=key, linewidth=1)
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_yscale("symlog", linthresh=1e-2)
