@@ -20,6 +20,11 @@ import tensorflow as tf
 from common.replicas import Draws, cross_replica_mean
 
 
+def network(name: str) -> property:
+    """A read-only attribute for one of a GANModel's networks: `generator_g = network("generator_g")`."""
+    return property(lambda self: self.networks[name], doc=f"the {name} network (self.networks[{name!r}])")
+
+
 class GANModel(keras.Model):
     """Common plumbing of the toolkit's GANs.
 

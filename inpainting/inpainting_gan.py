@@ -20,7 +20,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from common import losses
-from common.gan import GANModel
+from common.gan import GANModel, network
 from common.replicas import layer_draws
 from inpainting.holes import crop_holes, paste_holes
 from inpainting.holes import hole_boxes
@@ -42,13 +42,8 @@ class InpaintingGAN(GANModel):
         self.fill_value = [float(v) for v in tf.reshape(tf.convert_to_tensor(fill_value, tf.float32), [-1])]
         self.content_size = int(generator.output_shape[1])
 
-    @property
-    def generator(self):
-        return self.networks["generator"]
-
-    @property
-    def discriminator(self):
-        return self.networks["discriminator"]
+    generator = network("generator")
+    discriminator = network("discriminator")
 
     def compile(self, *, g_optimizer, d_optimizer, recon_loss="weighted-l2", recon_weight=0.99,
                 adv_weight=0.01, overlap=4, border_weight=10.0, **kwargs):

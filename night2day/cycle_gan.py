@@ -20,7 +20,7 @@ import keras
 import tensorflow as tf
 
 from common import losses
-from common.gan import GANModel
+from common.gan import GANModel, network
 
 
 def _as_list(outputs):
@@ -95,13 +95,8 @@ class CycleGAN(GANModel):
             self.pool_x = HistoryPool(history_pool_size, shape, seed=seed + 1, name="pool_x")
             self.pool_y = HistoryPool(history_pool_size, shape, seed=seed + 2, name="pool_y")
 
-    @property
-    def generator_g(self):
-        return self.networks["generator_g"]
-
-    @property
-    def generator_f(self):
-        return self.networks["generator_f"]
+    generator_g = network("generator_g")
+    generator_f = network("generator_f")
 
     def _scale_names(self, prefix):
         if self.num_scales == 1:
