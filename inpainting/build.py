@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.runtime.config import RuntimeOptions
-from common.runtime.optimizers import adam_optimizers
-from common.runtime.options import ConfigError, option
+from common.runtime.optimizers import run_optimizers
+from common.runtime.options import ConfigError, option, preset
 from inpainting import models
 from inpainting.inpainting_gan import RECON_LOSSES, InpaintingGAN
 from inpainting.masks import KINDS
@@ -96,48 +96,22 @@ class InpaintingOptions(RuntimeOptions):
                 raise ConfigError(f"--{key.replace('_', '-')} must not be negative")
 
 
-@dataclass(frozen=True)
+@preset(model="improved", image_size=128, batch_size=256, epochs=100, seed=999, filters=64, bottleneck=2048,
+        mask="random-block", fill="zero", recon_loss="weighted-l2", recon_weight=0.99, adv_weight=0.01,
+        checkpoint_every=500, sample_every=250)
 class ImprovedOptions(InpaintingOptions):
     """SPEC section 2, the experiment: U-Net generator predicting the 64x64 hole content of a 128x128 image,
     attention discriminator, (1 - w) BCE + w border-weighted MSE with w = weightRecon = 0.99, batch 256,
     Adam 2e-4 (0.5, 0.999), 100 epochs, seed 999, random block masks."""
 
-    model: str = "improved"
-    image_size: int = 128
-    batch_size: int = 256
-    epochs: int = 100
-    seed: int = 999
-    filters: int = 64
-    bottleneck: int = 2048
-    mask: str = "random-block"
-    fill: str = "zero"
-    recon_loss: str = "weighted-l2"
-    recon_weight: float = 0.99
-    adv_weight: float = 0.01
-    checkpoint_every: int = 500
-    sample_every: int = 250
 
-
-@dataclass(frozen=True)
+@preset(model="context-encoder", image_size=256, batch_size=64, epochs=25, seed=0, filters=64, bottleneck=4000,
+        mask="centre", fill="mean", recon_loss="l1", recon_weight=100.0, adv_weight=1.0, checkpoint_every=500,
+        sample_every=250)
 class ContextEncoderOptions(InpaintingOptions):
     """SPEC section 2, the theory chapters: Pathak et al.'s Context Encoder at 256 px with a 128 px centre
     hole, no skips, 100 * L1(hole) + non-saturating adversarial loss, fill value = the mean colour; batch
     64 and 25 epochs as Pathak et al.'s train.lua."""
-
-    model: str = "context-encoder"
-    image_size: int = 256
-    batch_size: int = 64
-    epochs: int = 25
-    seed: int = 0
-    filters: int = 64
-    bottleneck: int = 4000
-    mask: str = "centre"
-    fill: str = "mean"
-    recon_loss: str = "l1"
-    recon_weight: float = 100.0
-    adv_weight: float = 1.0
-    checkpoint_every: int = 500
-    sample_every: int = 250
 
 
 PRESETS = {"improved": ImprovedOptions, "context-encoder": ContextEncoderOptions}
@@ -179,9 +153,7 @@ def build_gan(config, compile=True) -> InpaintingGAN:
     model = InpaintingGAN(nets["generator"], nets["discriminator"], fill_value=config.get("fill_value") or 0.0,
                           seed=config["seed"])
     if compile:
-        opts, jit = adam_optimizers({"g": config["lr_g"], "d": config["lr_d"]}, beta_1=config["beta_1"],
-                                    beta_2=config["beta_2"], mixed_precision=config["mixed_precision"],
-                                    jit_compile=config["jit_compile"])
+        opts, jit = run_optimizers(config, {"g": config["lr_g"], "d": config["lr_d"]})
         model.compile(g_optimizer=opts["g"], d_optimizer=opts["d"], recon_loss=config["recon_loss"],
                       recon_weight=config["recon_weight"], adv_weight=config["adv_weight"],
                       overlap=config["overlap"], border_weight=config["border_weight"], jit_compile=jit)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import keras
 
 from common.runtime.config import RuntimeOptions
-from common.runtime.optimizers import adam_optimizers
-from common.runtime.options import ConfigError, option
+from common.runtime.optimizers import run_optimizers
+from common.runtime.options import ConfigError, option, preset
 from common.schedules import LinearDecayTail
 from night2day import models
 from night2day.cycle_gan import CycleGAN
@@ -54,7 +54,8 @@ class Night2DayOptions(RuntimeOptions):
     identity_weight: float = option(0.5, "weight of each identity term (resnet: 10 x 0.5)", group=OPTIMISATION)
     load_size: int | None = option(None, "resnet: resize to PX x PX before the random --image-size crop; samples "
                                          "and evaluation run at this scale", metavar="PX", group=OPTIMISATION,
-                                   none="720/256 x --image-size (the source's 720 at 256), multiscale --image-size")
+                                   none="resnet 720/256 x --image-size, the source's 720 at 256; multiscale "
+                                        "--image-size")
     history_pool: int = option(0, "show D a buffer of the last N fakes (0 = off)", metavar="N", group=OPTIMISATION)
     wandb_project: str | None = "night2day-cyclegan"
 
@@ -83,55 +84,21 @@ class Night2DayOptions(RuntimeOptions):
             raise ConfigError("--decay-epochs must be between 0 and --epochs")
 
 
-@dataclass(frozen=True)
+@preset(model="resnet", image_size=256, batch_size=1, epochs=100, steps_per_epoch=None, filters=64, res_blocks=9,
+        weight_init="normal", lr_g=2e-4, lr_d=2e-4, beta_1=0.5, beta_2=0.999, inverse_time_decay=0.0,
+        cycle_weight=10.0, identity_weight=5.0, history_pool=50, checkpoint_every=1000, sample_every=500)
 class ResNetOptions(Night2DayOptions):
     """SPEC section 1, model A: batch 1, Adam 2e-4 (0.5, 0.999), cycle 10, identity 10 * 0.5; and, as the
     CycleGAN paper and its reference code, D sees a history pool of the last 50 fakes."""
 
-    model: str = "resnet"
-    image_size: int = 256
-    batch_size: int = 1
-    epochs: int = 100
-    steps_per_epoch: int | None = None
-    filters: int = 64
-    res_blocks: int = 9
-    weight_init: str = "normal"
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta_1: float = 0.5
-    beta_2: float = 0.999
-    inverse_time_decay: float = 0.0
-    cycle_weight: float = 10.0
-    identity_weight: float = 5.0
-    history_pool: int = 50
-    checkpoint_every: int = 1000
-    sample_every: int = 500
 
-
-@dataclass(frozen=True)
+@preset(model="multiscale", image_size=256, batch_size=4, epochs=30000, steps_per_epoch=1, filters=16,
+        kernel_size=5, fusion_kernel=16, inception_residual=False, weight_init="keras", lr_g=5e-5, lr_d=1e-4,
+        beta_1=0.9, beta_2=0.999, inverse_time_decay=6e-8, cycle_weight=10.0, identity_weight=0.5,
+        checkpoint_every=2000, sample_every=1000)
 class MultiScaleOptions(Night2DayOptions):
     """SPEC section 1, model B: batch 4, Adam default betas, D 1e-4, G 5e-5, legacy decay 6e-8, 30,000
     one-batch epochs, checkpoint every 2,000, images every 1,000."""
-
-    model: str = "multiscale"
-    image_size: int = 256
-    batch_size: int = 4
-    epochs: int = 30000
-    steps_per_epoch: int | None = 1
-    filters: int = 16
-    kernel_size: int = 5
-    fusion_kernel: int = 16
-    inception_residual: bool = False
-    weight_init: str = "keras"
-    lr_g: float = 5e-5
-    lr_d: float = 1e-4
-    beta_1: float = 0.9
-    beta_2: float = 0.999
-    inverse_time_decay: float = 6e-8
-    cycle_weight: float = 10.0
-    identity_weight: float = 0.5
-    checkpoint_every: int = 2000
-    sample_every: int = 1000
 
 
 PRESETS = {"resnet": ResNetOptions, "multiscale": MultiScaleOptions}
@@ -193,8 +160,7 @@ def build_cyclegan(config, compile=True) -> CycleGAN:
     if compile:
         rates = {name: learning_rate(config, config["lr_g"] if name in ("g", "f") else config["lr_d"])
                  for name in ("g", "f", "dx", "dy")}
-        opts, jit = adam_optimizers(rates, beta_1=config["beta_1"], beta_2=config["beta_2"],
-                                    mixed_precision=config["mixed_precision"], jit_compile=config["jit_compile"])
+        opts, jit = run_optimizers(config, rates)
         model.compile(g_optimizer=opts["g"], f_optimizer=opts["f"], dx_optimizer=opts["dx"],
                       dy_optimizer=opts["dy"], cycle_weight=config["cycle_weight"],
                       identity_weight=config["identity_weight"], jit_compile=jit)

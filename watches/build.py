@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import keras
 
 from common.runtime.config import RuntimeOptions
-from common.runtime.optimizers import adam_optimizers
-from common.runtime.options import ConfigError, defaults, option
+from common.runtime.optimizers import run_optimizers
+from common.runtime.options import ConfigError, defaults, option, preset
 from watches import models
 from watches import stylegan2
 from watches.augment import KINDS as AUGMENTS
@@ -69,30 +69,19 @@ class WatchesOptions(RuntimeOptions):
         _check(self.g_ema_kimg >= 0, "--g-ema-kimg must not be negative")
 
 
-@dataclass(frozen=True)
+@preset(model="dcgan", image_size=128, batch_size=64, epochs=100, steps_per_epoch=None, latent_dim=128, lr_g=2e-4,
+        lr_d=2e-4, beta_1=0.5, beta_2=0.999, checkpoint_every=1000, sample_every=500)
 class DCGANOptions(WatchesOptions):
     """The notes' DCGAN recipe: Adam 2e-4 with beta_1 0.5, soft one-sided labels, 10% flipped labels,
     real and fake in separate batches; 128-px images from a 128-d latent."""
 
-    model: str = "dcgan"
-    image_size: int = 128
-    batch_size: int = 64
-    epochs: int = 100
-    steps_per_epoch: int | None = None
-    latent_dim: int = 128
     filters: int = option(64, "base filters of G and D", group=MODEL)
     d_dropout: float = option(0.0, "dropout after each D layer (none in G)", group=MODEL)
     patch_discriminator: bool = option(False, "D scores a grid of patches (14x14 at 128 px) instead of the whole "
                                               "image", group=MODEL)
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta_1: float = 0.5
-    beta_2: float = 0.999
     label_smoothing: bool = option(True, "soft targets: real in [0.9, 1.0], fake in [0.0, 0.1]", group=TRICKS)
     label_flip: float = option(0.1, "share of D's labels flipped", metavar="P", group=TRICKS)
     instance_noise: float = option(0.0, "Gaussian noise added to every image D sees", metavar="SIGMA", group=TRICKS)
-    checkpoint_every: int = 1000
-    sample_every: int = 500
 
     def validate(self) -> None:
         super().validate()
@@ -104,27 +93,19 @@ class DCGANOptions(WatchesOptions):
         _check(self.instance_noise >= 0, "--instance-noise must not be negative")
 
 
-@dataclass(frozen=True)
+@preset(model="stylegan2", image_size=128, batch_size=32, epochs=1600, steps_per_epoch=None, latent_dim=512,
+        lr_g=0.0025, lr_d=0.0025, beta_1=0.0, beta_2=0.99, g_ema_kimg=None, checkpoint_every=1000,
+        sample_every=500)
 class StyleGAN2Options(WatchesOptions):
     """NVIDIA's --cfg auto at 128 px: batch 32, Adam 0.0025 betas (0, 0.99), R1 gamma 0.0002 res^2 / batch,
     path length 2, style mixing 0.9, G EMA batch * 10/32 kimg ramped up over 0.05, ADA towards r_t 0.6;
     1600 epochs of the 15.5k images is its 25,000 kimg. The training loop's constants (training_loop.py,
     loss.py, networks.py) are options too, with NVIDIA's values."""
 
-    model: str = "stylegan2"
-    image_size: int = 128
-    batch_size: int = 32
-    epochs: int = 1600
-    steps_per_epoch: int | None = None
-    latent_dim: int = 512
     w_dim: int = option(512, "intermediate latent size", group=STYLEGAN2)
     mapping_layers: int = option(2, "mapping network depth", group=STYLEGAN2)
     channel_base: int = option(16384, "channels at a resolution: min(BASE / res, max)", group=STYLEGAN2)
     channel_max: int = option(512, "the most channels at any resolution", group=STYLEGAN2)
-    lr_g: float = 0.0025
-    lr_d: float = 0.0025
-    beta_1: float = 0.0
-    beta_2: float = 0.99
     r1_gamma: float | None = option(None, "R1 weight", group=STYLEGAN2,
                                     none="0.0002 * size^2 / batch: 0.1024 at 128 px, 32")
     d_reg_interval: int = option(16, "R1 every N steps (lazy regularisation; lr and betas corrected)", metavar="N",
@@ -136,7 +117,6 @@ class StyleGAN2Options(WatchesOptions):
     pl_decay: float = option(0.01, "decay of the path-length mean's running average", group=STYLEGAN2)
     style_mixing: float = option(0.9, "style-mixing probability", metavar="P", group=STYLEGAN2)
     w_avg_beta: float = option(0.995, "decay of the tracked average w (the truncation centre)", group=STYLEGAN2)
-    g_ema_kimg: float | None = None
     ema_rampup: float = option(0.05, "G EMA ramp-up, share of images seen (0 = off)", group=STYLEGAN2)
     augment: str = option("ada", "D augmentation: ada (adaptive p), fixed (p = --augment-p), diffaugment, none",
                           choices=AUGMENTS, group=STYLEGAN2)
@@ -147,8 +127,6 @@ class StyleGAN2Options(WatchesOptions):
                              group=STYLEGAN2)
     conv_clamp: float | None = option(256.0, "clamp activations to +-this", group=STYLEGAN2)
     mbstd_group: int = option(4, "minibatch standard deviation group size", group=STYLEGAN2)
-    checkpoint_every: int = 1000
-    sample_every: int = 500
 
     def validate_types(self) -> None:
         super().validate_types()
@@ -222,9 +200,7 @@ def build_gan(config, compile=True) -> DCGAN | StyleGAN2:
     model = DCGAN(nets["generator"], nets["discriminator"], latent_dim=config["latent_dim"], seed=config["seed"],
                   ema_kimg=config["g_ema_kimg"])
     if compile:
-        opts, jit = adam_optimizers({"g": config["lr_g"], "d": config["lr_d"]}, beta_1=config["beta_1"],
-                                    beta_2=config["beta_2"], mixed_precision=config["mixed_precision"],
-                                    jit_compile=config["jit_compile"])
+        opts, jit = run_optimizers(config, {"g": config["lr_g"], "d": config["lr_d"]})
         model.compile(g_optimizer=opts["g"], d_optimizer=opts["d"], label_smoothing=config["label_smoothing"],
                       label_flip=config["label_flip"], instance_noise=config["instance_noise"], jit_compile=jit)
     return model
@@ -239,9 +215,8 @@ def _build_stylegan2(config, compile=True) -> StyleGAN2:
         # XLA only when asked for (--jit-compile on): Keras's "auto" turns it on with a GPU, and measured on a
         # CPU the XLA step recompiles at every regularisation step (path length every 4th, R1 every 16th;
         # benchmarks.stylegan2_step), which costs far more than it saves
-        opts, jit = adam_optimizers({"g": c["lr_g"], "d": c["lr_d"]}, beta_1=c["beta_1"], beta_2=c["beta_2"],
-                                    epsilon=1e-8, reg_intervals=intervals, mixed_precision=c["mixed_precision"],
-                                    jit_compile=c["jit_compile"], auto_jit=False)
+        opts, jit = run_optimizers(c, {"g": c["lr_g"], "d": c["lr_d"]}, epsilon=1e-8, reg_intervals=intervals,
+                                   auto_jit=False)
         model.compile(g_optimizer=opts["g"], d_optimizer=opts["d"], r1_gamma=c["r1_gamma"], pl_weight=c["pl_weight"],
                       style_mixing=c["style_mixing"], g_reg_interval=intervals["g"], d_reg_interval=intervals["d"],
                       pl_batch_shrink=c["pl_batch_shrink"], pl_decay=c["pl_decay"],

@@ -42,3 +42,10 @@ def adam_optimizers(learning_rates: dict, *, beta_1: float, beta_2: float, jit_c
         optimizers = {name: keras.optimizers.LossScaleOptimizer(opt) for name, opt in optimizers.items()}
     jit = auto_jit if jit_compile == "auto" else JIT[jit_compile]
     return optimizers, jit
+
+
+def run_optimizers(config, learning_rates: dict, **options) -> tuple[dict, object]:
+    """adam_optimizers with a run config's betas, --mixed-precision and --jit-compile; `options`:
+    the model's own (epsilon, reg_intervals, auto_jit)."""
+    return adam_optimizers(learning_rates, beta_1=config["beta_1"], beta_2=config["beta_2"],
+                           mixed_precision=config["mixed_precision"], jit_compile=config["jit_compile"], **options)

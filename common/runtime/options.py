@@ -158,6 +158,28 @@ class Options:
         return dataclasses.asdict(self)
 
 
+def preset(**values):
+    """Class decorator: a preset, the frozen options dataclass of its base class with these defaults.
+
+        @preset(model="resnet", filters=64, batch_size=1)
+        class ResNetOptions(Night2DayOptions):
+            \"\"\"Where the values come from.\"\"\"
+
+    Every key must be a field of the base (its flag, help and type stay the base's); fields of its own
+    (options only this preset has) are declared in the class body as usual."""
+    def make(cls):
+        inherited = {f.name: f for f in dataclasses.fields(cls)}
+        annotations = dict(cls.__dict__.get("__annotations__", {}))
+        for key, value in values.items():
+            if key not in inherited:
+                raise TypeError(f"{cls.__name__}: {key!r} is not an option of {cls.__mro__[1].__name__}")
+            annotations[key] = inherited[key].type
+            setattr(cls, key, value)
+        cls.__annotations__ = annotations
+        return dataclass(frozen=True)(cls)
+    return make
+
+
 def defaults(cls) -> dict:
     """{field: default} of an options class (or a preset)."""
     return {f.name: f.default for f in dataclasses.fields(cls)}
