@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -58,9 +58,10 @@ class TrainingTask:
         The last time a task may write to the config: it is saved after this (and check_devices)."""
 
     def start(self, config: Mapping) -> None:
-        """The run config as saved (config.json, the checkpoints): a read-only RunConfig, which a write
-        to raises TypeError. Called once it is saved, before the model is built; sample_grid and
-        step_metrics read it as self.config. What a task changes during the run is its own state."""
+        """The run config as it is saved (config.json, every checkpoint): a read-only RunConfig, which a
+        write to raises TypeError. Called once it is final (after check_devices' changes), before the
+        model is built; sample_grid and step_metrics read it as self.config. What a task changes
+        during the run is its own state."""
         self.config = config
 
     def build_model(self, config: Mapping):
@@ -125,7 +126,7 @@ class Run:
     extra_callbacks: tuple = ()
     command: str | None = None  # the command line that started it (printed as the resume command)
     strategy: object = None  # a tf.distribute strategy made already (multi-worker), else made by _fit
-    worker: "_Worker" = field(default=None)
+    worker: "_Worker" = None
 
 
 def device_changes(task: TrainingTask, config: dict, replicas: int, say=print) -> dict:
