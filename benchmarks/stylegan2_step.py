@@ -34,14 +34,12 @@ def worker(args) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from common.runtime.config import RUNTIME_DEFAULTS
-    from watches.build import PRESETS, TASK_DEFAULTS, build_gan, validate_config
+    from common.runtime.config import run_config
+    from watches.build import StyleGAN2Options, build_gan
     from watches.stylegan2 import trainable_count
 
-    config = {**RUNTIME_DEFAULTS, **TASK_DEFAULTS, **PRESETS["stylegan2"], "explicit_keys": []}
-    config.update(batch_size=args.batch_size, image_size=args.image_size, jit_compile=args.xla,
-                  mixed_precision=args.mixed_precision == "on")
-    validate_config(config)
+    config = run_config(StyleGAN2Options, "watches", batch_size=args.batch_size, image_size=args.image_size,
+                        jit_compile=args.xla, mixed_precision=args.mixed_precision == "on")
     started = time.perf_counter()
     if config["mixed_precision"]:
         import keras

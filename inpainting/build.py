@@ -1,53 +1,120 @@
-"""An inpainting config dict -> the two networks, or the compiled InpaintingGAN (no argparse needed).
+"""inpainting's options (one frozen dataclass per preset) and a config dict -> the two networks, or the
+compiled InpaintingGAN (no argparse needed).
 
     from inpainting.build import build_gan
     gan = build_gan(config)     # e.g. the "config" a checkpoint's state.json or a run's config.json holds
 
-The config's keys are the training flags' names with underscores (`python -m inpainting.train
---help`); PRESETS holds each model's values (SPEC section 2), TASK_DEFAULTS what both share.
+The config's keys are the fields of InpaintingOptions (the training flags' names with underscores:
+`python -m inpainting.train --help`); PRESETS holds each model's values (SPEC section 2).
 """
 
 from __future__ import annotations
 
-import keras
+from dataclasses import dataclass
 
-from common.runtime.config import ConfigError
-from common.runtime.distribute import needs_loss_scaling
+from common.runtime.config import RuntimeOptions
+from common.runtime.optimizers import run_optimizers
+from common.runtime.options import ConfigError, option, preset
 from inpainting import models
 from inpainting.inpainting_gan import RECON_LOSSES, InpaintingGAN
 from inpainting.masks import KINDS
 
-PRESETS = {
-    # SPEC section 2, the experiment: U-Net generator predicting the 64x64 hole content of a 128x128
-    # image, attention discriminator, (1 - w) BCE + w border-weighted MSE with w = weightRecon = 0.99,
-    # batch 256, Adam 2e-4 (0.5, 0.999), 100 epochs, seed 999, random block masks
-    "improved": {
-        "model": "improved", "image_size": 128, "batch_size": 256, "epochs": 100, "seed": 999,
-        "filters": 64, "bottleneck": 2048, "mask": "random-block", "fill": "zero",
-        "recon_loss": "weighted-l2", "recon_weight": 0.99, "adv_weight": 0.01,
-        "checkpoint_every": 500, "sample_every": 250,
-    },
-    # SPEC section 2, the theory chapters: Pathak et al.'s Context Encoder at 256 px with a 128 px centre
-    # hole, no skips, 100 * L1(hole) + non-saturating adversarial loss, fill value = the mean colour;
-    # batch 64 and 25 epochs as Pathak et al.'s train.lua
-    "context-encoder": {
-        "model": "context-encoder", "image_size": 256, "batch_size": 64, "epochs": 25, "seed": 0,
-        "filters": 64, "bottleneck": 4000, "mask": "centre", "fill": "mean",
-        "recon_loss": "l1", "recon_weight": 100.0, "adv_weight": 1.0,
-        "checkpoint_every": 500, "sample_every": 250,
-    },
-}
+MODEL, HOLES = "model (every preset value can be overridden)", "holes"
+AUGMENTATION, LOSSES = "augmentation (the source has none; it helps small datasets)", "losses and optimisation"
 
-TASK_DEFAULTS = {
-    "model": "improved", "wandb_project": "inpainting-context-encoder",
-    "lr_g": 2e-4, "lr_d": 2e-4, "beta_1": 0.5, "beta_2": 0.999,
-    "hole_size": None,  # centre masks: None = half the image side
-    "hole_min": 0.25, "hole_max": 0.5,  # random-block masks: side range, fractions of the image side
-    "area_min": 0.1, "area_max": 0.4,  # free-form masks: hole area range, fractions of the image
-    "overlap": None,  # border band of the reconstruction weights in px; None = content size / 16 (4 at 64)
-    "border_weight": 10.0, "fill_value": None,  # fill "mean": the training images' mean colour, set once
-    "load_size": None, "random_flip": False,  # augmentation (the source has none): random crops and mirroring
-}
+
+@dataclass(frozen=True)
+class InpaintingOptions(RuntimeOptions):
+    """What both inpainting models read; the improved model (SPEC section 2's experiment) is the default."""
+
+    model: str = option("improved", "improved: the experiment's U-Net, 128 px; context-encoder: Pathak et al., "
+                                    "256 px", group=MODEL)
+    filters: int = option(64, "base filters, ngf = ndf", group=MODEL)
+    bottleneck: int = option(2048, "channels of the 1x1 bottleneck", group=MODEL)
+    mask: str = option("random-block", "hole shape in training", choices=KINDS, group=HOLES)
+    hole_size: int | None = option(None, "centre: hole side", metavar="PX", group=HOLES, none="half the image")
+    hole_min: float = option(0.25, "random-block: smallest side, fraction of the image side", metavar="F",
+                             group=HOLES)
+    hole_max: float = option(0.5, "random-block: largest side", metavar="F", group=HOLES)
+    area_min: float = option(0.1, "free-form: smallest hole area, fraction of the image", metavar="F", group=HOLES)
+    area_max: float = option(0.4, "free-form: largest hole area", metavar="F", group=HOLES)
+    fill: str = option("zero", "what the hole holds in the generator's input: 0 or the training images' mean "
+                               "colour", choices=("zero", "mean"), group=HOLES)
+    # fill "mean": the training images' mean colour [r, g, b] in [-1, 1], measured once (InpaintingTask.prepare)
+    fill_value: list | None = option(None, flag=False)
+    load_size: int | None = option(None, "resize training images to PX x PX and take random --image-size crops",
+                                   metavar="PX", group=AUGMENTATION, none="no crop")
+    random_flip: bool = option(False, "mirror images at random", group=AUGMENTATION)
+    recon_loss: str = option("weighted-l2", "weighted-l2: border-weighted MSE; l1: L1 over the hole",
+                             choices=RECON_LOSSES, group=LOSSES)
+    recon_weight: float = option(0.99, "weight of the reconstruction loss (improved: weightRecon)", group=LOSSES)
+    adv_weight: float = option(0.01, "weight of the adversarial loss (improved: 1 - weightRecon)", group=LOSSES)
+    overlap: int | None = option(None, "weighted-l2: width of the hole's border band", metavar="PX", group=LOSSES,
+                                 none="hole content size / 16: 4 at 64")
+    border_weight: float = option(10.0, "weighted-l2: weight of the border band", group=LOSSES)
+    lr_g: float = option(2e-4, "generator's learning rate", group=LOSSES)
+    lr_d: float = option(2e-4, "discriminator's learning rate", group=LOSSES)
+    beta_1: float = option(0.5, "Adam beta 1", group=LOSSES)
+    beta_2: float = option(0.999, "Adam beta 2", group=LOSSES)
+    wandb_project: str | None = "inpainting-context-encoder"
+
+    def validate_types(self) -> None:
+        super().validate_types()
+        size = self.image_size
+        if size < 32 or size & (size - 1):
+            raise ConfigError(f"--image-size {size} must be a power of two, at least 32 (the networks halve it "
+                              "down to 4x4)")
+
+    def derived(self) -> "InpaintingOptions":
+        options = super().derived()
+        if options.overlap is None:
+            options = options.replace(overlap=max(1, content_size(options.asdict()) // 16))
+        return options
+
+    def validate(self) -> None:
+        super().validate()
+        size = self.image_size
+        if self.hole_size is not None and not 2 <= self.hole_size < size:
+            raise ConfigError(f"--hole-size {self.hole_size} must be at least 2 and smaller than --image-size {size}")
+        for low, high, what in (("hole_min", "hole_max", "side"), ("area_min", "area_max", "area")):
+            if not 0 < getattr(self, low) <= getattr(self, high) < 1:
+                raise ConfigError(f"--{low.replace('_', '-')} {getattr(self, low)} and --{high.replace('_', '-')} "
+                                  f"{getattr(self, high)} must satisfy 0 < min <= max < 1 (hole {what} as a fraction "
+                                  "of the image)")
+        if self.hole_min * size < 2:
+            raise ConfigError(f"--hole-min {self.hole_min} gives holes under 2 px at --image-size {size}")
+        if self.load_size is not None and self.load_size < size:
+            raise ConfigError(f"--load-size {self.load_size} is smaller than the --image-size {size} crop")
+        content = size // 2
+        if not 0 <= self.overlap < content // 2:
+            raise ConfigError(f"--overlap {self.overlap} must be between 0 and half the {content} px hole content")
+        for key in ("lr_g", "lr_d", "filters", "bottleneck"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"--{key.replace('_', '-')} must be positive")
+        for key in ("recon_weight", "adv_weight", "border_weight"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"--{key.replace('_', '-')} must not be negative")
+
+
+@preset(model="improved", image_size=128, batch_size=256, epochs=100, seed=999, filters=64, bottleneck=2048,
+        mask="random-block", fill="zero", recon_loss="weighted-l2", recon_weight=0.99, adv_weight=0.01,
+        checkpoint_every=500, sample_every=250)
+class ImprovedOptions(InpaintingOptions):
+    """SPEC section 2, the experiment: U-Net generator predicting the 64x64 hole content of a 128x128 image,
+    attention discriminator, (1 - w) BCE + w border-weighted MSE with w = weightRecon = 0.99, batch 256,
+    Adam 2e-4 (0.5, 0.999), 100 epochs, seed 999, random block masks."""
+
+
+@preset(model="context-encoder", image_size=256, batch_size=64, epochs=25, seed=0, filters=64, bottleneck=4000,
+        mask="centre", fill="mean", recon_loss="l1", recon_weight=100.0, adv_weight=1.0, checkpoint_every=500,
+        sample_every=250)
+class ContextEncoderOptions(InpaintingOptions):
+    """SPEC section 2, the theory chapters: Pathak et al.'s Context Encoder at 256 px with a 128 px centre
+    hole, no skips, 100 * L1(hole) + non-saturating adversarial loss, fill value = the mean colour; batch
+    64 and 25 epochs as Pathak et al.'s train.lua."""
+
+
+PRESETS = {"improved": ImprovedOptions, "context-encoder": ContextEncoderOptions}
 
 
 def content_size(config) -> int:
@@ -63,41 +130,6 @@ def mask_options(config) -> dict:
     if kind == "random-block":
         return {"min_side": config["hole_min"], "max_side": config["hole_max"]}
     return {"min_area": config["area_min"], "max_area": config["area_max"]}
-
-
-def validate_config(c: dict) -> None:
-    """Raise ConfigError (one line, naming the flag) for an inpainting setting that cannot work."""
-    size = c["image_size"]
-    if size < 32 or size & (size - 1):
-        raise ConfigError(f"--image-size {size} must be a power of two, at least 32 (the networks halve it "
-                          "down to 4x4)")
-    if c["mask"] not in KINDS:
-        raise ConfigError(f"--mask {c['mask']!r} is not one of {', '.join(KINDS)}")
-    if c["hole_size"] is not None and not 2 <= c["hole_size"] < size:
-        raise ConfigError(f"--hole-size {c['hole_size']} must be at least 2 and smaller than --image-size {size}")
-    for low, high, what in (("hole_min", "hole_max", "side"), ("area_min", "area_max", "area")):
-        if not 0 < c[low] <= c[high] < 1:
-            raise ConfigError(f"--{low.replace('_', '-')} {c[low]} and --{high.replace('_', '-')} {c[high]} "
-                              f"must satisfy 0 < min <= max < 1 (hole {what} as a fraction of the image)")
-    if c["hole_min"] * size < 2:
-        raise ConfigError(f"--hole-min {c['hole_min']} gives holes under 2 px at --image-size {size}")
-    if c["load_size"] is not None and c["load_size"] < size:
-        raise ConfigError(f"--load-size {c['load_size']} is smaller than the --image-size {size} crop")
-    if c["fill"] not in ("zero", "mean"):
-        raise ConfigError(f"--fill must be zero or mean, got {c['fill']!r}")
-    if c["recon_loss"] not in RECON_LOSSES:
-        raise ConfigError(f"--recon-loss must be one of {', '.join(RECON_LOSSES)}, got {c['recon_loss']!r}")
-    if c["overlap"] is None:
-        c["overlap"] = max(1, content_size(c) // 16)
-    if not 0 <= c["overlap"] < content_size(c) // 2:
-        raise ConfigError(f"--overlap {c['overlap']} must be between 0 and half the {content_size(c)} px hole "
-                          "content")
-    for key in ("lr_g", "lr_d", "filters", "bottleneck"):
-        if c[key] <= 0:
-            raise ConfigError(f"--{key.replace('_', '-')} must be positive")
-    for key in ("recon_weight", "adv_weight", "border_weight"):
-        if c[key] < 0:
-            raise ConfigError(f"--{key.replace('_', '-')} must not be negative")
 
 
 def build_networks(config) -> dict:
@@ -121,12 +153,8 @@ def build_gan(config, compile=True) -> InpaintingGAN:
     model = InpaintingGAN(nets["generator"], nets["discriminator"], fill_value=config.get("fill_value") or 0.0,
                           seed=config["seed"])
     if compile:
-        opts = {name: keras.optimizers.Adam(config[f"lr_{name}"], beta_1=config["beta_1"], beta_2=config["beta_2"])
-                for name in ("g", "d")}
-        if config["mixed_precision"] and needs_loss_scaling():  # float16 (GPU); bfloat16 needs none
-            opts = {k: keras.optimizers.LossScaleOptimizer(v) for k, v in opts.items()}
+        opts, jit = run_optimizers(config, {"g": config["lr_g"], "d": config["lr_d"]})
         model.compile(g_optimizer=opts["g"], d_optimizer=opts["d"], recon_loss=config["recon_loss"],
                       recon_weight=config["recon_weight"], adv_weight=config["adv_weight"],
-                      overlap=config["overlap"], border_weight=config["border_weight"],
-                      jit_compile={"auto": "auto", "on": True, "off": False}[config["jit_compile"]])
+                      overlap=config["overlap"], border_weight=config["border_weight"], jit_compile=jit)
     return model

@@ -40,7 +40,7 @@ class InpaintingTask(TrainingTask):
             config["steps_per_epoch"] = data.steps_per_epoch(folders["train"], config["batch_size"])
         if config["fill"] == "mean" and config.get("fill_value") is None:
             config["fill_value"] = data.mean_colour(folders["train"], image_size=config["image_size"])
-        self.config = config
+        self.config = config  # until the trainer hands over the saved, read-only config (start)
         self.folders = folders
         self._samples = None
 

@@ -1,50 +1,107 @@
-"""A night2day config dict -> the four networks, or the compiled CycleGAN (no argparse needed).
+"""night2day's options (one frozen dataclass per preset) and a config dict -> the four networks, or the
+compiled CycleGAN (no argparse needed).
 
     from night2day.build import build_cyclegan
     gan = build_cyclegan(config)     # e.g. the "config" a checkpoint's state.json or a run's config.json holds
 
-The config's keys are the training flags' names with underscores (`python -m night2day.train
---help`); PRESETS holds each model's values (SPEC section 1), TASK_DEFAULTS what both share.
+The config's keys are the fields of Night2DayOptions (the training flags' names with underscores:
+`python -m night2day.train --help`); PRESETS holds each model's values (SPEC section 1).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import keras
 
-from common.runtime.config import ConfigError
-from common.runtime.distribute import needs_loss_scaling
+from common.runtime.config import RuntimeOptions
+from common.runtime.optimizers import run_optimizers
+from common.runtime.options import ConfigError, option, preset
 from common.schedules import LinearDecayTail
 from night2day import models
 from night2day.cycle_gan import CycleGAN
 
-PRESETS = {
-    # SPEC section 1, model A: batch 1, Adam 2e-4 (0.5, 0.999), cycle 10, identity 10 * 0.5; and, as the
-    # CycleGAN paper and its reference code, D sees a history pool of the last 50 fakes
-    "resnet": {
-        "model": "resnet", "image_size": 256, "batch_size": 1, "epochs": 100, "steps_per_epoch": None,
-        "filters": 64, "res_blocks": 9, "weight_init": "normal",
-        "lr_g": 2e-4, "lr_d": 2e-4, "beta_1": 0.5, "beta_2": 0.999,
-        "inverse_time_decay": 0.0, "cycle_weight": 10.0, "identity_weight": 5.0, "history_pool": 50,
-        "checkpoint_every": 1000, "sample_every": 500,
-    },
-    # SPEC section 1, model B: batch 4, Adam default betas, D 1e-4, G 5e-5, legacy decay 6e-8,
-    # 30,000 one-batch epochs, checkpoint every 2,000, images every 1,000
-    "multiscale": {
-        "model": "multiscale", "image_size": 256, "batch_size": 4, "epochs": 30000, "steps_per_epoch": 1,
-        "filters": 16, "kernel_size": 5, "fusion_kernel": 16, "inception_residual": False, "weight_init": "keras",
-        "lr_g": 5e-5, "lr_d": 1e-4, "beta_1": 0.9, "beta_2": 0.999, "inverse_time_decay": 6e-8,
-        "cycle_weight": 10.0, "identity_weight": 0.5, "checkpoint_every": 2000, "sample_every": 1000,
-    },
-}
-
-TASK_DEFAULTS = {
-    "model": "multiscale", "wandb_project": "night2day-cyclegan", "history_pool": 0, "decay_epochs": 0,
-    "res_blocks": 9, "kernel_size": 5, "fusion_kernel": 16, "inception_residual": False, "weight_init": "keras",
-    "load_size": None,  # None: resnet 720/256 x image_size (the source's 720 at 256), multiscale image_size
-}
-
 # the ResNet notebook resized 1280x720 frames to 720x720 before taking 256x256 crops
 RESNET_LOAD_RATIO = 720 / 256
+
+MODEL, OPTIMISATION = "model (every preset value can be overridden)", "optimisation"
+
+
+@dataclass(frozen=True)
+class Night2DayOptions(RuntimeOptions):
+    """What both CycleGANs read; the multi-scale model (SPEC model B) is the default."""
+
+    model: str = option("multiscale", "resnet: SPEC model A; multiscale: SPEC model B", group=MODEL)
+    filters: int = option(16, "base filters", group=MODEL)
+    res_blocks: int = option(9, "resnet: residual blocks", group=MODEL)
+    kernel_size: int = option(5, "multiscale: inception kernel", group=MODEL)
+    fusion_kernel: int = option(16, "multiscale: kernel of the x16 fusion transpose conv (5 reproduces the "
+                                    "notebook)", group=MODEL)
+    weight_init: str = option("keras", "normal: N(0, 0.02) kernels and N(1, 0.02) norm scales, as both CycleGAN "
+                                       "references; keras: Keras's default initialisers, as the multiscale notebook",
+                              choices=("normal", "keras"), group=MODEL)
+    inception_residual: bool = option(False, "multiscale: add the 1x1-conv residual to each inception module",
+                                      group=MODEL)
+    lr_g: float = option(5e-5, "generators' learning rate", group=OPTIMISATION)
+    lr_d: float = option(1e-4, "discriminators' learning rate", group=OPTIMISATION)
+    beta_1: float = option(0.9, "Adam beta 1", group=OPTIMISATION)
+    beta_2: float = option(0.999, "Adam beta 2", group=OPTIMISATION)
+    inverse_time_decay: float = option(6e-8, "lr / (1 + RATE * iteration), legacy Keras Adam(decay=RATE)",
+                                       metavar="RATE", group=OPTIMISATION)
+    decay_epochs: int = option(0, "linearly decay the learning rates to 0 over the last K epochs (CycleGAN paper; "
+                                  "0 = off)", metavar="K", group=OPTIMISATION)
+    cycle_weight: float = option(10.0, "weight of each cycle term", group=OPTIMISATION)
+    identity_weight: float = option(0.5, "weight of each identity term (resnet: 10 x 0.5)", group=OPTIMISATION)
+    load_size: int | None = option(None, "resnet: resize to PX x PX before the random --image-size crop; samples "
+                                         "and evaluation run at this scale", metavar="PX", group=OPTIMISATION,
+                                   none="resnet 720/256 x --image-size, the source's 720 at 256; multiscale "
+                                        "--image-size")
+    history_pool: int = option(0, "show D a buffer of the last N fakes (0 = off)", metavar="N", group=OPTIMISATION)
+    wandb_project: str | None = "night2day-cyclegan"
+
+    def derived(self) -> "Night2DayOptions":
+        options = super().derived()
+        if options.load_size is None:
+            options = options.replace(load_size=default_load_size(options.model, options.image_size))
+        return options
+
+    def validate(self) -> None:
+        super().validate()
+        step = 32 if self.model == "multiscale" else 4
+        if self.image_size % step:
+            raise ConfigError(f"--image-size {self.image_size} must be divisible by {step} for the {self.model} "
+                              "model")
+        if self.model == "multiscale" and self.load_size != self.image_size:
+            raise ConfigError("--load-size must equal --image-size for the multiscale model (it does not crop)")
+        if self.load_size < self.image_size:
+            raise ConfigError(f"--load-size {self.load_size} is smaller than the --image-size {self.image_size} crop")
+        if self.model == "multiscale" and self.weight_init != "keras":
+            raise ConfigError("--weight-init normal is for the resnet model; the multiscale notebook used Keras's")
+        for key in ("lr_g", "lr_d"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"--{key.replace('_', '-')} must be positive")
+        if self.decay_epochs < 0 or self.decay_epochs > self.epochs:
+            raise ConfigError("--decay-epochs must be between 0 and --epochs")
+
+
+@preset(model="resnet", image_size=256, batch_size=1, epochs=100, steps_per_epoch=None, filters=64, res_blocks=9,
+        weight_init="normal", lr_g=2e-4, lr_d=2e-4, beta_1=0.5, beta_2=0.999, inverse_time_decay=0.0,
+        cycle_weight=10.0, identity_weight=5.0, history_pool=50, checkpoint_every=1000, sample_every=500)
+class ResNetOptions(Night2DayOptions):
+    """SPEC section 1, model A: batch 1, Adam 2e-4 (0.5, 0.999), cycle 10, identity 10 * 0.5; and, as the
+    CycleGAN paper and its reference code, D sees a history pool of the last 50 fakes."""
+
+
+@preset(model="multiscale", image_size=256, batch_size=4, epochs=30000, steps_per_epoch=1, filters=16,
+        kernel_size=5, fusion_kernel=16, inception_residual=False, weight_init="keras", lr_g=5e-5, lr_d=1e-4,
+        beta_1=0.9, beta_2=0.999, inverse_time_decay=6e-8, cycle_weight=10.0, identity_weight=0.5,
+        checkpoint_every=2000, sample_every=1000)
+class MultiScaleOptions(Night2DayOptions):
+    """SPEC section 1, model B: batch 4, Adam default betas, D 1e-4, G 5e-5, legacy decay 6e-8, 30,000
+    one-batch epochs, checkpoint every 2,000, images every 1,000."""
+
+
+PRESETS = {"resnet": ResNetOptions, "multiscale": MultiScaleOptions}
 
 
 def default_load_size(model: str, image_size: int) -> int:
@@ -57,26 +114,6 @@ def training_scale(config) -> int:
     the ResNet generator's step of 4 (two stride-2 convolutions) so outputs keep the input's size."""
     scale = config.get("load_size") or config["image_size"]
     return scale // 4 * 4 if config["model"] == "resnet" else scale
-
-
-def validate_config(c: dict) -> None:
-    """Raise ConfigError (one line, naming the flag) for a night2day setting that cannot work."""
-    if c["image_size"] % (32 if c["model"] == "multiscale" else 4):
-        raise ConfigError(f"--image-size {c['image_size']} must be divisible by "
-                          f"{32 if c['model'] == 'multiscale' else 4} for the {c['model']} model")
-    if c.get("load_size") is None:
-        c["load_size"] = default_load_size(c["model"], c["image_size"])
-    if c["model"] == "multiscale" and c["load_size"] != c["image_size"]:
-        raise ConfigError("--load-size must equal --image-size for the multiscale model (it does not crop)")
-    if c["load_size"] < c["image_size"]:
-        raise ConfigError(f"--load-size {c['load_size']} is smaller than the --image-size {c['image_size']} crop")
-    if c["model"] == "multiscale" and c["weight_init"] != "keras":
-        raise ConfigError("--weight-init normal is for the resnet model; the multiscale notebook used Keras's")
-    for key in ("lr_g", "lr_d"):
-        if c[key] <= 0:
-            raise ConfigError(f"--{key.replace('_', '-')} must be positive")
-    if c["decay_epochs"] < 0 or c["decay_epochs"] > c["epochs"]:
-        raise ConfigError("--decay-epochs must be between 0 and --epochs")
 
 
 def build_networks(config) -> dict:
@@ -121,16 +158,10 @@ def build_cyclegan(config, compile=True) -> CycleGAN:
     model = CycleGAN(nets["generator_g"], nets["generator_f"], nets["discriminator_x"], nets["discriminator_y"],
                      history_pool_size=config["history_pool"], seed=config["seed"])
     if compile:
-        def adam(base):
-            return keras.optimizers.Adam(learning_rate(config, base), beta_1=config["beta_1"],
-                                         beta_2=config["beta_2"])
-
-        opts = {name: adam(config["lr_g"] if name in ("g", "f") else config["lr_d"])
-                for name in ("g", "f", "dx", "dy")}
-        if config["mixed_precision"] and needs_loss_scaling():  # float16 (GPU); bfloat16 needs none
-            opts = {k: keras.optimizers.LossScaleOptimizer(v) for k, v in opts.items()}
+        rates = {name: learning_rate(config, config["lr_g"] if name in ("g", "f") else config["lr_d"])
+                 for name in ("g", "f", "dx", "dy")}
+        opts, jit = run_optimizers(config, rates)
         model.compile(g_optimizer=opts["g"], f_optimizer=opts["f"], dx_optimizer=opts["dx"],
                       dy_optimizer=opts["dy"], cycle_weight=config["cycle_weight"],
-                      identity_weight=config["identity_weight"],
-                      jit_compile={"auto": "auto", "on": True, "off": False}[config["jit_compile"]])
+                      identity_weight=config["identity_weight"], jit_compile=jit)
     return model

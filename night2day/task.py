@@ -73,19 +73,20 @@ class Night2DayTask(TrainingTask):
         if config["steps_per_epoch"] is None:
             config["steps_per_epoch"] = data.default_steps_per_epoch(root, model=config["model"],
                                                                      batch_size=config["batch_size"])
-        self.config = config
+        self.config = config  # until the trainer hands over the saved, read-only config (start)
         self.value_range = data.value_range_of(config["model"])
         self._samples = None
         self._copies = {}  # generator name -> its any-size copy (two at most)
 
     def check_devices(self, config, replicas):
-        if config["history_pool"] and replicas > 1 and "history_pool" not in config.get("explicit_keys", ()):
-            print(f"note: the history pool keeps one buffer on one device and this run has {replicas} devices: "
-                  "training without it (--history-pool 0)")
-            config["history_pool"] = 0
-        if config["history_pool"] and replicas > 1:
+        if not config["history_pool"] or replicas == 1:
+            return {}
+        if "history_pool" in config.get("explicit_keys", ()):
             raise ConfigError(f"--history-pool keeps one buffer on one device, but this run has {replicas} devices "
                               "(--strategy auto picked them); add --strategy default or drop --history-pool")
+        # the ResNet preset's pool, not asked for: dropped rather than refusing to train
+        return {"history_pool": (0, f"the history pool keeps one buffer on one device and this run has {replicas} "
+                                    "devices")}
 
     def build_model(self, config):
         return build_cyclegan(config)

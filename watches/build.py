@@ -1,116 +1,162 @@
-"""A watches config dict -> the networks, or the compiled GAN (no argparse needed).
+"""watches' options (one frozen dataclass per preset) and a config dict -> the networks, or the compiled GAN
+(no argparse needed).
 
     from watches.build import build_gan
     gan = build_gan(config)     # e.g. the "config" a checkpoint's state.json or a run's config.json holds
 
-PRESETS holds each model's values (SPEC section 3): the DCGAN baseline with the notes' tricks, and
-StyleGAN2-ADA as NVIDIA's `train.py --cfg auto` sets it up at 128 px on one GPU. Settings of one model
-given with the other are refused in one line.
+PRESETS holds each model's options (SPEC section 3): the DCGAN baseline with the notes' tricks, and
+StyleGAN2-ADA as NVIDIA's `train.py --cfg auto` sets it up at 128 px on one GPU. Each model has only
+its own options: one of one model given with the other is refused in one line.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import keras
 
-from common.runtime.config import ConfigError
-from common.runtime.distribute import needs_loss_scaling
+from common.runtime.config import RuntimeOptions
+from common.runtime.optimizers import run_optimizers
+from common.runtime.options import ConfigError, defaults, option, preset
 from watches import models
 from watches import stylegan2
+from watches.augment import KINDS as AUGMENTS
 from watches.dc_gan import DCGAN
 from watches.stylegan2_gan import StyleGAN2
 
-PRESETS = {
-    # the notes' DCGAN recipe: Adam 2e-4 with beta_1 0.5, soft one-sided labels, 10% flipped labels,
-    # real and fake in separate batches; 128-px images from a 128-d latent
-    "dcgan": {
-        "model": "dcgan", "image_size": 128, "batch_size": 64, "epochs": 100, "steps_per_epoch": None,
-        "latent_dim": 128, "filters": 64, "d_dropout": 0.0, "patch_discriminator": False,
-        "lr_g": 2e-4, "lr_d": 2e-4, "beta_1": 0.5, "beta_2": 0.999,
-        "label_smoothing": True, "label_flip": 0.1, "instance_noise": 0.0,
-        "checkpoint_every": 1000, "sample_every": 500,
-    },
-    # NVIDIA's --cfg auto at 128 px: batch 32, Adam 0.0025 betas (0, 0.99), R1 gamma 0.0002 res^2 / batch,
-    # path length 2, style mixing 0.9, G EMA batch * 10/32 kimg ramped up over 0.05, ADA towards r_t 0.6;
-    # 1600 epochs of the 15.5k images is its 25,000 kimg
-    "stylegan2": {
-        "model": "stylegan2", "image_size": 128, "batch_size": 32, "epochs": 1600, "steps_per_epoch": None,
-        "latent_dim": 512, "w_dim": 512, "mapping_layers": 2, "channel_base": 16384, "channel_max": 512,
-        "lr_g": 0.0025, "lr_d": 0.0025, "beta_1": 0.0, "beta_2": 0.99,
-        "r1_gamma": None, "pl_weight": 2.0, "style_mixing": 0.9, "g_ema_kimg": None, "ema_rampup": 0.05,
-        "augment": "ada", "augment_p": 0.0, "augment_target": 0.6, "conv_clamp": 256.0, "mbstd_group": 4,
-        "checkpoint_every": 1000, "sample_every": 500,
-    },
-}
-# keys only one model reads: giving one with the other model is an error
-MODEL_KEYS = {
-    "dcgan": ("filters", "d_dropout", "patch_discriminator", "label_smoothing", "label_flip", "instance_noise"),
-    "stylegan2": ("w_dim", "mapping_layers", "channel_base", "channel_max", "r1_gamma", "pl_weight",
-                  "style_mixing", "ema_rampup", "augment", "augment_p", "augment_target", "conv_clamp",
-                  "mbstd_group"),
-}
-G_REG_INTERVAL, D_REG_INTERVAL = 4, 16
-
-TASK_DEFAULTS = {"model": "dcgan", "wandb_project": "watches-gan", "mirror": False, "g_ema_kimg": 0.0,
-                 "metrics_every": 0, "metrics_fake": 1000, "metrics_extractor": "inception"}
+MODEL, TRICKS = "model (every preset value can be overridden)", "training tricks (the source's notes)"
+STYLEGAN2, METRICS = "stylegan2 (NVIDIA's --cfg auto values)", "metrics during training"
+EXTRACTORS = ("inception", "inception-2015", "random")
 
 
-def validate_config(c: dict) -> None:
-    """Raise ConfigError (one line, naming the flag) for a watches setting that cannot work; fill in the
-    StyleGAN2 values derived from the batch size (R1 gamma, EMA half-life) when left automatic."""
-    model = c["model"]
-    for other, keys in MODEL_KEYS.items():
-        wrong = [k for k in keys if other != model and k in c.get("explicit_keys", ())]
-        if wrong:
-            raise ConfigError(f"--{wrong[0].replace('_', '-')} applies to --model {other} only, not {model}")
-    size = c["image_size"]
-    if size < 16 or size & (size - 1):
-        raise ConfigError(f"--image-size {size} must be a power of two, at least 16")
-    for key in ("lr_g", "lr_d", "latent_dim"):
-        if c[key] <= 0:
-            raise ConfigError(f"--{key.replace('_', '-')} must be positive")
-    if c["metrics_every"] < 0 or c["metrics_fake"] < 2:
-        raise ConfigError("--metrics-every must not be negative and --metrics-fake must be at least 2")
-    if c["metrics_extractor"] not in ("inception", "inception-2015", "random"):
-        raise ConfigError(f"--metrics-extractor must be inception, inception-2015 or random, got "
-                          f"{c['metrics_extractor']!r}")
-    if model == "stylegan2":
-        _validate_stylegan2(c)
-        return
-    if c["patch_discriminator"] and size < 32:
-        raise ConfigError(f"--patch-discriminator needs --image-size of at least 32, got {size}")
-    if c["filters"] <= 0:
-        raise ConfigError("--filters must be positive")
-    if not 0 <= c["label_flip"] < 0.5:
-        raise ConfigError(f"--label-flip {c['label_flip']} must be in [0, 0.5)")
-    if not 0 <= c["d_dropout"] < 1:
-        raise ConfigError(f"--d-dropout {c['d_dropout']} must be in [0, 1)")
-    for key in ("instance_noise", "g_ema_kimg"):
-        if c[key] < 0:
-            raise ConfigError(f"--{key.replace('_', '-')} must not be negative")
+def _check(condition, message):
+    if not condition:
+        raise ConfigError(message)
 
 
-def _validate_stylegan2(c: dict) -> None:
-    batch, size = c["batch_size"], c["image_size"]
-    group = min(c["mbstd_group"], batch)
-    if c["mbstd_group"] < 1 or batch % group:
-        raise ConfigError(f"--batch-size {batch} must be a multiple of the minibatch-std group {c['mbstd_group']}")
-    if c["r1_gamma"] is None:
-        c["r1_gamma"] = 0.0002 * size ** 2 / batch  # NVIDIA's --cfg auto heuristic
-    if c["g_ema_kimg"] is None:
-        c["g_ema_kimg"] = batch * 10 / 32
-    for key in ("r1_gamma", "pl_weight", "g_ema_kimg", "ema_rampup"):
-        if c[key] < 0:
-            raise ConfigError(f"--{key.replace('_', '-')} must not be negative")
-    for key in ("style_mixing", "augment_p", "augment_target"):
-        if not 0 <= c[key] <= 1:
-            raise ConfigError(f"--{key.replace('_', '-')} {c[key]} must be in [0, 1]")
-    if c["augment"] not in ("ada", "fixed", "diffaugment", "none"):
-        raise ConfigError(f"--augment must be ada, fixed, diffaugment or none, got {c['augment']!r}")
-    for key in ("w_dim", "mapping_layers", "channel_base", "channel_max"):
-        if c[key] < 1:
-            raise ConfigError(f"--{key.replace('_', '-')} must be positive")
-    if c["conv_clamp"] is not None and c["conv_clamp"] <= 0:
-        raise ConfigError("--conv-clamp must be positive")
+@dataclass(frozen=True)
+class WatchesOptions(RuntimeOptions):
+    """What both watch GANs read; the DCGAN baseline is the default."""
+
+    model: str = option("dcgan", "dcgan: the baseline; stylegan2: NVIDIA's StyleGAN2-ADA (--cfg auto)", group=MODEL)
+    latent_dim: int = option(128, "latent size", group=MODEL)
+    mirror: bool = option(False, "random horizontal flips", group=TRICKS)
+    g_ema_kimg: float | None = option(0.0, "keep an EMA of G's weights with a half-life of K thousand images, used "
+                                           "for samples and export (0 = off)", metavar="K", group=TRICKS,
+                                      none="batch * 10/32")
+    lr_g: float = option(2e-4, "generator's learning rate", group=TRICKS)
+    lr_d: float = option(2e-4, "discriminator's learning rate", group=TRICKS)
+    beta_1: float = option(0.5, "Adam beta 1", group=TRICKS)
+    beta_2: float = option(0.999, "Adam beta 2", group=TRICKS)
+    metrics_every: int = option(0, "log FID and KID of --metrics-fake generated images every N steps (0 = off)",
+                                metavar="N", group=METRICS)
+    metrics_fake: int = option(1000, "generated images for them", metavar="N", group=METRICS)
+    metrics_extractor: str = option("inception", "features: inception (ImageNet InceptionV3); random is the test "
+                                                 "network", choices=EXTRACTORS, group=METRICS)
+    wandb_project: str | None = "watches-gan"
+
+    def validate_types(self) -> None:
+        super().validate_types()
+        _check(self.image_size >= 16 and not self.image_size & (self.image_size - 1),
+               f"--image-size {self.image_size} must be a power of two, at least 16")
+
+    def validate(self) -> None:
+        super().validate()
+        for key in ("lr_g", "lr_d", "latent_dim"):
+            _check(getattr(self, key) > 0, f"--{key.replace('_', '-')} must be positive")
+        _check(self.metrics_every >= 0 and self.metrics_fake >= 2,
+               "--metrics-every must not be negative and --metrics-fake must be at least 2")
+        _check(self.g_ema_kimg >= 0, "--g-ema-kimg must not be negative")
+
+
+@preset(model="dcgan", image_size=128, batch_size=64, epochs=100, steps_per_epoch=None, latent_dim=128, lr_g=2e-4,
+        lr_d=2e-4, beta_1=0.5, beta_2=0.999, checkpoint_every=1000, sample_every=500)
+class DCGANOptions(WatchesOptions):
+    """The notes' DCGAN recipe: Adam 2e-4 with beta_1 0.5, soft one-sided labels, 10% flipped labels,
+    real and fake in separate batches; 128-px images from a 128-d latent."""
+
+    filters: int = option(64, "base filters of G and D", group=MODEL)
+    d_dropout: float = option(0.0, "dropout after each D layer (none in G)", group=MODEL)
+    patch_discriminator: bool = option(False, "D scores a grid of patches (14x14 at 128 px) instead of the whole "
+                                              "image", group=MODEL)
+    label_smoothing: bool = option(True, "soft targets: real in [0.9, 1.0], fake in [0.0, 0.1]", group=TRICKS)
+    label_flip: float = option(0.1, "share of D's labels flipped", metavar="P", group=TRICKS)
+    instance_noise: float = option(0.0, "Gaussian noise added to every image D sees", metavar="SIGMA", group=TRICKS)
+
+    def validate(self) -> None:
+        super().validate()
+        _check(not self.patch_discriminator or self.image_size >= 32,
+               f"--patch-discriminator needs --image-size of at least 32, got {self.image_size}")
+        _check(self.filters > 0, "--filters must be positive")
+        _check(0 <= self.label_flip < 0.5, f"--label-flip {self.label_flip} must be in [0, 0.5)")
+        _check(0 <= self.d_dropout < 1, f"--d-dropout {self.d_dropout} must be in [0, 1)")
+        _check(self.instance_noise >= 0, "--instance-noise must not be negative")
+
+
+@preset(model="stylegan2", image_size=128, batch_size=32, epochs=1600, steps_per_epoch=None, latent_dim=512,
+        lr_g=0.0025, lr_d=0.0025, beta_1=0.0, beta_2=0.99, g_ema_kimg=None, checkpoint_every=1000,
+        sample_every=500)
+class StyleGAN2Options(WatchesOptions):
+    """NVIDIA's --cfg auto at 128 px: batch 32, Adam 0.0025 betas (0, 0.99), R1 gamma 0.0002 res^2 / batch,
+    path length 2, style mixing 0.9, G EMA batch * 10/32 kimg ramped up over 0.05, ADA towards r_t 0.6;
+    1600 epochs of the 15.5k images is its 25,000 kimg. The training loop's constants (training_loop.py,
+    loss.py, networks.py) are options too, with NVIDIA's values."""
+
+    w_dim: int = option(512, "intermediate latent size", group=STYLEGAN2)
+    mapping_layers: int = option(2, "mapping network depth", group=STYLEGAN2)
+    channel_base: int = option(16384, "channels at a resolution: min(BASE / res, max)", group=STYLEGAN2)
+    channel_max: int = option(512, "the most channels at any resolution", group=STYLEGAN2)
+    r1_gamma: float | None = option(None, "R1 weight", group=STYLEGAN2,
+                                    none="0.0002 * size^2 / batch: 0.1024 at 128 px, 32")
+    d_reg_interval: int = option(16, "R1 every N steps (lazy regularisation; lr and betas corrected)", metavar="N",
+                                 group=STYLEGAN2)
+    pl_weight: float = option(2.0, "path-length regularisation weight (0 = off)", group=STYLEGAN2)
+    g_reg_interval: int = option(4, "path length every N steps (lazy regularisation; lr and betas corrected)",
+                                 metavar="N", group=STYLEGAN2)
+    pl_batch_shrink: int = option(2, "path length on batch / N images", metavar="N", group=STYLEGAN2)
+    pl_decay: float = option(0.01, "decay of the path-length mean's running average", group=STYLEGAN2)
+    style_mixing: float = option(0.9, "style-mixing probability", metavar="P", group=STYLEGAN2)
+    w_avg_beta: float = option(0.995, "decay of the tracked average w (the truncation centre)", group=STYLEGAN2)
+    ema_rampup: float = option(0.05, "G EMA ramp-up, share of images seen (0 = off)", group=STYLEGAN2)
+    augment: str = option("ada", "D augmentation: ada (adaptive p), fixed (p = --augment-p), diffaugment, none",
+                          choices=AUGMENTS, group=STYLEGAN2)
+    augment_p: float = option(0.0, "augmentation probability to start with", metavar="P", group=STYLEGAN2)
+    augment_target: float = option(0.6, "ADA's target r_t = E[sign D(real)]", group=STYLEGAN2)
+    ada_interval: int = option(4, "ADA adjusts p every N steps", metavar="N", group=STYLEGAN2)
+    ada_kimg: float = option(500.0, "ADA's speed: p can go from 0 to 1 in K thousand images", metavar="K",
+                             group=STYLEGAN2)
+    conv_clamp: float | None = option(256.0, "clamp activations to +-this", group=STYLEGAN2)
+    mbstd_group: int = option(4, "minibatch standard deviation group size", group=STYLEGAN2)
+
+    def validate_types(self) -> None:
+        super().validate_types()
+        group = min(self.mbstd_group, self.batch_size)
+        _check(self.mbstd_group >= 1 and not self.batch_size % group,
+               f"--batch-size {self.batch_size} must be a multiple of the minibatch-std group {self.mbstd_group}")
+
+    def derived(self) -> "StyleGAN2Options":
+        options = super().derived()
+        batch, size = options.batch_size, options.image_size
+        if options.r1_gamma is None:
+            options = options.replace(r1_gamma=0.0002 * size ** 2 / batch)  # NVIDIA's --cfg auto heuristic
+        if options.g_ema_kimg is None:
+            options = options.replace(g_ema_kimg=batch * 10 / 32)
+        return options
+
+    def validate(self) -> None:
+        super().validate()
+        for key in ("r1_gamma", "pl_weight", "ema_rampup", "pl_decay", "ada_kimg"):
+            _check(getattr(self, key) >= 0, f"--{key.replace('_', '-')} must not be negative")
+        for key in ("style_mixing", "augment_p", "augment_target", "w_avg_beta"):
+            value = getattr(self, key)
+            _check(0 <= value <= 1, f"--{key.replace('_', '-')} {value} must be in [0, 1]")
+        for key in ("w_dim", "mapping_layers", "channel_base", "channel_max", "g_reg_interval", "d_reg_interval",
+                    "pl_batch_shrink", "ada_interval"):
+            _check(getattr(self, key) >= 1, f"--{key.replace('_', '-')} must be positive")
+        _check(self.conv_clamp is None or self.conv_clamp > 0, "--conv-clamp must be positive")
+
+
+PRESETS = {"dcgan": DCGANOptions, "stylegan2": StyleGAN2Options}
 
 
 def build_networks(config) -> dict:
@@ -146,12 +192,6 @@ def _stylegan2_networks(config) -> dict:
     return nets
 
 
-def lazy_regularization(lr, betas, interval):
-    """NVIDIA's correction for regularising every `interval` steps: lr and betas ** (interval / (interval + 1))."""
-    ratio = interval / (interval + 1)
-    return lr * ratio, tuple(b ** ratio for b in betas)
-
-
 def build_gan(config, compile=True) -> DCGAN | StyleGAN2:
     """The GAN of a config; compiled with one Adam per network unless compile=False (enough to generate)."""
     if config["model"] == "stylegan2":
@@ -160,32 +200,27 @@ def build_gan(config, compile=True) -> DCGAN | StyleGAN2:
     model = DCGAN(nets["generator"], nets["discriminator"], latent_dim=config["latent_dim"], seed=config["seed"],
                   ema_kimg=config["g_ema_kimg"])
     if compile:
-        opts = {name: keras.optimizers.Adam(config[f"lr_{name}"], beta_1=config["beta_1"], beta_2=config["beta_2"])
-                for name in ("g", "d")}
-        if config["mixed_precision"] and needs_loss_scaling():
-            opts = {k: keras.optimizers.LossScaleOptimizer(v) for k, v in opts.items()}
+        opts, jit = run_optimizers(config, {"g": config["lr_g"], "d": config["lr_d"]})
         model.compile(g_optimizer=opts["g"], d_optimizer=opts["d"], label_smoothing=config["label_smoothing"],
-                      label_flip=config["label_flip"], instance_noise=config["instance_noise"],
-                      jit_compile={"auto": "auto", "on": True, "off": False}[config["jit_compile"]])
+                      label_flip=config["label_flip"], instance_noise=config["instance_noise"], jit_compile=jit)
     return model
 
 
 def _build_stylegan2(config, compile=True) -> StyleGAN2:
-    c = config
+    c = {**defaults(StyleGAN2Options), **config}  # a checkpoint saved before an option existed: its default
     model = StyleGAN2(**build_networks(c), seed=c["seed"], ema_kimg=c["g_ema_kimg"], ema_rampup=c["ema_rampup"],
                       augment_p=c["augment_p"])
     if compile:
-        opts = {}
-        for name, interval in (("g", G_REG_INTERVAL), ("d", D_REG_INTERVAL)):
-            lr, (b1, b2) = lazy_regularization(c[f"lr_{name}"], (c["beta_1"], c["beta_2"]), interval)
-            opts[name] = keras.optimizers.Adam(lr, beta_1=b1, beta_2=b2, epsilon=1e-8)
-        if c["mixed_precision"] and needs_loss_scaling():
-            opts = {k: keras.optimizers.LossScaleOptimizer(v) for k, v in opts.items()}
+        intervals = {"g": c["g_reg_interval"], "d": c["d_reg_interval"]}
+        # XLA only when asked for (--jit-compile on): Keras's "auto" turns it on with a GPU, and measured on a
+        # CPU the XLA step recompiles at every regularisation step (path length every 4th, R1 every 16th;
+        # benchmarks.stylegan2_step), which costs far more than it saves
+        opts, jit = run_optimizers(c, {"g": c["lr_g"], "d": c["lr_d"]}, epsilon=1e-8, reg_intervals=intervals,
+                                   auto_jit=False)
         model.compile(g_optimizer=opts["g"], d_optimizer=opts["d"], r1_gamma=c["r1_gamma"], pl_weight=c["pl_weight"],
-                      style_mixing=c["style_mixing"], g_reg_interval=G_REG_INTERVAL, d_reg_interval=D_REG_INTERVAL,
-                      augment=c["augment"], augment_target=c["augment_target"],
-                      jit_compile=c["jit_compile"] == "on")
-    # XLA only when asked for (--jit-compile on): Keras's "auto" turns it on with a GPU, and measured on a
-    # CPU the XLA step recompiles at every regularisation step (path length every 4th, R1 every 16th;
-    # benchmarks.stylegan2_step), which costs far more than it saves
+                      style_mixing=c["style_mixing"], g_reg_interval=intervals["g"], d_reg_interval=intervals["d"],
+                      pl_batch_shrink=c["pl_batch_shrink"], pl_decay=c["pl_decay"],
+                      w_avg_beta=c["w_avg_beta"], augment=c["augment"],
+                      augment_target=c["augment_target"], ada_interval=c["ada_interval"],
+                      ada_kimg=c["ada_kimg"], jit_compile=jit)
     return model

@@ -26,9 +26,12 @@ class WatchesTask(TrainingTask):
         info = print_summary(root, config["batch_size"])  # nothing usable: one line, before anything is built
         if config["steps_per_epoch"] is None:
             config["steps_per_epoch"] = max(1, info["images"] // config["batch_size"])
-        self.config = config
+        self.config = config  # until the trainer hands over the saved, read-only config (start)
         self._latents = seed_latents(SAMPLE_SEEDS, config["latent_dim"])
         self._extractor = None
+        # the run's --metrics-every, or 0 once the extractor's weights turned out unavailable (the task's
+        # state: the saved config keeps what the run was asked to do)
+        self.metrics_every = config["metrics_every"]
 
     def build_model(self, config):
         return build_gan(config)
@@ -44,7 +47,7 @@ class WatchesTask(TrainingTask):
     def step_metrics(self, model, step):
         """FID and KID of --metrics-fake generated images every --metrics-every steps (as NVIDIA's code
         does at each snapshot), logged as fid<N> / kid<N> with N the number of generated images."""
-        every = self.config["metrics_every"]
+        every = self.metrics_every
         if not every or step % every:
             return {}
         if self._extractor is None:
@@ -55,7 +58,7 @@ class WatchesTask(TrainingTask):
                 self._extractor = build_extractor(self.config["metrics_extractor"], None)
             except WeightsUnavailableError as exc:
                 print(f"\nnote: --metrics-every turned off: {exc}", flush=True)
-                self.config["metrics_every"] = 0
+                self.metrics_every = 0
                 return {}
         from watches.evaluation import evaluate_generator
 

@@ -1,9 +1,11 @@
 """One command-line convention for every `python -m <task>.train`.
 
-Precedence, lowest first: the runtime's defaults, the task's defaults, the chosen
-preset (e.g. `--model multiscale`), a `--config FILE` (YAML or JSON with the same
-keys, dashes or underscores), then flags given on the command line. Every value is
-checked before anything heavy starts; a bad one is a one-line error (exit 2).
+Precedence, lowest first: the runtime's defaults (RuntimeOptions), the task's defaults (its options
+class, a subclass), the chosen preset (e.g. `--model multiscale`: a subclass of that), a `--config FILE`
+(YAML or JSON with the same keys, dashes or underscores), then flags given on the command line. The
+flags, their --help (each with its default) and the checks all come from those dataclasses
+(common.runtime.options). Every value is checked before anything heavy starts; a bad one is a one-line
+error (exit 2).
 """
 
 from __future__ import annotations
@@ -11,39 +13,20 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from common.report import one_line_errors
+from common.runtime.options import (ConfigError, Options, add_arguments, defaults, flag_name, option, option_fields,
+                                    parse_bool)
 
-RUNTIME_DEFAULTS = {
-    "data": "demo",
-    "epochs": 1,
-    "steps_per_epoch": None,  # None: the task derives it from the data (one pass)
-    "batch_size": 1,
-    "image_size": 256,
-    "out": None,  # None: runs/<task>
-    "resume": "auto",
-    "checkpoint_every": 1000,
-    "sample_every": 500,
-    "log_every": 1,
-    "keep_checkpoints": 3,
-    "max_duration": None,
-    "seed": 0,
-    "deterministic": False,
-    "wandb": "auto",
-    "wandb_project": None,
-    "wandb_run_id": None,
-    "mixed_precision": False,
-    "jit_compile": "auto",
-    "strategy": "auto",
-}
+__all__ = ["ConfigError", "RuntimeOptions", "RunConfig", "build_parser", "load_config_file", "parse_bool",
+           "parse_duration", "resolve_config", "run_config", "save_config"]
 
 STRATEGIES = ("auto", "default", "mirrored", "multi-worker", "tpu")
-
-
-class ConfigError(ValueError):
-    """A setting that cannot work (reported as one line, before training starts)."""
-
+WANDB_MODES = ("auto", "online", "offline", "disabled")
+JIT_MODES = ("auto", "on", "off")
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
@@ -59,59 +42,104 @@ def parse_duration(text) -> float:
     return d * 86400 + h * 3600 + mi * 60 + s
 
 
-def parse_bool(text) -> bool:
-    """true/false, yes/no, on/off, 1/0 (any case) -> bool; anything else (a typo) is an error."""
-    if isinstance(text, bool):
-        return text
-    value = str(text).strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+RUN, CHECKPOINTS, MONITORING, PERFORMANCE = "run", "checkpoints and resuming", "monitoring", "performance"
 
 
-def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags every task's train module shares (defaults are resolved later)."""
-    S = argparse.SUPPRESS
-    g = parser.add_argument_group("run")
-    g.add_argument("--config", default=S, metavar="FILE",
-                   help="YAML or JSON file with any of these options (flags given here win)")
-    g.add_argument("--data", default=S,
-                   help="training data: a folder, 'demo' (built-in small dataset) or 'kaggle:<owner>/<dataset>'")
-    g.add_argument("--epochs", type=int, default=S, help="number of epochs (Keras semantics)")
-    g.add_argument("--steps-per-epoch", type=int, default=S,
-                   help="batches per epoch; default: one pass over the larger domain/folder")
-    g.add_argument("--batch-size", type=int, default=S, help="global batch size (split across devices)")
-    g.add_argument("--image-size", type=int, default=S, help="training resolution in pixels (square)")
-    g.add_argument("--out", default=S, metavar="DIR",
-                   help="run folder: checkpoints, samples, logs (default runs/<task>)")
-    g = parser.add_argument_group("checkpoints and resuming")
-    g.add_argument("--resume", default=S, metavar="auto|never|PATH",
-                   help="auto: continue from the newest checkpoint in --out (or the W&B run's "
-                        "latest checkpoint artifact); never: start fresh; PATH: that checkpoint")
-    g.add_argument("--checkpoint-every", type=int, default=S, metavar="N", help="save every N steps")
-    g.add_argument("--keep-checkpoints", type=int, default=S, metavar="K", help="keep the newest K checkpoints")
-    g.add_argument("--max-duration", default=S, metavar="TIME",
-                   help="stop cleanly (checkpoint, exit 0) after this long, e.g. 11h30m for Kaggle's 12 h limit")
-    g.add_argument("--seed", type=int, default=S, help="seed for initialisation, data order and augmentation")
-    g.add_argument("--deterministic", type=parse_bool, default=S, metavar="BOOL",
-                   help="enable TensorFlow op determinism (bit-exact reruns and resumes; slower)")
-    g = parser.add_argument_group("monitoring")
-    g.add_argument("--sample-every", type=int, default=S, metavar="N", help="write a sample image grid every N steps")
-    g.add_argument("--log-every", type=int, default=S, metavar="N", help="log losses every N steps")
-    g.add_argument("--wandb", default=S, choices=["auto", "online", "offline", "disabled"],
-                   help="auto: online when W&B credentials exist, otherwise offline (sync later)")
-    g.add_argument("--wandb-project", default=S, help="W&B project name")
-    g.add_argument("--wandb-run-id", default=S, metavar="ID",
-                   help="continue this W&B run (with --resume auto, its latest checkpoint is downloaded)")
-    g = parser.add_argument_group("performance")
-    g.add_argument("--mixed-precision", type=parse_bool, default=S, metavar="BOOL",
-                   help="mixed precision: float16 compute with loss scaling on a GPU, bfloat16 on a CPU/TPU")
-    g.add_argument("--jit-compile", default=S, choices=["auto", "on", "off"], help="XLA compilation of the step")
-    g.add_argument("--strategy", default=S, choices=list(STRATEGIES),
-                   help="auto: TPU if present, all GPUs if more than one, else one device; multi-worker: "
-                        "several machines, the cluster from TF_CONFIG (--out must be a folder they share)")
+@dataclass(frozen=True)
+class RuntimeOptions(Options):
+    """The options every task's train module shares."""
+
+    data: str = option("demo", "training data: a folder, 'demo' (built-in small dataset) or "
+                               "'kaggle:<owner>/<dataset>'", group=RUN)
+    epochs: int = option(1, "number of epochs (Keras semantics)", group=RUN)
+    steps_per_epoch: int | None = option(None, "batches per epoch", group=RUN,
+                                         none="one pass over the larger domain/folder")
+    batch_size: int = option(1, "global batch size (split across devices)", group=RUN)
+    image_size: int = option(256, "training resolution in pixels (square)", group=RUN)
+    out: str | None = option(None, "run folder: checkpoints, samples, logs", metavar="DIR", group=RUN,
+                             none="runs/<task>")
+    resume: str = option("auto", "auto: continue from the newest checkpoint in --out (or the W&B run's latest "
+                                 "checkpoint artifact); never: start fresh; PATH: that checkpoint",
+                         metavar="auto|never|PATH", group=CHECKPOINTS)
+    checkpoint_every: int = option(1000, "save every N steps", metavar="N", group=CHECKPOINTS)
+    keep_checkpoints: int = option(3, "keep the newest K checkpoints", metavar="K", group=CHECKPOINTS)
+    max_duration: str | float | None = option(None, "stop cleanly (checkpoint, exit 0) after this long, e.g. 11h30m "
+                                                    "for Kaggle's 12 h limit", metavar="TIME", group=CHECKPOINTS,
+                                              none="no limit")
+    seed: int = option(0, "seed for initialisation, data order and augmentation", group=CHECKPOINTS)
+    deterministic: bool = option(False, "enable TensorFlow op determinism (bit-exact reruns and resumes; slower)",
+                                 group=CHECKPOINTS)
+    sample_every: int = option(500, "write a sample image grid every N steps", metavar="N", group=MONITORING)
+    log_every: int = option(1, "log losses every N steps", metavar="N", group=MONITORING)
+    wandb: str = option("auto", "auto: online when W&B credentials exist, otherwise offline (sync later)",
+                        choices=WANDB_MODES, group=MONITORING)
+    wandb_project: str | None = option(None, "W&B project name", group=MONITORING, none="the task's")
+    wandb_run_id: str | None = option(None, "continue this W&B run (with --resume auto, its latest checkpoint is "
+                                            "downloaded)", metavar="ID", group=MONITORING)
+    mixed_precision: bool = option(False, "mixed precision: float16 compute with loss scaling on a GPU, bfloat16 on "
+                                          "a CPU/TPU", group=PERFORMANCE)
+    jit_compile: str | bool = option("auto", "XLA compilation of the step", choices=JIT_MODES, group=PERFORMANCE)
+    strategy: str = option("auto", "auto: TPU if present, all GPUs if more than one, else one device; "
+                                   "multi-worker: several machines, the cluster from TF_CONFIG (--out must be a "
+                                   "folder they share)", choices=STRATEGIES, group=PERFORMANCE)
+
+    POSITIVE = ("epochs", "batch_size", "image_size", "checkpoint_every", "sample_every", "keep_checkpoints",
+                "log_every")
+
+    def validate_types(self) -> None:
+        for key in self.POSITIVE + ("steps_per_epoch",):
+            value = getattr(self, key)
+            if (value is not None or key != "steps_per_epoch") and value < 1:
+                raise ConfigError(f"{flag_name(key)} must be a positive whole number, got {value!r}")
+
+    def derived(self) -> "RuntimeOptions":
+        jit = self.jit_compile
+        if jit in (True, False):
+            jit = "on" if jit else "off"
+        duration = self.max_duration
+        if duration is not None:
+            try:
+                duration = parse_duration(duration)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+        return super().derived().replace(jit_compile=jit, max_duration=duration)
+
+    def validate(self) -> None:
+        super().validate()  # the choices of wandb, jit_compile and strategy among them
+        if self.max_duration is not None and self.max_duration <= 0:
+            raise ConfigError("--max-duration must be positive")
+        if self.resume not in ("auto", "never") and not Path(self.resume).exists():
+            raise ConfigError(f"--resume: checkpoint not found: {self.resume}")
+        if self.strategy == "multi-worker":
+            from common.runtime.distribute import read_tf_config
+
+            read_tf_config()  # a missing or malformed TF_CONFIG is a one-line error before anything starts
+
+
+class RunConfig(Mapping):
+    """A read-only view of a run's config once it is saved (config.json, every checkpoint): what a task
+    reads from then on. Writing to it raises TypeError; a task that needs to change its course keeps
+    that in its own state, so the saved config stays what the run was trained with."""
+
+    def __init__(self, config: Mapping):
+        self._data = dict(config)
+
+    def __getitem__(self, key):
+        return self._data[key]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+    def __setitem__(self, key, value):
+        raise TypeError(f"the run config is saved and read-only: cannot set {key!r} (keep it in the task's state)")
+
+    __delitem__ = __setitem__
+
+    def __repr__(self):
+        return f"RunConfig({self._data!r})"
 
 
 def load_config_file(path) -> dict:
@@ -141,74 +169,71 @@ def load_config_file(path) -> dict:
     return {str(k).replace("-", "_"): v for k, v in data.items()}
 
 
-def resolve_config(parser, argv=None, *, task: str, task_defaults=None, presets=None,
-                   preset_key="model", validators=()):
-    """Parse argv and merge defaults < preset < config file < flags; errors exit via parser.error.
+def build_parser(options_cls, presets=None, *, prog=None, description=None, preset_key="model"):
+    """The argparse parser of an options class: --config FILE, then one flag per option of its presets
+    ({name: preset class}, the choices of --model; see common.runtime.options.add_arguments)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE",
+                        help="YAML or JSON file with any of these options (flags given here win)")
+    add_arguments(parser, presets or {"": options_cls}, preset_key=preset_key, runtime_cls=RuntimeOptions,
+                  default_preset=defaults(options_cls)[preset_key] if presets else None)
+    return parser
 
-    presets: {preset name: {option: value}}; the preset is chosen by `preset_key`
-    (from flags, the config file or task_defaults).
-    validators: callables taking the merged dict and raising ValueError with a message.
+
+def check_preset_options(name, explicit, presets, preset_key="model") -> None:
+    """ConfigError when an option given (explicit) is one that preset `name` does not have."""
+    for key in explicit:
+        if key not in defaults(presets[name]):
+            readers = [other for other, cls in presets.items() if key in defaults(cls)]
+            raise ConfigError(f"{flag_name(key)} applies to {flag_name(preset_key)} {' or '.join(readers)} only, "
+                              f"not {name}")
+
+
+def resolve_config(options_cls, argv=None, *, task: str, presets=None, preset_key="model", prog=None,
+                   description=None) -> dict:
+    """Parse argv and merge defaults < preset < config file < flags into the run config (a JSON dict: the
+    options' fields, plus "task" and "explicit_keys": what this command line or its --config file set,
+    which a resumed run takes over the checkpoint's). Errors exit via parser.error (one line, exit 2).
+
+    options_cls: the task's options (a RuntimeOptions subclass); presets: {name: subclass of it},
+    chosen by `preset_key` (from the flags, the config file or options_cls's default).
     """
+    parser = build_parser(options_cls, presets, prog=prog, description=description, preset_key=preset_key)
     one_line_errors(parser)
     given = vars(parser.parse_args(argv))
     try:
         from_file = load_config_file(given.pop("config")) if "config" in given else {}
     except (ValueError, OSError) as exc:
         parser.error(str(exc))
-    known = set(RUNTIME_DEFAULTS) | set(task_defaults or {}) | {a.dest for a in parser._actions}
+    known = set(option_fields(presets or {"": options_cls}))
     unknown = sorted(set(from_file) - known)
     if unknown:
         parser.error(f"unknown option(s) in config file: {', '.join(unknown)}")
-    merged = dict(RUNTIME_DEFAULTS)
-    merged.update(task_defaults or {})
+    values = {**from_file, **given}
+    explicit = sorted(values)
+    chosen = options_cls
     if presets:
-        name = given.get(preset_key, from_file.get(preset_key, merged.get(preset_key)))
+        name = values.get(preset_key, defaults(options_cls)[preset_key])
         if name not in presets:
-            parser.error(f"unknown --{preset_key.replace('_', '-')} {name!r}; choose from {', '.join(presets)}")
-        merged.update(presets[name])
-    merged.update(from_file)
-    merged.update(given)
-    merged["task"] = task
-    # what this command line (or its --config file) set: a resumed run keeps the checkpoint's other values
-    merged["explicit_keys"] = sorted((set(given) | set(from_file)) - {"config"})
-    if merged.get("out") is None:
-        merged["out"] = str(Path("runs") / task)
+            parser.error(f"unknown {flag_name(preset_key)} {name!r}; choose from {', '.join(presets)}")
+        chosen = presets[name]
+    if values.get("out") is None:
+        values["out"] = str(Path("runs") / task)
     try:
-        _validate_runtime(merged)
-        for check in validators:
-            check(merged)
+        if presets:
+            check_preset_options(name, explicit, presets, preset_key)
+        return run_config(chosen, task, explicit=explicit, **values)
     except ValueError as exc:
         parser.error(str(exc))
-    return merged
 
 
-def _validate_runtime(c: dict) -> None:
-    for key in ("epochs", "batch_size", "image_size", "checkpoint_every", "sample_every",
-                "keep_checkpoints", "log_every"):
-        if not isinstance(c[key], int) or c[key] < 1:
-            raise ValueError(f"--{key.replace('_', '-')} must be a positive whole number, got {c[key]!r}")
-    if c["steps_per_epoch"] is not None and (not isinstance(c["steps_per_epoch"], int) or c["steps_per_epoch"] < 1):
-        raise ValueError(f"--steps-per-epoch must be a positive whole number, got {c['steps_per_epoch']!r}")
-    if c["max_duration"] is not None:
-        c["max_duration"] = parse_duration(c["max_duration"])
-        if c["max_duration"] <= 0:
-            raise ValueError("--max-duration must be positive")
-    if c["resume"] not in ("auto", "never") and not Path(c["resume"]).exists():
-        raise ValueError(f"--resume: checkpoint not found: {c['resume']}")
-    if c["wandb"] not in ("auto", "online", "offline", "disabled"):
-        raise ValueError(f"--wandb must be auto, online, offline or disabled, got {c['wandb']!r}")
-    if c["jit_compile"] in (True, False):
-        c["jit_compile"] = "on" if c["jit_compile"] else "off"
-    if c["jit_compile"] not in ("auto", "on", "off"):
-        raise ValueError(f"--jit-compile must be auto, on or off, got {c['jit_compile']!r}")
-    if c["strategy"] not in STRATEGIES:
-        raise ValueError(f"--strategy must be {', '.join(STRATEGIES[:-1])} or {STRATEGIES[-1]}, got {c['strategy']!r}")
-    if c["strategy"] == "multi-worker":
-        from common.runtime.distribute import read_tf_config
-
-        read_tf_config()  # a missing or malformed TF_CONFIG is a one-line error before anything starts
-    for key in ("mixed_precision", "deterministic"):
-        c[key] = parse_bool(c[key])
+def run_config(options_cls, task: str, *, explicit=None, **values) -> dict:
+    """The run config of options_cls (a preset) with `values` set: resolved and checked (ConfigError), as
+    the train CLI makes it - e.g. for a notebook or a benchmark: run_config(StyleGAN2Options, "watches",
+    image_size=64). explicit: the keys the user gave (default: those of `values`)."""
+    options = options_cls(**values).resolved()
+    return {**options.asdict(), "task": task, "explicit_keys": sorted(values if explicit is None else explicit)}
 
 
 def save_config(config: dict, path) -> None:

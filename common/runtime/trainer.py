@@ -29,6 +29,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,7 @@ import tensorflow as tf
 from common.runtime import checkpoint as ckpt
 from common.runtime.callbacks import (CheckpointWriter, ProgressLine, RunController, RunState, SampleWriter,
                                       ScalarLogger, truncate_log)
-from common.runtime.config import ConfigError, save_config
+from common.runtime.config import ConfigError, RunConfig, save_config
 from common.runtime.distribute import WorkerSync, is_chief, make_strategy, mixed_precision_policy, worker_label
 from common.replicas import for_replicas
 from common.runtime.plots import plot_losses
@@ -53,13 +54,21 @@ class TrainingTask:
     wandb_project = "ganworks"
 
     def prepare(self, config: dict) -> None:
-        """Resolve data, fill derived config values (e.g. steps_per_epoch); raise DataError early."""
+        """Resolve data, fill derived config values (e.g. steps_per_epoch); raise DataError early.
+        The last time a task may write to the config: it is saved after this (and check_devices)."""
 
-    def build_model(self, config: dict):
+    def start(self, config: Mapping) -> None:
+        """The run config as it is saved (config.json, every checkpoint): a read-only RunConfig, which a
+        write to raises TypeError. Called once it is final (after check_devices' changes), before the
+        model is built; sample_grid and step_metrics read it as self.config. What a task changes
+        during the run is its own state."""
+        self.config = config
+
+    def build_model(self, config: Mapping):
         """Build and compile the GAN (called inside the strategy scope)."""
         raise NotImplementedError
 
-    def dataset(self, config: dict, start_step: int) -> tf.data.Dataset:
+    def dataset(self, config: Mapping, start_step: int) -> tf.data.Dataset:
         """An infinite dataset of global batches whose element k is the batch of global step k+start_step."""
         raise NotImplementedError
 
@@ -67,7 +76,7 @@ class TrainingTask:
         """uint8 [H, W, 3] image of samples from fixed inputs, or None."""
         return None
 
-    def wandb_config(self, config: dict) -> dict:
+    def wandb_config(self, config: Mapping) -> dict:
         return dict(config)
 
     def step_metrics(self, model, step: int) -> dict:
@@ -77,10 +86,13 @@ class TrainingTask:
     # config keys that fix the networks' shapes: a resumed run cannot change them
     fixed_on_resume: tuple = ()
 
-    def check_devices(self, config: dict, replicas: int) -> None:
-        """Raise ConfigError if a setting cannot run on `replicas` devices (strategy resolved)."""
+    def check_devices(self, config: Mapping, replicas: int) -> dict:
+        """The settings that must change to run on `replicas` devices (strategy resolved), as
+        {key: (new value, why)}: the trainer applies them, with a note, before the config is saved.
+        Raise ConfigError if a setting cannot run on them."""
+        return {}
 
-    def on_finish(self, model, config: dict, step: int | None = None) -> None:
+    def on_finish(self, model, config: Mapping, step: int | None = None) -> None:
         """Called when training ends without failing - finished, or stopped cleanly by a signal
         or --max-duration - at global step `step`, e.g. to export the generators as they are now."""
 
@@ -94,6 +106,35 @@ class RunResult:
     checkpoint: Path | None
     exit_code: int
     model: object = None
+
+
+@dataclass
+class Run:
+    """One training session, as `train` hands it to `_fit`: the task, its resolved config (a dict, until
+    _fit saves it) and where and how the run goes on."""
+
+    task: TrainingTask
+    config: dict
+    out: Path
+    manager: ckpt.CheckpointManager
+    resume_from: Path | None = None  # the checkpoint it continues from (None: step 0)
+    step: int = 0  # the global step it starts at
+    tracker: object = None  # tracking.Tracker
+    store: object = None  # where checkpoints are uploaded (an ArtifactStore), or None
+    run_id: str | None = None  # the W&B run id
+    project: str | None = None  # the W&B project
+    extra_callbacks: tuple = ()
+    command: str | None = None  # the command line that started it (printed as the resume command)
+    strategy: object = None  # a tf.distribute strategy made already (multi-worker), else made by _fit
+    worker: "_Worker" = None
+
+
+def device_changes(task: TrainingTask, config: dict, replicas: int, say=print) -> dict:
+    """config with the changes the task needs on `replicas` devices, each said in a note (a new dict)."""
+    changes = task.check_devices(config, replicas)
+    for key, (value, why) in changes.items():
+        say(f"note: {why}: training with --{key.replace('_', '-')} {value}")
+    return {**config, **{key: value for key, (value, _) in changes.items()}}
 
 
 def _configure_determinism(config):
@@ -435,22 +476,26 @@ def train(task: TrainingTask, config: dict, *, artifact_store=None, extra_callba
         if worker.several:
             config, meta, resume_from = _agree_on_start(task, given, config, meta, resume_from, manager, worker)
             step = int(meta.get("step", 0))
-        return _fit(task, config, out, manager, resume_from, step, tracker, store, run_id, project,
-                    extra_callbacks, command, strategy, worker)
+        return _fit(Run(task, config, out, manager, resume_from=resume_from, step=step, tracker=tracker,
+                        store=store, run_id=run_id, project=project, extra_callbacks=tuple(extra_callbacks),
+                        command=command, strategy=strategy, worker=worker))
     except BaseException:
         tracker.finish(exit_code=1)
         raise
 
 
-def _fit(task, config, out, manager, resume_from, step, tracker, store, run_id, project, extra_callbacks,
-         command, strategy=None, worker=None) -> RunResult:
-    worker = worker or _Worker()
-    with _precision_policy(config["mixed_precision"]):
-        strategy = strategy or make_strategy(config["strategy"])
+def _fit(run: Run) -> RunResult:
+    task, out, manager, resume_from, step = run.task, run.out, run.manager, run.resume_from, run.step
+    tracker, store, run_id = run.tracker, run.store, run.run_id
+    worker = run.worker or _Worker()
+    with _precision_policy(run.config["mixed_precision"]):
+        strategy = run.strategy or make_strategy(run.config["strategy"])
         replicas = strategy.num_replicas_in_sync
-        if config["batch_size"] % replicas:
-            raise ConfigError(f"--batch-size {config['batch_size']} is not divisible by the {replicas} devices")
-        task.check_devices(config, replicas)
+        if run.config["batch_size"] % replicas:
+            raise ConfigError(f"--batch-size {run.config['batch_size']} is not divisible by the {replicas} devices")
+        # the config is final from here: saved as it is, and read-only for the task
+        config = RunConfig(device_changes(task, run.config, replicas, say=worker.say))
+        task.start(config)
         with strategy.scope():
             model = task.build_model(config)
             model.build_optimizers()
@@ -459,8 +504,8 @@ def _fit(task, config, out, manager, resume_from, step, tracker, store, run_id, 
         spe = int(config["steps_per_epoch"])
         total = int(config["epochs"]) * spe
         if worker.chief:
-            save_config(config, out / "config.json")
-            _announce(tracker, run_id, project, command, out)
+            save_config(dict(config), out / "config.json")
+            _announce(tracker, run_id, run.project, run.command, out)
         elif worker.label:
             worker.say(f"training with the chief ({strategy.num_replicas_in_sync} replicas in all); the chief "
                        f"writes checkpoints, logs and samples to {out}")
@@ -475,7 +520,7 @@ def _fit(task, config, out, manager, resume_from, step, tracker, store, run_id, 
                 ckpt.variable_values(model)
                 return
             path = manager.save(model, at_step, {
-                "epoch": at_step // spe, "seed": config["seed"], "config": config,
+                "epoch": at_step // spe, "seed": config["seed"], "config": dict(config),
                 "wandb_run_id": run_id, "task": task.name,
             })
             if store is not None:
@@ -494,7 +539,7 @@ def _fit(task, config, out, manager, resume_from, step, tracker, store, run_id, 
             CheckpointWriter(state, checkpoint_every=config["checkpoint_every"], save_checkpoint=save_checkpoint,
                              before_save=logger.sync if logger is not None else None),
             *([ProgressLine(state)] if worker.chief else []),
-            *extra_callbacks,
+            *run.extra_callbacks,
         ]
         with _signal_handlers(state, resume_from, before_exit=lambda code: tracker.finish(exit_code=code)):
             _fit_epochs(model, task, config, state, spe, callbacks)
@@ -623,3 +668,26 @@ def run_cli(task: TrainingTask, config: dict, argv=None) -> int:
               "newest checkpoint", file=sys.stderr, flush=True)
         return 1
     return result.exit_code
+
+
+class TrainCommand:
+    """`python -m <task>.train`: the task's options and presets as flags, then run_cli.
+
+        command = TrainCommand(Night2DayTask, Night2DayOptions, PRESETS, __doc__)
+        config = command.parse_config(["--model", "resnet"])     # the resolved run config (a dict)
+        command.main(["--epochs", "3"])                          # parse and train; the exit code
+    """
+
+    def __init__(self, task_cls, options, presets=None, doc=None):
+        self.task_cls, self.options, self.presets, self.doc = task_cls, options, presets, doc
+
+    def parse_config(self, argv=None) -> dict:
+        from common.runtime.config import resolve_config
+
+        name = self.task_cls.name
+        return resolve_config(self.options, argv, task=name, presets=self.presets, prog=f"python -m {name}.train",
+                              description=self.doc)
+
+    def main(self, argv=None) -> int:
+        argv = sys.argv[1:] if argv is None else list(argv)
+        return run_cli(self.task_cls(), self.parse_config(argv), argv)

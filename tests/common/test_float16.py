@@ -9,7 +9,6 @@ the model's global step advances once every step, skipped or not."""
 import contextlib
 import math
 from collections import Counter
-from unittest import mock
 
 import keras
 import numpy as np
@@ -30,7 +29,7 @@ OVERFLOW_SCALE = 2.0 ** 60  # beyond float16's 65504 as soon as the backward pas
 # steps (20 steps, G's scale 2**15 -> 2**10), here a few.
 STEPS = {"night2day-resnet": 4, "night2day-multiscale": 14, "inpainting-improved": 4,
          "inpainting-context-encoder": 4, "watches-dcgan": 4, "watches-stylegan2": 8}
-SG2_INTERVALS = {"G_REG_INTERVAL": 1, "D_REG_INTERVAL": 2}
+SG2_INTERVALS = ("--g-reg-interval", "1", "--d-reg-interval", "2")
 
 
 @contextlib.contextmanager
@@ -79,7 +78,6 @@ def inpainting(model):
 
 
 def watches(model):
-    from watches import build
     from watches.build import build_gan
     from watches.train import parse_config
 
@@ -87,10 +85,9 @@ def watches(model):
         args = ["--image-size", "32", "--filters", "4", "--latent-dim", "8"]
     else:
         args = ["--model", "stylegan2", "--image-size", "16", "--batch-size", "4", "--latent-dim", "16", "--w-dim", "16",
-                "--channel-base", "128", "--channel-max", "16"]
+                "--channel-base", "128", "--channel-max", "16", *SG2_INTERVALS]
     config = parse_config(args + ["--wandb", "disabled", "--mixed-precision", "true"])
-    with mock.patch.multiple(build, **SG2_INTERVALS):
-        gan = build_gan(config)
+    gan = build_gan(config)
     size = config["image_size"]
     return gan, np.random.default_rng(0).uniform(-1, 1, (4, size, size, 3)).astype("float32")
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -18,7 +19,8 @@ import tensorflow as tf
 
 from common.gan import GANModel
 from common.runtime import checkpoint as ckpt
-from common.runtime.config import ConfigError, add_runtime_arguments, parse_duration, resolve_config
+from common.runtime.config import ConfigError, RuntimeOptions, parse_duration, resolve_config
+from common.runtime.options import option
 from common.runtime.tracking import LocalArtifactStore
 from common.runtime.trainer import train
 from tests.common.toy_gan import ToyTask, parse
@@ -39,45 +41,92 @@ def read_log(out):
 
 
 # --------------------------------------------------------------------------- config
-def make_parser():
-    p = argparse.ArgumentParser(prog="train")
-    add_runtime_arguments(p)
-    p.add_argument("--model", default=argparse.SUPPRESS)
-    p.add_argument("--lr", type=float, default=argparse.SUPPRESS)
-    return p
+@dataclass(frozen=True)
+class TinyOptions(RuntimeOptions):
+    model: str = option("small", "which preset")
+    lr: float = option(0.0, "learning rate")
 
 
-PRESETS = {"small": {"lr": 0.1, "batch_size": 4}, "big": {"lr": 0.2, "batch_size": 8, "epochs": 7}}
+@dataclass(frozen=True)
+class Small(TinyOptions):
+    model: str = "small"
+    lr: float = 0.1
+    batch_size: int = 4
+
+
+@dataclass(frozen=True)
+class Big(TinyOptions):
+    model: str = "big"
+    lr: float = 0.2
+    batch_size: int = 8
+    epochs: int = 7
+
+
+PRESETS = {"small": Small, "big": Big}
+
+
+def resolve(argv):
+    return resolve_config(TinyOptions, argv, task="t", presets=PRESETS)
 
 
 def test_config_precedence_is_defaults_preset_file_flags(tmp_path):
     cfg_file = tmp_path / "c.yaml"
     cfg_file.write_text("model: big\nbatch-size: 16\nlr: 0.3\n")
-    c = resolve_config(make_parser(), ["--config", str(cfg_file), "--lr", "0.5"], task="t",
-                       task_defaults={"model": "small", "lr": 0.0}, presets=PRESETS)
+    c = resolve(["--config", str(cfg_file), "--lr", "0.5"])
     assert c["model"] == "big"  # from the file
     assert c["epochs"] == 7  # from the big preset
     assert c["batch_size"] == 16  # file beats preset
     assert c["lr"] == 0.5  # flag beats file
     assert c["out"] == os.path.join("runs", "t")
-    c = resolve_config(make_parser(), [], task="t", task_defaults={"model": "small"}, presets=PRESETS)
-    assert (c["batch_size"], c["lr"], c["epochs"]) == (4, 0.1, 1)
+    assert c["explicit_keys"] == ["batch_size", "lr", "model"]  # what the user gave (a resume keeps the rest)
+    c = resolve([])
+    assert (c["batch_size"], c["lr"], c["epochs"]) == (4, 0.1, 1)  # the default preset over the runtime's
+    assert c["explicit_keys"] == []
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--epochs", "-3"], "--epochs must be a positive"),
     (["--steps-per-epoch", "0"], "--steps-per-epoch must be a positive"),
-    (["--model", "huge"], "unknown --model 'huge'"),
+    (["--model", "huge"], "invalid choice: 'huge'"),
     (["--resume", "/no/such/ckpt"], "checkpoint not found"),
     (["--max-duration", "soon"], "not a duration"),
     (["--config", "/no/such.yaml"], "config file not found"),
 ])
 def test_bad_values_are_one_line_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
-        resolve_config(make_parser(), argv, task="t", task_defaults={"model": "small"}, presets=PRESETS)
+        resolve(argv)
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert message in err[-1]
+
+
+def test_config_file_values_take_the_options_types(tmp_path):
+    (tmp_path / "c.yaml").write_text("lr: 2e-4\ndeterministic: 'yes'\njit-compile: true\nmax-duration: 1h30m\n")
+    c = resolve(["--config", str(tmp_path / "c.yaml")])
+    assert (c["lr"], c["deterministic"], c["jit_compile"], c["max_duration"]) == (2e-4, True, "on", 5400.0)
+
+
+def test_help_shows_every_flag_with_its_default_per_preset(capsys):
+    with pytest.raises(SystemExit):
+        resolve(["--help"])
+    text = " ".join(capsys.readouterr().out.split()).split(" options: ", 1)[1]  # after the usage lines
+    assert "--lr LR learning rate (small 0.1, big 0.2)" in text
+    assert "--model {small,big} which preset (default small)" in text
+    for flag, shown in (("--epochs EPOCHS", "(small 1, big 7)"), ("--batch-size BATCH_SIZE", "(small 4, big 8)"),
+                        ("--checkpoint-every N", "(default 1000)"), ("--sample-every N", "(default 500)"),
+                        ("--deterministic BOOL", "(default false)"),
+                        ("--steps-per-epoch STEPS_PER_EPOCH", "(default one pass over")):
+        assert flag in text
+        assert shown in text.split(flag, 1)[1].split(" --", 1)[0], flag
+
+
+def test_options_are_frozen_and_resolving_returns_a_new_instance():
+    small = Small(max_duration="90m", jit_compile=False)
+    resolved = small.resolved()
+    assert (resolved.max_duration, resolved.jit_compile) == (5400.0, "off")
+    assert (small.max_duration, small.jit_compile) == ("90m", False)  # not mutated
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        small.lr = 1.0
 
 
 def test_parse_duration():
@@ -547,11 +596,38 @@ def test_history_pool_is_refused_or_dropped_when_the_strategy_has_several_device
     with pytest.raises(ConfigError, match="--history-pool.*2 devices"):
         Night2DayTask().check_devices({"history_pool": 50, "explicit_keys": ["history_pool"]}, replicas=2)
     config = {"history_pool": 50, "explicit_keys": []}
-    Night2DayTask().check_devices(config, replicas=1)
-    assert config["history_pool"] == 50
+    assert Night2DayTask().check_devices(config, replicas=1) == {}
     # the ResNet preset's pool, not asked for: dropped (with a note) rather than refusing to train
-    Night2DayTask().check_devices(config, replicas=2)
-    assert config["history_pool"] == 0
+    (value, why), = Night2DayTask().check_devices(config, replicas=2).values()
+    assert value == 0 and "2 devices" in why
+    assert config["history_pool"] == 50  # the change is returned, for the trainer to apply before saving
+
+
+def test_the_trainer_applies_device_changes_before_the_config_is_saved(capsys):
+    from common.runtime.trainer import device_changes
+    from night2day.train import Night2DayTask
+
+    config = {"history_pool": 50, "explicit_keys": []}
+    assert device_changes(Night2DayTask(), config, 2) == {"history_pool": 0, "explicit_keys": []}
+    assert "training with --history-pool 0" in capsys.readouterr().out
+    assert config["history_pool"] == 50
+
+
+class WritesConfigTask(ToyTask):
+    """A task that changes the run config after it was saved (as watches once turned --metrics-every off)."""
+
+    def step_metrics(self, model, step):
+        self.config["lr"] = 0.5
+        return {}
+
+
+def test_the_saved_config_is_what_was_resolved_and_a_task_cannot_write_to_it_after(tmp_path):
+    config = toy_config(tmp_path, "--epochs", "1")
+    result = train(ToyTask(), dict(config))
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert result.exit_code == 0 and saved == {**config, "steps_per_epoch": 4}
+    with pytest.raises(TypeError, match="read-only: cannot set 'lr'"):
+        train(WritesConfigTask(), toy_config(tmp_path / "w", "--epochs", "1"))
 
 
 def test_a_half_deleted_old_checkpoint_is_removed_by_the_next_save(tmp_path):

@@ -5,7 +5,6 @@ python -m tests.common.toy_gan --out DIR --epochs 3 --steps-per-epoch 4 ...
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -18,7 +17,10 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from common.gan import GANModel  # noqa: E402
-from common.runtime.config import add_runtime_arguments, resolve_config  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+from common.runtime.config import RuntimeOptions, resolve_config  # noqa: E402
+from common.runtime.options import option  # noqa: E402
 from common.runtime.trainer import TrainingTask, run_cli  # noqa: E402
 
 SIZE = 8
@@ -140,19 +142,24 @@ class ToyTask(TrainingTask):
         return image_grid([[((im + 1) * 127.5).clip(0, 255).astype(np.uint8) for im in imgs]])
 
 
-def parse(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tests.common.toy_gan")
-    add_runtime_arguments(parser)
-    parser.add_argument("--lr", type=float, default=argparse.SUPPRESS)
-    parser.add_argument("--nan-at-step", type=int, default=argparse.SUPPRESS)
+@dataclass(frozen=True)
+class ToyOptions(RuntimeOptions):
+    data: str = "toy"
+    batch_size: int = 2
+    image_size: int = SIZE
+    wandb: str = "disabled"
+    checkpoint_every: int = 2
+    sample_every: int = 4
+    lr: float = option(1e-3, "learning rate of both networks")
+    nan_at_step: int | None = option(None, "the generator's loss is NaN from this step on")
     # test hook: sleep this long between the two files of every checkpoint write, so a kill lands mid-write
-    parser.add_argument("--checkpoint-delay", type=float, default=argparse.SUPPRESS)
+    checkpoint_delay: float = option(0.0, "test hook: seconds between a checkpoint's two files")
     # test hook: the first step of the process blocks in a TF op this long (a slow compilation)
-    parser.add_argument("--first-step-delay", type=float, default=argparse.SUPPRESS)
-    defaults = {"data": "toy", "batch_size": 2, "image_size": SIZE, "wandb": "disabled", "lr": 1e-3,
-                "nan_at_step": None, "checkpoint_delay": 0.0, "first_step_delay": 0.0, "checkpoint_every": 2,
-                "sample_every": 4}
-    return resolve_config(parser, argv, task="toy", task_defaults=defaults)
+    first_step_delay: float = option(0.0, "test hook: seconds the first step blocks")
+
+
+def parse(argv=None):
+    return resolve_config(ToyOptions, argv, task="toy", prog="python -m tests.common.toy_gan")
 
 
 def slow_checkpoint_writes(seconds: float) -> None:

@@ -267,13 +267,11 @@ def test_diffaugment_cuts_out_a_square_of_half_the_side():
 
 
 def test_mixed_precision_computes_the_four_highest_resolutions_in_the_mixed_policy_with_clamping():
-    from common.runtime.config import RUNTIME_DEFAULTS
-    from watches.build import PRESETS, TASK_DEFAULTS, build_gan, validate_config
+    from common.runtime.config import run_config
+    from watches.build import StyleGAN2Options, build_gan
 
-    config = {**RUNTIME_DEFAULTS, **TASK_DEFAULTS, **PRESETS["stylegan2"], "explicit_keys": []}
-    config.update(image_size=64, batch_size=4, latent_dim=8, w_dim=8, channel_base=128, channel_max=8,
-                  mixed_precision=True)
-    validate_config(config)
+    config = run_config(StyleGAN2Options, "watches", image_size=64, batch_size=4, latent_dim=8, w_dim=8,
+                        channel_base=128, channel_max=8, mixed_precision=True)
     model = build_gan(config)
     synthesis, disc = model.networks["synthesis"], model.networks["discriminator"]
     mixed = {l.name.split("_")[0]: l.compute_dtype for l in synthesis.layers if l.name.endswith("conv1")}
