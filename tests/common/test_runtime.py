@@ -335,11 +335,15 @@ def test_restore_refuses_other_networks_and_swapped_optimizers_naming_them(tmp_p
 def test_each_log_line_is_on_disk_before_the_checkpoint_that_covers_it(tmp_path, monkeypatch):
     seen = []
 
-    def record(self, tmp_dir):
-        lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
-        seen.append((json.loads(lines[-1])["step"], int(tmp_dir.name.split(".")[0].split("-")[1])))
+    fsync_file = ckpt._fsync_file
 
-    monkeypatch.setattr(ckpt.CheckpointManager, "_after_variables_written", record)
+    def record(path):  # runs as each checkpoint's variables reach the disk, before its state file
+        fsync_file(path)
+        if path.name == ckpt.VARIABLES_FILE:
+            lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+            seen.append((json.loads(lines[-1])["step"], int(path.parent.name.split(".")[0].split("-")[1])))
+
+    monkeypatch.setattr(ckpt, "_fsync_file", record)
     train(ToyTask(), toy_config(tmp_path, "--epochs", "2", "--checkpoint-every", "1"))
     assert seen == [(step, step) for step in range(1, 9)]
 
