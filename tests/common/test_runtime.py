@@ -558,6 +558,14 @@ def test_history_pool_is_refused_or_dropped_when_the_strategy_has_several_device
     assert config["history_pool"] == 0
 
 
+@pytest.mark.skipif(len(tf.config.list_logical_devices("GPU")) > 1, reason="this machine can mirror")
+def test_mirrored_without_two_gpus_is_a_one_line_config_error():
+    from common.runtime.distribute import make_strategy
+
+    with pytest.raises(ConfigError, match=r"^--strategy mirrored needs two or more GPUs, but [01] (is|are) visible"):
+        make_strategy("mirrored")
+
+
 def test_a_half_deleted_old_checkpoint_is_removed_by_the_next_save(tmp_path):
     model = built_toy(toy_config(tmp_path))
     manager = ckpt.CheckpointManager(tmp_path / "ck", keep=2)

@@ -17,16 +17,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from tests.common.logical_cpus import cpu_mirrored_strategy, split_cpu  # noqa: E402
+
+split_cpu(2)
 
 import keras  # noqa: E402
 
 from common.replicas import for_replicas  # noqa: E402
 from common.runtime.checkpoint import keyed_variables  # noqa: E402
-from common.runtime.distribute import make_strategy  # noqa: E402
 
 # models compared in float64: at test size the multi-scale CycleGAN is so ill-conditioned that float32
 # rounding (sums in another order) moves its first step's Adam moments by 2-15%, which says nothing about
@@ -75,16 +74,6 @@ def _values(model):
             for k, v in keyed_variables(model).items()}
 
 
-_STRATEGY = []
-
-
-def mirrored_strategy():
-    """One MirroredStrategy for the process: a second one would reuse the first one's collective instance keys."""
-    if not _STRATEGY:
-        _STRATEGY.append(make_strategy("mirrored"))
-    return _STRATEGY[0]
-
-
 def group(key):
     """network/<net> | optimizer/<name>:<slot> | the key itself (model state)."""
     parts = key.split("/")
@@ -106,7 +95,7 @@ def compare(name, steps_override=None):
         single = task.build_model(config)
         single.build_optimizers()
         start = keyed_variables(single)
-        strategy = mirrored_strategy()
+        strategy = cpu_mirrored_strategy()
         with strategy.scope():
             mirrored = task.build_model(config)
             mirrored.build_optimizers()
