@@ -146,7 +146,7 @@ class Night2DayTask(TrainingTask):
     def report_paired(self, model, config, limit=PAIRED_REPORT_LIMIT):
         """When testA/ and testB/ hold the same scenes (the demo data does), print how close G(night) gets
         to the true day images, beside the untranslated night images and the colour-transfer baseline."""
-        from common.metrics.evaluate import find_unreadable
+        from common.data import scan_images
         from night2day.evaluation import format_paired, paired_files, paired_results
 
         root = Path(config["data_root"])
@@ -156,9 +156,9 @@ class Night2DayTask(TrainingTask):
             pairs = paired_files(list_images(root / "testA"), list_images(root / "testB"))  # names only: cheap
             if not pairs:
                 return None
-            night = find_unreadable([a for a, _ in pairs], decode=True, stop_after=limit)[0]
+            night = scan_images([a for a, _ in pairs], decode=True, stop_after=limit, report=False)[0]
             partner = dict(pairs)
-            day = find_unreadable([partner[a] for a in night], decode=True)[0]
+            day = scan_images([partner[a] for a in night], decode=True, report=False)[0]
             paired = paired_results(self._any_size(model.generator_g), root, night, day, model=config["model"],
                                     scale=self._scale(config), limit=limit)
         except Exception as exc:  # noqa: BLE001 - a report must not fail a finished run

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from common import report
+from common.data import decode_error, scan_images
 from common.metrics import features as F
 from common.metrics import registry
 
@@ -48,38 +49,6 @@ def comparability_note(extractor: F.FeatureExtractor) -> str:
 
 # --------------------------------------------------------------------------- unreadable files
 
-def _decode_error(path) -> str | None:
-    """Why TensorFlow cannot decode ``path`` (one line), or None if it decodes (common.data's check)."""
-    from common.data import decode_error
-
-    return decode_error(path)
-
-
-def find_unreadable(paths, *, decode: bool = False, stop_after: int | None = None):
-    """Split image paths into (readable, skipped), order kept; skipped = [{"path", "reason"}].
-
-    Every file gets :func:`common.data.check_image_file`'s cheap check (a few bytes read:
-    empty, not an image, truncated, animated WebP). With ``decode=True`` the files that pass
-    are also decoded, which finds what only decoding shows (a bad PNG checksum, corrupt JPEG
-    data). ``stop_after``: stop once that many readable files are found (for "the first N
-    readable images"); the rest are not checked or returned.
-    """
-    from common.data import check_image_file
-
-    readable, skipped = [], []
-    for path in paths:
-        if stop_after is not None and len(readable) >= stop_after:
-            break
-        reason = check_image_file(path)
-        if reason is None and decode:
-            reason = _decode_error(path)
-        if reason is None:
-            readable.append(os.fspath(path))
-        else:
-            skipped.append({"path": os.fspath(path), "reason": reason})
-    return readable, skipped
-
-
 def _skipped_by_features(paths, n_features: int) -> list[dict]:
     """The files among ``paths`` that :func:`common.metrics.features.folder_features` left out,
     given that it returned ``n_features`` rows, with a one-line reason each.
@@ -89,13 +58,13 @@ def _skipped_by_features(paths, n_features: int) -> list[dict]:
     (a JPEG with trailing data fails the check but decodes). Only if the count still does
     not add up (a file passes the check but fails to decode) is every file decoded.
     """
-    _, flagged = find_unreadable(paths)
-    skipped = [item for item in flagged if _decode_error(item["path"]) is not None]
+    _, flagged = scan_images(paths, report=False)
+    skipped = [item for item in flagged if decode_error(item["path"]) is not None]
     if len(paths) - len(skipped) != n_features:
         flagged_reason = {item["path"]: item["reason"] for item in flagged}
         skipped = []
         for path in paths:
-            error = _decode_error(path)
+            error = decode_error(path)
             if error is not None:
                 skipped.append({"path": os.fspath(path), "reason": flagged_reason.get(os.fspath(path), error)})
     return skipped
