@@ -70,8 +70,9 @@ def validate_config(c: dict) -> None:
             raise ConfigError(f"--{key.replace('_', '-')} must be positive")
     if c["metrics_every"] < 0 or c["metrics_fake"] < 2:
         raise ConfigError("--metrics-every must not be negative and --metrics-fake must be at least 2")
-    if c["metrics_extractor"] not in ("inception", "inception-2015", "random"):
-        raise ConfigError(f"--metrics-extractor must be inception, inception-2015 or random, got "
+    if c["metrics_extractor"] not in ("inception", "inception-2015") and \
+            not str(c["metrics_extractor"]).endswith(".keras"):
+        raise ConfigError(f"--metrics-extractor must be inception, inception-2015 or a .keras feature model file, got "
                           f"{c['metrics_extractor']!r}")
     if model == "stylegan2":
         _validate_stylegan2(c)

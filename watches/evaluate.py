@@ -19,6 +19,8 @@ from common.report import one_line_errors  # noqa: E402
 
 
 def main(argv=None) -> int:
+    from common.metrics.evaluate import extractor_arg
+
     p = one_line_errors(argparse.ArgumentParser(prog="python -m watches.evaluate", description=__doc__,
                                                 formatter_class=argparse.RawDescriptionHelpFormatter))
     p.add_argument("--checkpoint", required=True, help="run folder, checkpoint folder or exported .keras generator")
@@ -26,9 +28,9 @@ def main(argv=None) -> int:
     p.add_argument("--num-fake", type=int, default=10000, help="generated images (10000)")
     p.add_argument("--max-real", type=int, default=None, help="use at most N real images (all)")
     p.add_argument("--metrics", default="fid,kid,is,pr", help="comma list of fid, kid, is, pr")
-    p.add_argument("--extractor", default="inception", choices=["inception", "inception-2015", "random"],
+    p.add_argument("--extractor", default="inception", type=extractor_arg, metavar="NAME|FILE.keras",
                    help="features: inception (Keras ImageNet InceptionV3), inception-2015 (the TF-slim graph of "
-                        "published FIDs) or random (the test network: the numbers mean nothing)")
+                        "published FIDs) or a saved Keras feature model (FILE.keras: images -> features)")
     p.add_argument("--inception-weights", default=None,
                    help="local InceptionV3 weights file (else Keras's ImageNet download; env "
                         "GANWORKS_INCEPTION_WEIGHTS)")

@@ -15,6 +15,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from common.metrics.evaluate import extractor_arg  # noqa: E402
 from common.runtime.config import add_runtime_arguments, parse_bool, resolve_config  # noqa: E402
 from common.runtime.trainer import run_cli  # noqa: E402
 from watches.build import PRESETS, TASK_DEFAULTS, validate_config  # noqa: E402
@@ -66,8 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--metrics-every", type=int, default=S, metavar="N",
                    help="log FID and KID of --metrics-fake generated images every N steps (0 = off)")
     g.add_argument("--metrics-fake", type=int, default=S, metavar="N", help="generated images for them (1000)")
-    g.add_argument("--metrics-extractor", default=S, choices=["inception", "inception-2015", "random"],
-                   help="features: inception (ImageNet InceptionV3, default); random is the test network")
+    g.add_argument("--metrics-extractor", default=S, type=extractor_arg, metavar="NAME|FILE.keras",
+                   help="features: inception (ImageNet InceptionV3, default), inception-2015 or a saved Keras "
+                        "feature model (FILE.keras: images -> features)")
     add_runtime_arguments(parser)
     return parser
 

@@ -43,7 +43,9 @@ TASKS = {
                        splits=("train",)),
     "watches": Task("watches", ("--filters", "4", "--latent-dim", "8", *COMMON),
                     consumers=(("watches.generate", ("--seeds", "0-1", "--out", "{tmp}/generated")),
-                               ("watches.evaluate", ("--data", "demo", "--extractor", "random", "--num-fake", "4")))),
+                               # (the feature model is never loaded: the checkpoint is refused first)
+                               ("watches.evaluate", ("--data", "demo", "--extractor", "{tmp}/features.keras",
+                                                     "--num-fake", "4")))),
 }
 
 

@@ -8,7 +8,6 @@ import pytest
 
 from common.data import load_image, resize
 from common.demo_data import demo_dataset
-from common.metrics.features import random_extractor
 from common.runtime import checkpoint as ckpt
 from night2day import train, translate
 from night2day.evaluation import evaluate
@@ -28,7 +27,7 @@ def run_train(out, model, *extra):
 
 
 @pytest.mark.parametrize("model", ["resnet", "multiscale"])
-def test_train_resume_translate_evaluate(model, tmp_path, capsys):
+def test_train_resume_translate_evaluate(model, tmp_path, capsys, feature_extractor):
     out = tmp_path / "run"
     assert run_train(out, model, "--epochs", "2") == 0
     latest = ckpt.CheckpointManager(out / "checkpoints").latest()
@@ -64,7 +63,7 @@ def test_train_resume_translate_evaluate(model, tmp_path, capsys):
     assert result.shape == original.shape  # --size train (the default) gives back the input's size
     assert (translated / f"{night.stem}_grid.png").is_file()
 
-    results = evaluate(out, demo, extractor=random_extractor(seed=0), metrics=["fid", "kid"],
+    results = evaluate(out, demo, extractor=feature_extractor, metrics=["fid", "kid"],
                        max_images=6, kid_subset_size=3)
     for key in ("cycle_night_psnr", "cycle_night_ssim", "cycle_day_psnr", "cycle_day_ssim"):
         assert np.isfinite(results[key])
