@@ -53,7 +53,7 @@ def main(argv=None) -> int:
 
     from benchmarks.random_features import save_random_feature_model
     from benchmarks.training import TrainingFailed, timed_training
-    from common.demo_data import demo_dataset
+    from watches.demo import demo_dataset
     from common.metrics.features import keras_model_extractor
     from common.runtime import checkpoint as ckpt
     from watches import train
@@ -88,7 +88,7 @@ def main(argv=None) -> int:
         extractor = keras_model_extractor(save_random_feature_model(Path(tmp) / "features.keras", seed=0,
                                                                     feature_dim=64, input_size=64))
 
-    real = demo_dataset("watches", size=args.image_size)
+    real = demo_dataset(size=args.image_size)
     scores = {name: evaluate_generator(model.sampler, config["latent_dim"], real, extractor=extractor,
                                        num_fake=args.num_fake, metrics=("fid", "kid"), cache_dir=False)
               for name, model in (("start", start), ("end", trained))}

@@ -13,6 +13,7 @@ from common.runtime.config import ConfigError
 from common.runtime.images import labelled_grid
 from common.runtime.trainer import TrainingTask
 from night2day import data
+from night2day.demo import demo_dataset
 from night2day.build import build_cyclegan, training_scale
 
 
@@ -74,7 +75,7 @@ class Night2DayTask(TrainingTask):
                        "inception_residual", "history_pool")
 
     def prepare(self, config):
-        root = resolve_data(config["data"], task="night2day")
+        root = resolve_data(config["data"], layouts=data.LAYOUTS, build_demo=demo_dataset)
         config["data_root"] = str(root)
         for folder in data.domain_folders(root).values():  # nothing usable: one line, before anything is built
             print_summary(folder, config["batch_size"])

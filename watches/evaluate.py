@@ -44,13 +44,15 @@ def main(argv=None) -> int:
 
     from common.data import DataError
     from common.data_source import resolve_data
+    from watches.data import LAYOUTS
+    from watches.demo import demo_dataset
     from common.metrics.evaluate import build_extractor, format_table
     from common.metrics.features import WeightsUnavailableError
     from watches.evaluation import evaluate_generator
     from watches.generate import load_generator
 
     try:
-        root = resolve_data(args.data, task="watches")
+        root = resolve_data(args.data, layouts=LAYOUTS, build_demo=demo_dataset)
         generator, latent_dim = load_generator(args.checkpoint)
         extractor = build_extractor(args.extractor, args.inception_weights)
         result = evaluate_generator(generator, latent_dim, root, extractor=extractor, num_fake=args.num_fake,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from common.data import load_image
-from common.demo_data import demo_dataset
+from inpainting.demo import demo_dataset
 from common.runtime import checkpoint as ckpt
 from common.runtime.images import save_png
 from inpainting import evaluate, fill, train
@@ -61,7 +61,7 @@ def test_train_resume_fill_evaluate(model, tmp_path, capsys, feature_extractor):
     assert filled.shape == photo.shape and np.array_equal(filled[known], photo[known])
     assert not np.array_equal(filled[~known], photo[~known])
 
-    results, sheet = evaluate.evaluate(Inpainter.load(out), evaluate.test_images(demo_dataset("inpainting"), 6),
+    results, sheet = evaluate.evaluate(Inpainter.load(out), evaluate.test_images(demo_dataset(), 6),
                                        batch_size=4, feature_extractor=feature_extractor,
                                        metrics=["fid", "kid"])
     assert results["images"] == 6 and set(results["methods"]) == {"model", "telea", "ns"}

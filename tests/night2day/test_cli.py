@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from common.data import load_image, resize
-from common.demo_data import demo_dataset
+from night2day.demo import demo_dataset
 from common.runtime import checkpoint as ckpt
 from night2day import train, translate
 from night2day.evaluation import evaluate
@@ -53,7 +53,7 @@ def test_train_resume_translate_evaluate(model, tmp_path, capsys, feature_extrac
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5, 6]
 
-    demo = demo_dataset("night2day")
+    demo = demo_dataset()
     night = sorted((demo / "testA").iterdir())[0]
     translated = tmp_path / "translated"
     assert translate.main(["--checkpoint", str(out), "--input", str(night), "--output", str(translated),
@@ -146,8 +146,8 @@ def test_unusable_training_images_are_reported_before_anything_is_created(broken
     data = tmp_path / "data"
     for split in ("trainA", "trainB"):
         (data / split).mkdir(parents=True)
-        (data / split / "ok.png").write_bytes((demo_dataset("night2day") / "trainA").joinpath(
-            sorted(p.name for p in (demo_dataset("night2day") / "trainA").iterdir())[0]).read_bytes())
+        (data / split / "ok.png").write_bytes((demo_dataset() / "trainA").joinpath(
+            sorted(p.name for p in (demo_dataset() / "trainA").iterdir())[0]).read_bytes())
     (data / "trainA" / "ok.png").unlink()
     if broken == "unreadable":
         (data / "trainA" / "zero.jpg").write_bytes(b"")

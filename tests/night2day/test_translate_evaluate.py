@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from common.data import load_image
-from common.demo_data import demo_dataset
+from night2day.demo import demo_dataset
 from common.metrics import features as F
 from common.report import one_line_error
 from common.runtime.images import save_png
@@ -172,7 +172,7 @@ def test_size_option_rounds_to_the_generator_step_and_refuses_too_small(run, tmp
 @pytest.fixture()
 def data_with_bad_files(tmp_path):
     root = tmp_path / "data"
-    demo = demo_dataset("night2day")
+    demo = demo_dataset()
     for split in ("testA", "testB"):
         shutil.copytree(demo / split, root / split)
     bad = {
@@ -223,7 +223,7 @@ def test_evaluate_cli_prints_and_writes_the_skipped_files(run, data_with_bad_fil
 
 def test_evaluate_with_no_readable_test_image_is_a_one_line_error(run, tmp_path, capsys):
     root = tmp_path / "data"
-    shutil.copytree(demo_dataset("night2day") / "testB", root / "testB")
+    shutil.copytree(demo_dataset() / "testB", root / "testB")
     (root / "testA").mkdir()
     (root / "testA" / "a.png").write_bytes(b"")
     assert evaluate.main(["--checkpoint", str(run), "--data", str(root), "--metrics", "",

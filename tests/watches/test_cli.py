@@ -101,7 +101,7 @@ def test_generate_is_deterministic_per_seed_and_writes_grid_and_interpolation(tm
 
 def test_evaluate_reports_fid_kid_is_and_precision_recall_on_demo_data(tmp_path, capsys, monkeypatch,
                                                                      feature_extractor):
-    from common.demo_data import demo_dataset
+    from watches.demo import demo_dataset
     from watches import evaluate
     from watches.evaluation import evaluate_generator
     from watches.generate import load_generator
@@ -109,11 +109,11 @@ def test_evaluate_reports_fid_kid_is_and_precision_recall_on_demo_data(tmp_path,
     out = tmp_path / "run"
     assert run_train(out, "--epochs", "1") == 0
     generator, latent_dim = load_generator(out)
-    result = evaluate_generator(generator, latent_dim, demo_dataset("watches"), extractor=feature_extractor,
+    result = evaluate_generator(generator, latent_dim, demo_dataset(), extractor=feature_extractor,
                                 num_fake=24, cache_dir=False)
     assert (result["n_real"], result["n_fake"]) == (48, 24)
     assert result["fid"] > 0 and result["is"] >= 1 and 0 <= result["precision"] <= 1 and 0 <= result["recall"] <= 1
-    again = evaluate_generator(generator, latent_dim, demo_dataset("watches"), extractor=feature_extractor,
+    again = evaluate_generator(generator, latent_dim, demo_dataset(), extractor=feature_extractor,
                                num_fake=24, cache_dir=False)
     assert again["fid"] == result["fid"]  # the generated latents are seeded
     # offline there are no InceptionV3 weights: one line saying how to provide them

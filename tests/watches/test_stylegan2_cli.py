@@ -139,7 +139,7 @@ def test_generate_truncation_noise_modes_style_mixing_and_w_interpolation(tmp_pa
 
 
 def test_evaluate_scores_the_stylegan2_generator_with_the_test_extractor(tmp_path, feature_extractor):
-    from common.demo_data import demo_dataset
+    from watches.demo import demo_dataset
     from watches.evaluation import evaluate_generator
     from watches.generate import load_generator
 
@@ -147,7 +147,7 @@ def test_evaluate_scores_the_stylegan2_generator_with_the_test_extractor(tmp_pat
     assert run_train(out, "--epochs", "1", "--checkpoint-every", "4") == 0
     generator, latent_dim = load_generator(out)
     assert latent_dim == 16
-    result = evaluate_generator(generator, latent_dim, demo_dataset("watches"), extractor=feature_extractor,
+    result = evaluate_generator(generator, latent_dim, demo_dataset(), extractor=feature_extractor,
                                 num_fake=16, cache_dir=False, metrics=("fid", "kid"))
     assert result["n_fake"] == 16 and result["fid"] > 0 and np.isfinite(result["kid"])
 
