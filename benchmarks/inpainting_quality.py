@@ -68,7 +68,7 @@ def train_argv(args, out: Path) -> list[str]:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from benchmarks.training import TrainingFailed, timed_training
-    from common.demo_data import demo_dataset
+    from inpainting.demo import demo_dataset
     from common.runtime import checkpoint as ckpt
     from inpainting import train
     from inpainting.evaluation import evaluate, test_images
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
             return 2
         latest = checkpoints[-1]
         step = ckpt.read_state(latest)["step"]
-        results, _ = evaluate(Inpainter.load(latest), test_images(demo_dataset("inpainting")), seed=args.seed,
+        results, _ = evaluate(Inpainter.load(latest), test_images(demo_dataset()), seed=args.seed,
                               metrics=())
 
     methods = results["methods"]

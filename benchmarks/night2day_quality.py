@@ -74,7 +74,7 @@ def train_argv(args, out: Path) -> list[str]:
 def main(argv=None) -> int:
     args = parse_args(argv)
     from benchmarks.training import TrainingFailed, timed_training
-    from common.demo_data import demo_dataset
+    from night2day.demo import demo_dataset
     from common.runtime import checkpoint as ckpt
     from night2day import train
     from night2day.evaluation import evaluate, format_results
@@ -87,7 +87,7 @@ def main(argv=None) -> int:
         except TrainingFailed as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        root = demo_dataset("night2day")
+        root = demo_dataset()
         curve = []
         if args.curve:
             print("\nlearning curve (paired test images, PSNR dB / SSIM):")

@@ -51,9 +51,10 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import keras
 
+    from benchmarks.random_features import save_random_feature_model
     from benchmarks.training import TrainingFailed, timed_training
-    from common.demo_data import demo_dataset
-    from common.metrics.features import random_extractor
+    from watches.demo import demo_dataset
+    from common.metrics.features import keras_model_extractor
     from common.runtime import checkpoint as ckpt
     from watches import train
     from watches.build import build_gan
@@ -84,9 +85,10 @@ def main(argv=None) -> int:
         keras.utils.set_random_seed(config["seed"])  # what training started from
         start = build_gan(config)
         step = ckpt.read_state(checkpoints[-1])["step"]
+        extractor = keras_model_extractor(save_random_feature_model(Path(tmp) / "features.keras", seed=0,
+                                                                    feature_dim=64, input_size=64))
 
-    real = demo_dataset("watches", size=args.image_size)
-    extractor = random_extractor(seed=0, feature_dim=64, input_size=64)
+    real = demo_dataset(size=args.image_size)
     scores = {name: evaluate_generator(model.sampler, config["latent_dim"], real, extractor=extractor,
                                        num_fake=args.num_fake, metrics=("fid", "kid"), cache_dir=False)
               for name, model in (("start", start), ("end", trained))}

@@ -275,23 +275,36 @@ class _Seen:
 _reported = _Seen()  # (path, reason) already warned about by scan_images in this process
 
 
-def _scan(paths) -> tuple[list[str], list[tuple[str, str]], list[tuple[int, int] | None]]:
+def _scan(paths, *, decode=False, stop_after=None, report=True) -> tuple[list[str], list[dict], list]:
     """scan_images, plus the header size of each good path (None where Pillow cannot tell)."""
     paths = [os.fspath(p) for p in paths]
-    if not paths:
+    if not paths and report:
         raise DataError("no image files given")
-    results = _inspect_quietly(paths)
-    good = [p for p, (r, _) in zip(paths, results) if r is None]
-    sizes = [dims for r, dims in results if r is None]
-    bad = [(p, r) for p, (r, _) in zip(paths, results) if r is not None]
-    for path, reason in bad:
-        if _reported.first_time((path, reason)):
-            logger.warning("skipping %s: %s", display_path(path), reason)
-    if bad and _reported.first_time(("skipped", len(paths), hash(tuple(bad)))):  # once per (same) scan
-        logger.warning("skipped %d of %d image files that cannot be read", len(bad), len(paths))
+    # all at once (threads over many files) unless only the first few good ones are wanted
+    results = _inspect_quietly(paths) if stop_after is None else None
+    good, bad, sizes = [], [], []
+    for i, path in enumerate(paths):
+        if stop_after is not None and len(good) >= stop_after:
+            break
+        reason, dims = results[i] if results is not None else _inspect_quietly([path])[0]
+        if reason is None and decode:
+            reason = decode_error(path)
+        if reason is None:
+            good.append(path)
+            sizes.append(dims)
+        else:
+            bad.append({"path": path, "reason": reason})
+    if not report:
+        return good, bad, sizes
+    for item in bad:
+        if _reported.first_time((item["path"], item["reason"])):
+            logger.warning("skipping %s: %s", display_path(item["path"]), item["reason"])
+    checked = len(good) + len(bad)
+    if bad and _reported.first_time(("skipped", checked, tuple((b["path"], b["reason"]) for b in bad))):
+        logger.warning("skipped %d of %d image files that cannot be read", len(bad), checked)  # once per (same) scan
     if not good:
         raise DataError(f"none of the {len(paths)} image files under {display_path(_common_folder(paths))} can be "
-                        f"read (first: {display_path(bad[0][0])}: {bad[0][1]})")
+                        f"read (first: {display_path(bad[0]['path'])}: {bad[0]['reason']})")
     return good, bad, sizes
 
 
@@ -300,14 +313,21 @@ def _common_folder(paths) -> str:
     return os.path.commonpath(paths) if len(paths) > 1 else os.path.dirname(paths[0]) or paths[0]
 
 
-def scan_images(paths) -> tuple[list[str], list[tuple[str, str]]]:
-    """Split `paths` into (good_paths, bad) with bad = [(path, reason), ...], order kept.
+def scan_images(paths, *, decode: bool = False, stop_after: int | None = None,
+                report: bool = True) -> tuple[list[str], list[dict]]:
+    """Split image `paths` into (good, bad), order kept: good = [path], bad = [{"path", "reason"}]
+    with a one-line reason each (the shape of every "skipped_files" list).
 
-    The checks are `check_image_file`'s (a few bytes and the header of each file; no
-    decoding). Each bad file is logged once (a warning with path and reason) plus one
-    summary line; raises DataError if no good file is left.
+    Every file gets `check_image_file`'s cheap check (a few bytes and the header; no pixels).
+    decode=True also decodes the files that pass, which finds what only decoding shows (a bad
+    PNG checksum, corrupt JPEG data). stop_after: stop once that many good files are found
+    ("the first N readable images"); the rest are neither checked nor returned.
+    report=True (what pipelines want): each bad file is logged once (a warning with path and
+    reason) plus one summary line, and no paths or no good file left is a DataError.
+    report=False: neither, for callers that list the bad files themselves (the evaluations'
+    "skipped_files").
     """
-    good, bad, _ = _scan(paths)
+    good, bad, _ = _scan(paths, decode=decode, stop_after=stop_after, report=report)
     return good, bad
 
 
@@ -349,7 +369,7 @@ def summary(source) -> dict:
     """What a training folder (searched recursively) or list of image paths holds, from the
     scan (headers only) plus decoding files in order until one decodes (`require_decodable`):
 
-        {"folder": str, "images": int (usable), "skipped": [(path, reason)],
+        {"folder": str, "images": int (usable), "skipped": [{"path", "reason"}],
          "sizes": {"WxH": count}, most common first}
 
     Sizes come from the headers of all usable files (files Pillow cannot parse are not

@@ -1,7 +1,7 @@
 """Resolve the `--data` argument of every entry point to a local folder.
 
     --data path/to/folder              an existing local folder
-    --data demo                        the small built-in demo set for the task (common.demo_data)
+    --data demo                        the task's small built-in demo set (<task>/demo.py)
     --data kaggle:<owner>/<dataset>    a Kaggle dataset, e.g. kaggle:minhquntntht/wrist-watch-128
 
 Kaggle datasets come from the notebook's mounted inputs when running inside Kaggle
@@ -13,7 +13,7 @@ cache folder, extracted there refusing members that would land outside it.
 
 Datasets often wrap their layout in a folder or two (`<dataset>/<version>/trainA/`):
 `find_layout` looks for the expected sub-folders in the folder itself and up to two levels
-below it, and `resolve_data` uses it for the task's layout (TASK_LAYOUTS) or `expect=`.
+below it, and `resolve_data` uses it for the layouts the task gives (<task>/data.py's LAYOUTS) or `expect=`.
 """
 
 from __future__ import annotations
@@ -35,12 +35,6 @@ logger = logging.getLogger(__name__)
 KAGGLE_INPUT = "/kaggle/input"  # where Kaggle mounts a notebook's inputs; env GANWORKS_KAGGLE_INPUT overrides
 COMPLETE_MARKER = ".ganworks-complete"  # written last, so a half-finished download is never used
 
-# The sub-folders a task's data folder holds, as alternatives in order of preference.
-# resolve_data descends to the shallowest folder (at most 2 levels down) holding one of them.
-TASK_LAYOUTS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "night2day": (("trainA", "trainB"), ("testA", "testB")),
-    "inpainting": (("train",),),
-}
 LAYOUT_SEARCH_DEPTH = 2
 # never descended into: archive debris (macOS resource forks mirror the whole tree)
 _SKIPPED_FOLDERS = frozenset({"__MACOSX"})
@@ -48,17 +42,18 @@ _SKIPPED_FOLDERS = frozenset({"__MACOSX"})
 _KAGGLE_REF = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)/([A-Za-z0-9][A-Za-z0-9_.-]*)$")
 
 
-def resolve_data(spec, *, task: str, expect: Iterable[str] | None = None, cache_dir=None,
-                 download=None) -> Path:
+def resolve_data(spec, *, layouts: Iterable[Iterable[str]] = (), build_demo: Callable[[], Path] | None = None,
+                 expect: Iterable[str] | None = None, cache_dir=None, download=None) -> Path:
     """Turn a `--data` value into the folder holding the data.
 
     spec: a folder path, "demo", or "kaggle:<owner>/<dataset>" (a folder literally named
       "demo" can be given as "./demo").
-    task: "night2day", "inpainting" or "watches": which demo set to build for "demo", and
-      which layout to look for (TASK_LAYOUTS): when the folder does not hold it itself but a
-      folder up to 2 levels below does (e.g. a Kaggle dataset's <dataset>/<version>/trainA),
-      that folder is returned; when none does, the folder itself (the task reports what is
-      missing).
+    layouts: the sub-folders a task's data folder holds, as alternatives in order of preference
+      (e.g. (("trainA", "trainB"), ("testA", "testB"))): when the folder does not hold one itself
+      but a folder up to 2 levels below does (e.g. a Kaggle dataset's <dataset>/<version>/trainA),
+      that folder is returned; when none does, the folder itself (the task reports what is missing).
+    build_demo: for "demo", a function () -> the folder of the task's demo set (built on first
+      use); without it "demo" is a DataError.
     expect: names of sub-folders the data folder must hold, e.g. ("train",); the shallowest
       folder holding all of them is returned, and finding none is a DataError (find_layout).
       Replaces the task's layout.
@@ -70,24 +65,25 @@ def resolve_data(spec, *, task: str, expect: Iterable[str] | None = None, cache_
       (instead of kagglehub; download_with_kaggle_api is the default without kagglehub).
     -> absolute Path of an existing folder. Raises DataError (one-line message) otherwise.
     """
-    root = _source_folder(spec, task=task, cache_dir=cache_dir, download=download)
+    root = _source_folder(spec, build_demo=build_demo, cache_dir=cache_dir, download=download)
     if expect is not None:
         return find_layout(root, expect)
-    for layout in TASK_LAYOUTS.get(task, ()):
+    for layout in layouts:
         found = find_layout(root, layout, missing_ok=True)
         if found is not None:
             return found
     return root
 
 
-def _source_folder(spec, *, task, cache_dir, download) -> Path:
+def _source_folder(spec, *, build_demo, cache_dir, download) -> Path:
     spec = str(spec).strip()
     if not spec:
         raise DataError("--data is empty: give a folder, 'demo' or 'kaggle:<owner>/<dataset>'")
     if spec == "demo":
-        from common.demo_data import demo_dataset  # builds images on demand; only needed here
-
-        return Path(demo_dataset(task))
+        if build_demo is None:
+            raise DataError("--data demo: there is no built-in demo set for this; give a folder or "
+                            "'kaggle:<owner>/<dataset>'")
+        return Path(build_demo())
     if spec.startswith("kaggle:"):
         return kaggle_dataset(spec[len("kaggle:"):], cache_dir=cache_dir, download=download)
     return local_folder(spec)

@@ -16,6 +16,8 @@ import tensorflow as tf
 from common.data import DataError, image_dataset, list_images
 from inpainting.masks import make_masks
 
+# the sub-folders an inpainting data folder holds (common.data_source.resolve_data); a plain folder works too
+LAYOUTS = (("train",),)
 # the mean colour of the training images is estimated from at most this many of them
 MEAN_COLOUR_SAMPLE = 512
 

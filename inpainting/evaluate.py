@@ -44,6 +44,8 @@ def main(argv=None) -> int:
 
     from common.data import DataError
     from common.data_source import resolve_data
+    from inpainting.data import LAYOUTS
+    from inpainting.demo import demo_dataset
     from common.metrics.features import WeightsUnavailableError, inception_extractor, vgg16_extractor
     from common.runtime.images import save_png
     from inpainting.evaluation import evaluate, format_results, test_images
@@ -51,7 +53,7 @@ def main(argv=None) -> int:
 
     notes = []
     try:
-        root = resolve_data(args.data, task="inpainting")
+        root = resolve_data(args.data, layouts=LAYOUTS, build_demo=demo_dataset)
         paths = test_images(root, args.max_images)
         inpainter = Inpainter.load(args.checkpoint)
         features = perceptual = None

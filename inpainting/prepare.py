@@ -193,7 +193,7 @@ def main(argv=None) -> int:
 
     names = [n.strip() for n in args.category_list.split(",") if n.strip()] if args.category_list else None
     try:
-        places = resolve_data(args.places, task="places365")
+        places = resolve_data(args.places)
         result = prepare(places, args.out, categories=args.categories, per_category=args.per_category,
                          size=args.size, seed=args.seed, fractions=(args.val_fraction, args.test_fraction),
                          names=names, overwrite=args.overwrite)

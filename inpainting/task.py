@@ -10,6 +10,7 @@ from common.data_source import resolve_data
 from common.runtime.images import labelled_grid, shown
 from common.runtime.trainer import TrainingTask
 from inpainting import data
+from inpainting.demo import demo_dataset
 from inpainting.build import build_gan, mask_options
 from inpainting.masks import make_masks
 
@@ -32,7 +33,7 @@ class InpaintingTask(TrainingTask):
     fixed_on_resume = ("model", "image_size", "filters", "bottleneck", "fill", "fill_value")
 
     def prepare(self, config):
-        root = resolve_data(config["data"], task="inpainting")
+        root = resolve_data(config["data"], layouts=data.LAYOUTS, build_demo=demo_dataset)
         config["data_root"] = str(root)
         folders = data.splits(root)
         print_summary(folders["train"], config["batch_size"])  # nothing usable: one line, before anything is built

@@ -13,6 +13,8 @@ from pathlib import Path
 from common.data import DataError, image_dataset, list_images, steps_per_epoch, unpaired_dataset
 from night2day.build import default_load_size
 
+# the sub-folders a night2day data folder holds, in order of preference (common.data_source.resolve_data)
+LAYOUTS = (("trainA", "trainB"), ("testA", "testB"))
 DOMAINS = {"trainA": "night (train)", "trainB": "day (train)", "testA": "night (test)", "testB": "day (test)"}
 
 

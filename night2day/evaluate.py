@@ -33,11 +33,13 @@ def main(argv=None) -> int:
 
     from common.data import DataError
     from common.data_source import resolve_data
+    from night2day.data import LAYOUTS
+    from night2day.demo import demo_dataset
     from common.metrics.features import WeightsUnavailableError, inception_extractor
     from night2day.evaluation import evaluate, format_results
 
     try:
-        data_root = resolve_data(args.data, task="night2day")
+        data_root = resolve_data(args.data, layouts=LAYOUTS, build_demo=demo_dataset)
         skipped_metrics = None
         try:
             extractor = inception_extractor(args.inception_weights) if metrics else None

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from common import report
-from common.data import DataError, from_range, list_images
+from common.data import DataError, from_range, list_images, scan_images
 from common.metrics import psnr, ssim
-from common.metrics.evaluate import evaluate_folders, find_unreadable
+from common.metrics.evaluate import evaluate_folders
 from common.runtime.images import save_png
 from night2day import data
 from night2day.build import training_scale
@@ -139,7 +139,7 @@ def readable_test_files(folder, limit=None):
     so the dataset gets only files that decode and every left-out file can be named.
     DataError (one line) if none can be read."""
     paths = list_images(folder)
-    readable, skipped = find_unreadable(paths, decode=True, stop_after=limit)
+    readable, skipped = scan_images(paths, decode=True, stop_after=limit, report=False)
     if not readable:
         first = skipped[0]
         raise DataError(f"none of the {len(paths)} images in {folder} can be read "

@@ -13,6 +13,7 @@ from common.runtime.config import ConfigError
 from common.runtime.images import labelled_grid, sheet_tile, shown
 from common.runtime.trainer import TrainingTask
 from night2day import data
+from night2day.demo import demo_dataset
 from night2day.build import build_cyclegan, training_scale
 
 
@@ -66,7 +67,7 @@ class Night2DayTask(TrainingTask):
                        "inception_residual", "history_pool")
 
     def prepare(self, config):
-        root = resolve_data(config["data"], task="night2day")
+        root = resolve_data(config["data"], layouts=data.LAYOUTS, build_demo=demo_dataset)
         config["data_root"] = str(root)
         for folder in data.domain_folders(root).values():  # nothing usable: one line, before anything is built
             print_summary(folder, config["batch_size"])
@@ -139,7 +140,7 @@ class Night2DayTask(TrainingTask):
     def report_paired(self, model, config, limit=PAIRED_REPORT_LIMIT):
         """When testA/ and testB/ hold the same scenes (the demo data does), print how close G(night) gets
         to the true day images, beside the untranslated night images and the colour-transfer baseline."""
-        from common.metrics.evaluate import find_unreadable
+        from common.data import scan_images
         from night2day.evaluation import format_paired, paired_files, paired_results
 
         root = Path(config["data_root"])
@@ -149,9 +150,9 @@ class Night2DayTask(TrainingTask):
             pairs = paired_files(list_images(root / "testA"), list_images(root / "testB"))  # names only: cheap
             if not pairs:
                 return None
-            night = find_unreadable([a for a, _ in pairs], decode=True, stop_after=limit)[0]
+            night = scan_images([a for a, _ in pairs], decode=True, stop_after=limit, report=False)[0]
             partner = dict(pairs)
-            day = find_unreadable([partner[a] for a in night], decode=True)[0]
+            day = scan_images([partner[a] for a in night], decode=True, report=False)[0]
             paired = paired_results(self._any_size(model.generator_g), root, night, day, model=config["model"],
                                     scale=self._scale(config), limit=limit)
         except Exception as exc:  # noqa: BLE001 - a report must not fail a finished run

@@ -16,8 +16,11 @@ into one 3x3 matrix per image and are applied by bilinear sampling with reflecte
 with gathers, so gradients reach G exactly); the colour ones into one 4x4 matrix on RGB. Where NVIDIA
 resamples at twice the resolution through a wavelet filter to avoid aliasing, this samples once.
 
-`AdaController` is the feedback loop: r_t = E[sign(D(real))] over `interval` steps; p moves by
-sign(r_t - target) * batch * interval / (ada_kimg * 1000), kept in [0, 1].
+`augment(kind, images, p, key)` dispatches on --augment (ada / fixed: the pipeline above at p;
+diffaugment; none). The feedback loop that sets p is the training model's
+(watches/stylegan2_gan.py: every `ada_interval` steps, p kept in [0, 1]); `ada_adjustment` is its
+update rule: with r_t = E[sign(D(real))] over the interval, p moves by
+sign(r_t - target) * images / (ada_kimg * 1000), images being those seen in the interval.
 """
 
 from __future__ import annotations

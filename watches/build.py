@@ -26,7 +26,7 @@ from watches.stylegan2_gan import StyleGAN2
 
 MODEL, TRICKS = "model (every preset value can be overridden)", "training tricks (the source's notes)"
 STYLEGAN2, METRICS = "stylegan2 (NVIDIA's --cfg auto values)", "metrics during training"
-EXTRACTORS = ("inception", "inception-2015", "random")
+EXTRACTORS = ("inception", "inception-2015")  # or the path of a saved Keras feature model (.keras)
 
 
 def _check(condition, message):
@@ -51,8 +51,9 @@ class WatchesOptions(RuntimeOptions):
     metrics_every: int = option(0, "log FID and KID of --metrics-fake generated images every N steps (0 = off)",
                                 metavar="N", group=METRICS)
     metrics_fake: int = option(1000, "generated images for them", metavar="N", group=METRICS)
-    metrics_extractor: str = option("inception", "features: inception (ImageNet InceptionV3); random is the test "
-                                                 "network", choices=EXTRACTORS, group=METRICS)
+    metrics_extractor: str = option("inception", "features: inception (ImageNet InceptionV3), inception-2015 or a "
+                                                 "saved Keras feature model (FILE.keras: images -> features)",
+                                    metavar="NAME|FILE.keras", group=METRICS)
     wandb_project: str | None = "watches-gan"
 
     def validate_types(self) -> None:
@@ -67,6 +68,9 @@ class WatchesOptions(RuntimeOptions):
         _check(self.metrics_every >= 0 and self.metrics_fake >= 2,
                "--metrics-every must not be negative and --metrics-fake must be at least 2")
         _check(self.g_ema_kimg >= 0, "--g-ema-kimg must not be negative")
+        _check(self.metrics_extractor in EXTRACTORS or str(self.metrics_extractor).endswith(".keras"),
+               f"--metrics-extractor must be inception, inception-2015 or a .keras feature model file, got "
+               f"{self.metrics_extractor!r}")
 
 
 @preset(model="dcgan", image_size=128, batch_size=64, epochs=100, steps_per_epoch=None, latent_dim=128, lr_g=2e-4,

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from common.data import image_dataset
 
+LAYOUTS = ()  # any folder of images: no sub-folders to look for (common.data_source.resolve_data)
+
 
 def train_dataset(folder, *, image_size, batch_size, seed, start_step, mirror=False):
     """Infinite batches float32 [B, S, S, 3] in [-1, 1]; batch k is the one of global step start_step + k."""

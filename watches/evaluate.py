@@ -17,26 +17,30 @@ from common.report import evaluation_args, evaluation_parser, results_path  # no
 
 
 def main(argv=None) -> int:
+    from common.metrics.evaluate import extractor_arg
+
     p = evaluation_parser("python -m watches.evaluate", __doc__, metrics="fid,kid,is,pr",
                           data_help="the real images: a folder, 'demo' or 'kaggle:<owner>/<dataset>'",
                           max_images_help="use at most N real images (all)")
     p.add_argument("--num-fake", type=int, default=10000, help="generated images (10000)")
-    p.add_argument("--extractor", default="inception", choices=["inception", "inception-2015", "random"],
+    p.add_argument("--extractor", default="inception", type=extractor_arg, metavar="NAME|FILE.keras",
                    help="features: inception (Keras ImageNet InceptionV3), inception-2015 (the TF-slim graph of "
-                        "published FIDs) or random (the test network: the numbers mean nothing)")
+                        "published FIDs) or a saved Keras feature model (FILE.keras: images -> features)")
     args, metrics = evaluation_args(p, argv)
     if args.num_fake < 2 or not metrics or set(metrics) - {"fid", "kid", "is", "pr"}:
         p.error("--num-fake must be at least 2 and --metrics a list of fid, kid, is, pr")
 
     from common.data import DataError
     from common.data_source import resolve_data
+    from watches.data import LAYOUTS
+    from watches.demo import demo_dataset
     from common.metrics.evaluate import build_extractor, format_table
     from common.metrics.features import WeightsUnavailableError
     from watches.evaluation import evaluate_generator
     from watches.inference import load_generator
 
     try:
-        root = resolve_data(args.data, task="watches")
+        root = resolve_data(args.data, layouts=LAYOUTS, build_demo=demo_dataset)
         generator, latent_dim = load_generator(args.checkpoint)
         extractor = build_extractor(args.extractor, args.inception_weights)
         result = evaluate_generator(generator, latent_dim, root, extractor=extractor, num_fake=args.num_fake,

@@ -7,6 +7,7 @@ from common.data import print_summary
 from common.data_source import resolve_data
 from common.runtime.trainer import TrainingTask
 from watches import data
+from watches.demo import demo_dataset
 from watches.build import build_gan
 from watches.sampling import sample_grid, seed_latents
 
@@ -21,7 +22,7 @@ class WatchesTask(TrainingTask):
                        "mapping_layers", "channel_base", "channel_max", "mbstd_group")
 
     def prepare(self, config):
-        root = resolve_data(config["data"], task="watches")
+        root = resolve_data(config["data"], layouts=data.LAYOUTS, build_demo=demo_dataset)
         config["data_root"] = str(root)
         info = print_summary(root, config["batch_size"])  # nothing usable: one line, before anything is built
         if config["steps_per_epoch"] is None:

@@ -2,7 +2,7 @@
 
     python -m common.metrics.evaluate --real DIR --fake DIR [--metrics fid,kid,is,pr]
         [--max-images N] [--batch-size 64] [--out metrics.json]
-        [--extractor inception|inception-2015|random] [--inception-weights PATH]
+        [--extractor inception|inception-2015|FILE.keras] [--inception-weights PATH]
 
 Prints a table and writes every number, with its sample counts and the extractor that
 produced it, to a JSON file. Unreadable images (empty, not an image, truncated, corrupt)
@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from common import report
+from common.data import decode_error, scan_images
 from common.metrics import features as F
 from common.metrics import registry
 
@@ -32,7 +33,9 @@ INCEPTION_2015_ENV = "GANWORKS_INCEPTION_2015_GRAPH"
 def comparability_note(extractor: F.FeatureExtractor) -> str:
     """One sentence saying what the numbers from this extractor can be compared with."""
     if extractor.name.startswith("random-"):
-        return "random test extractor: the numbers only check the plumbing and mean nothing"
+        return "random weights: the numbers only check the plumbing and mean nothing"
+    if extractor.name.startswith("keras-model-"):
+        return "a Keras feature model of your own: comparable only with runs that use the same file"
     if extractor.name.startswith("inception_v3-keras"):
         return (
             "Keras InceptionV3 ImageNet weights: comparable with other runs of this tool, not with papers "
@@ -48,38 +51,6 @@ def comparability_note(extractor: F.FeatureExtractor) -> str:
 
 # --------------------------------------------------------------------------- unreadable files
 
-def _decode_error(path) -> str | None:
-    """Why TensorFlow cannot decode ``path`` (one line), or None if it decodes (common.data's check)."""
-    from common.data import decode_error
-
-    return decode_error(path)
-
-
-def find_unreadable(paths, *, decode: bool = False, stop_after: int | None = None):
-    """Split image paths into (readable, skipped), order kept; skipped = [{"path", "reason"}].
-
-    Every file gets :func:`common.data.check_image_file`'s cheap check (a few bytes read:
-    empty, not an image, truncated, animated WebP). With ``decode=True`` the files that pass
-    are also decoded, which finds what only decoding shows (a bad PNG checksum, corrupt JPEG
-    data). ``stop_after``: stop once that many readable files are found (for "the first N
-    readable images"); the rest are not checked or returned.
-    """
-    from common.data import check_image_file
-
-    readable, skipped = [], []
-    for path in paths:
-        if stop_after is not None and len(readable) >= stop_after:
-            break
-        reason = check_image_file(path)
-        if reason is None and decode:
-            reason = _decode_error(path)
-        if reason is None:
-            readable.append(os.fspath(path))
-        else:
-            skipped.append({"path": os.fspath(path), "reason": reason})
-    return readable, skipped
-
-
 def _skipped_by_features(paths, n_features: int) -> list[dict]:
     """The files among ``paths`` that :func:`common.metrics.features.folder_features` left out,
     given that it returned ``n_features`` rows, with a one-line reason each.
@@ -89,13 +60,13 @@ def _skipped_by_features(paths, n_features: int) -> list[dict]:
     (a JPEG with trailing data fails the check but decodes). Only if the count still does
     not add up (a file passes the check but fails to decode) is every file decoded.
     """
-    _, flagged = find_unreadable(paths)
-    skipped = [item for item in flagged if _decode_error(item["path"]) is not None]
+    _, flagged = scan_images(paths, report=False)
+    skipped = [item for item in flagged if decode_error(item["path"]) is not None]
     if len(paths) - len(skipped) != n_features:
         flagged_reason = {item["path"]: item["reason"] for item in flagged}
         skipped = []
         for path in paths:
-            error = _decode_error(path)
+            error = decode_error(path)
             if error is not None:
                 skipped.append({"path": os.fspath(path), "reason": flagged_reason.get(os.fspath(path), error)})
     return skipped
@@ -214,10 +185,20 @@ def format_table(result: dict, metrics=DEFAULT_METRICS) -> str:
     return "\n".join(lines)
 
 
+EXTRACTORS = ("inception", "inception-2015")  # by name; any other feature network is given as a .keras file
+
+
+def extractor_arg(value: str) -> str:
+    """argparse type of an --extractor option: a name in EXTRACTORS or a path ending in .keras."""
+    if value in EXTRACTORS or value.endswith(".keras"):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r} is neither {' nor '.join(EXTRACTORS)} nor a .keras feature model file")
+
+
 def build_extractor(kind: str, weights: str | None) -> F.FeatureExtractor:
     """CLI choice -> extractor. inception: Keras InceptionV3 (weights: .h5 path, else env/Keras);
     inception-2015: the TF-slim-era graph .pb (path, else $GANWORKS_INCEPTION_2015_GRAPH);
-    random: the tiny test network."""
+    a path ending in .keras: that saved feature model (F.keras_model_extractor; weights unused)."""
     if kind == "inception":
         return F.inception_extractor(weights)
     if kind == "inception-2015":
@@ -229,9 +210,10 @@ def build_extractor(kind: str, weights: str | None) -> F.FeatureExtractor:
                 "http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz)"
             )
         return F.inception_2015_extractor(path)
-    if kind == "random":
-        return F.random_extractor()
-    raise ValueError(f"unknown extractor {kind!r}")
+    if str(kind).endswith(".keras"):
+        return F.keras_model_extractor(kind)
+    raise ValueError(f"unknown extractor {kind!r}: give {' or '.join(EXTRACTORS)} or the path of a .keras "
+                     "feature model")
 
 
 def main(argv=None) -> int:
@@ -243,9 +225,10 @@ def main(argv=None) -> int:
     parser.add_argument("--max-images", type=int, default=None, help="at most N images per folder (seeded subset)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--out", default="metrics.json", help="JSON file for the full results")
-    parser.add_argument("--extractor", choices=("inception", "inception-2015", "random"), default="inception",
+    parser.add_argument("--extractor", default="inception", type=extractor_arg, metavar="NAME|FILE.keras",
                         help="inception: Keras InceptionV3 ImageNet; inception-2015: the 2015 TF graph used by "
-                        "papers (needs its .pb); random: tiny test network, meaningless numbers")
+                        "papers (needs its .pb); FILE.keras: a saved Keras model, images [B, S, S, 3] in "
+                        "[0, 255] -> features [B, D] (or features and logits)")
     parser.add_argument("--inception-weights", default=None, metavar="PATH",
                         help=f"weights file (.h5 for inception, .pb for inception-2015); default "
                         f"${F.INCEPTION_WEIGHTS_ENV}, else Keras's download")

@@ -17,8 +17,10 @@ file path, else the file named by ``$GANWORKS_INCEPTION_WEIGHTS``, else Keras's 
 ImageNet download (cached in ``~/.keras/models``; works on Kaggle/Colab). If none of
 these yields weights the builder raises :class:`WeightsUnavailableError` saying how to
 provide the file; it never falls back to a randomly initialised network, whose numbers
-would look plausible and mean nothing. Tests use :func:`random_extractor`, a tiny conv
-net with the same interface, and say so in its name.
+would look plausible and mean nothing.
+
+Any other feature network can be given as a saved Keras model (a ``.keras`` file, see
+:func:`keras_model_extractor`): images in, a feature vector out (tests pass a tiny one).
 
 Comparability: Keras's InceptionV3 ImageNet weights are *not* the 2015 TF-slim Inception
 graph that the FID/IS literature uses (TTUR, pytorch-fid, clean-fid, StyleGAN). Numbers
@@ -327,36 +329,44 @@ def vgg16_extractor(weights=None, layers=VGG16_LAYERS) -> FeatureExtractor:
     )
 
 
-def random_extractor(
-    seed: int = 0, feature_dim: int = 16, num_classes: int = 10, input_size: int = 32
-) -> FeatureExtractor:
-    """A tiny randomly initialised conv net with the Inception extractor's interface (tests only).
+def keras_model_extractor(path) -> FeatureExtractor:
+    """A saved Keras feature model (a ``.keras`` file) as an extractor.
 
-    Deterministic for a given seed (so its folder cache keys are valid across runs).
-    Returns {"pool": [B, feature_dim], "logits": [B, num_classes]}; its name starts with
-    "random-" so no result computed with it can pass for an Inception number.
+    The model takes float32 [B, S, S, 3] pixels in [0, 255] (its own preprocessing inside;
+    S from its input shape, images are resized to it; any size if that is None) and returns
+    features float [B, D] -> "pool" (FID, KID, precision/recall), or two outputs (features
+    [B, D], logits [B, K]) -> "pool" and "logits" (the Inception Score needs logits). Its
+    name carries the file's SHA-256, so cached folder features belong to these exact weights.
+    Raises :class:`WeightsUnavailableError` (one line) for a missing or unloadable file or a
+    model of another shape.
     """
-    import keras
+    from common.data import DataError
+    from common.runtime.checkpoint import load_keras_file
 
-    init = lambda i: keras.initializers.GlorotUniform(seed=seed * 100 + i)  # noqa: E731
-    inputs = keras.Input((input_size, input_size, 3))
-    x = keras.layers.Conv2D(16, 3, strides=2, activation="relu", kernel_initializer=init(0))(inputs)
-    x = keras.layers.Conv2D(32, 3, strides=2, activation="relu", kernel_initializer=init(1))(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    pool = keras.layers.Dense(feature_dim, kernel_initializer=init(2))(x)
-    logits = keras.layers.Dense(num_classes, kernel_initializer=init(3))(pool)
-    model = keras.Model(inputs, [pool, logits], name="random_features")
+    path = Path(os.path.expanduser(str(path)))
+    try:
+        model = load_keras_file(path)
+    except DataError as err:
+        raise WeightsUnavailableError(f"feature model: {err}") from None
+    shape = tuple(model.inputs[0].shape) if len(model.inputs) == 1 else ()
+    outputs = [tuple(o.shape) for o in model.outputs]
+    if len(shape) != 4 or shape[-1] != 3 or shape[1] != shape[2] or len(outputs) not in (1, 2) \
+            or any(len(o) != 2 for o in outputs):
+        raise WeightsUnavailableError(
+            f"feature model {path} must take images [B, S, S, 3] and return features [B, D] (or features and "
+            f"logits [B, K]); it takes {[tuple(i.shape) for i in model.inputs]} and returns {outputs}")
+    names = ("pool", "logits")[:len(outputs)]
 
     def forward(pixels):
-        pool, logits = model(pixels / 127.5 - 1.0, training=False)
-        return {"pool": pool, "logits": logits}
+        result = model(pixels, training=False)
+        return dict(zip(names, result if len(names) > 1 else [result]))
 
     return FeatureExtractor(
         forward,
-        name=f"random-seed{seed}-d{feature_dim}-k{num_classes}-s{input_size}",
-        input_size=input_size,
-        feature_dim=feature_dim,
-        num_classes=num_classes,
+        name=f"keras-model-{_sha256(path)[:16]}",
+        input_size=shape[1],
+        feature_dim=int(outputs[0][1]),
+        num_classes=int(outputs[1][1]) if len(outputs) > 1 else 0,
     )
 
 

@@ -37,10 +37,6 @@ class RunState:
     first_step_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
 
-class NonFiniteLossError(RuntimeError):
-    pass
-
-
 def _scalar(value) -> float:
     return float(np.asarray(value))
 

@@ -251,7 +251,6 @@ class CheckpointManager:
             tmp.mkdir()
             np.savez(tmp / VARIABLES_FILE, **arrays)
             _fsync_file(tmp / VARIABLES_FILE)
-            self._after_variables_written(tmp)
             (tmp / STATE_FILE).write_text(json.dumps(meta, indent=1, default=str))
             _fsync_file(tmp / STATE_FILE)
             _fsync_dir(tmp)
@@ -274,9 +273,6 @@ class CheckpointManager:
             pass  # the pointer is only a hint; the directory scan is the truth
         self._prune()
         return final
-
-    def _after_variables_written(self, tmp_dir: Path) -> None:
-        """Called between the two files of a write; tests replace it to kill a process mid-write."""
 
     def _remove_stale_temporaries(self) -> None:
         """Remove what a kill can leave: write folders (`.tmp-*`) and half-deleted old checkpoints."""

@@ -40,8 +40,7 @@ def _tpu_resolver():
 def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     """auto | default | mirrored | multi-worker | tpu.
 
-    mirrored uses every GPU; on a machine without GPUs it uses every logical CPU
-    device (how the tests check two-replica training on CPU). multi-worker is
+    mirrored uses every GPU and needs at least two (ConfigError otherwise). multi-worker is
     MultiWorkerMirroredStrategy over the cluster TF_CONFIG describes (every GPU of every
     worker, or each worker's CPU); it must be made before TensorFlow runs anything else in
     the process, and a process makes it once (a second call returns the same strategy).
@@ -58,8 +57,10 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
             raise ValueError("--strategy tpu: no TPU found (TPU_NAME / COLAB_TPU_ADDR not set or unreachable)")
     gpus = tf.config.list_logical_devices("GPU")
     if name == "mirrored":
-        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
-        return _mirrored(tuple(devices))
+        if len(gpus) < 2:
+            raise ConfigError(f"--strategy mirrored needs two or more GPUs, but {len(gpus)} "
+                              f"{'is' if len(gpus) == 1 else 'are'} visible; use --strategy auto")
+        return _mirrored(tuple(d.name for d in gpus))
     if name == "auto" and len(gpus) > 1:
         return _mirrored(tuple(d.name for d in gpus))
     return tf.distribute.get_strategy()

@@ -18,12 +18,13 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
-import tensorflow as tf  # noqa: E402
+from tests.common.logical_cpus import mirror_on_cpus, split_cpu  # noqa: E402
 
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+split_cpu(2)
 
 from tests.common.two_replica_models import COMMON, MODELS  # noqa: E402
+
+mirror_on_cpus()  # --strategy mirrored needs two GPUs; here it runs on the two logical CPUs
 
 
 def _main(task):

@@ -54,10 +54,10 @@ def main(argv=None) -> int:
     parser.add_argument("train_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.logical_cpus:
-        import tensorflow as tf
+        from tests.common.logical_cpus import mirror_on_cpus, split_cpu
 
-        cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * args.logical_cpus)
+        split_cpu(args.logical_cpus)
+        mirror_on_cpus()  # --strategy mirrored needs GPUs; the reference runs on the logical CPUs
     train_args = [a for a in args.train_args if a != "--"] if args.train_args[:1] == ["--"] else args.train_args
 
     from common.runtime.trainer import train

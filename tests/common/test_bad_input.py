@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from common.demo_data import demo_dataset
+from inpainting.demo import demo_dataset as inpainting_demo
+
+from watches.demo import demo_dataset as watches_demo
 from common.runtime import checkpoint as ckpt
 
 
@@ -43,7 +45,9 @@ TASKS = {
                        splits=("train",)),
     "watches": Task("watches", ("--filters", "4", "--latent-dim", "8", *COMMON),
                     consumers=(("watches.generate", ("--seeds", "0-1", "--out", "{tmp}/generated")),
-                               ("watches.evaluate", ("--data", "demo", "--extractor", "random", "--num-fake", "4")))),
+                               # (the feature model is never loaded: the checkpoint is refused first)
+                               ("watches.evaluate", ("--data", "demo", "--extractor", "{tmp}/features.keras",
+                                                     "--num-fake", "4")))),
 }
 
 
@@ -87,7 +91,7 @@ def copy_run(runs, name, tmp_path):
 
 
 def consumer_argv(task: Task, module: str, extra, checkpoint, tmp_path):
-    photo = sorted((demo_dataset("inpainting") / "test").iterdir())[0]
+    photo = sorted((inpainting_demo() / "test").iterdir())[0]
     fill = {"tmp": tmp_path, "photo": photo}
     return ["--checkpoint", checkpoint, *[str(a).format(**fill) for a in extra]]
 
@@ -170,7 +174,7 @@ OUT_FLAGS = [("watches.generate", "watches", ("--seeds", "0-1", "--out", "{file}
 def test_an_output_folder_that_is_a_file_is_one_line(module, name, extra, runs, tmp_path, capsys):
     existing = tmp_path / "taken"
     existing.write_text("not a folder")
-    photo = sorted((demo_dataset("inpainting") / "test").iterdir())[0]
+    photo = sorted((inpainting_demo() / "test").iterdir())[0]
     argv = [str(a).format(file=existing, photo=photo) for a in extra]
     if name is not None:
         argv = ["--checkpoint", runs[name], *argv]
@@ -217,7 +221,7 @@ def image_folder(task: Task, root, fill):
 
 
 def good_images(folder, count=3):
-    source = sorted(p for p in demo_dataset("watches").rglob("*") if p.suffix in (".png", ".jpg"))
+    source = sorted(p for p in watches_demo().rglob("*") if p.suffix in (".png", ".jpg"))
     for path in source[:count]:
         shutil.copy(path, folder / f"{path.stem}.png" if path.suffix == ".png" else folder / path.name)
 

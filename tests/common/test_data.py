@@ -126,7 +126,7 @@ def test_scan_images_skips_broken_files_with_reasons_reporting_each_once(formats
     with caplog.at_level(logging.WARNING, logger="common.data"):
         kept, bad = scan_images(paths)
     assert [p[len(str(root)) + 1:] for p in kept] == sorted(good)
-    reasons = {p[len(str(root)) + 1:]: r for p, r in bad}
+    reasons = {item["path"][len(str(root)) + 1:]: item["reason"] for item in bad}
     assert sorted(reasons) == broken
     assert "empty" in reasons["empty.jpg"]
     assert "not an image" in reasons["notes.png"]
@@ -143,6 +143,24 @@ def test_scan_images_with_nothing_readable_raises_data_error(tmp_path):
     (tmp_path / "b.png").write_text("text")
     with pytest.raises(DataError, match=str(tmp_path)):
         scan_images(list_images(tmp_path))
+
+
+def test_scan_images_can_decode_stop_at_the_first_n_and_leave_reporting_to_the_caller(tmp_path, caplog):
+    folder = _colour_folder(tmp_path, 3)  # c00 c01 c02
+    (folder / "c00.png").write_bytes(b"")
+    corrupt = bytearray((folder / "c02.png").read_bytes())
+    corrupt[40] ^= 0xFF  # header and IEND intact: only decoding finds it
+    (folder / "c01.png").write_bytes(bytes(corrupt))
+    paths = [str(folder / f"c0{i}.png") for i in range(3)]
+    with caplog.at_level(logging.WARNING, logger="common.data"):
+        assert scan_images(paths, report=False) == (paths[1:], [{"path": paths[0], "reason": "empty file (0 bytes)"}])
+        good, bad = scan_images(paths, decode=True, report=False)
+        assert scan_images(paths, decode=True, stop_after=1, report=False) == (good, bad)
+        assert scan_images(paths[:2], decode=True, report=False) == ([], bad)  # nothing usable: not an error
+        assert scan_images(paths, stop_after=1, report=False) == (paths[1:2], bad[:1])  # c02 is not returned
+    assert good == paths[2:] and [item["path"] for item in bad] == paths[:2]
+    assert bad[1]["reason"].startswith("cannot be decoded")
+    assert not caplog.records
 
 
 # --------------------------------------------------------------------------- decoding
@@ -216,7 +234,7 @@ def test_animated_webp_is_skipped_by_the_scan_and_refused_by_the_decoder(tmp_pat
     (tmp_path / "still.png").write_bytes(_encode(Image.fromarray(RGB), "PNG"))
     good, bad = scan_images(list_images(tmp_path))
     assert [p.rsplit("/", 1)[1] for p in good] == ["still.png"]
-    assert "animated WebP" in bad[0][1]
+    assert "animated WebP" in bad[0]["reason"]
     with pytest.raises(tf.errors.InvalidArgumentError, match="animated WebP"):
         load_image(tmp_path / "moving.webp")
 

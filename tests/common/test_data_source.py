@@ -14,6 +14,7 @@ import requests
 from common import data_source as datasets
 from common.data import DataError
 from common.data_source import extract_zip_safely, find_layout, resolve_data
+from night2day.data import LAYOUTS as NIGHT2DAY
 
 KAGGLE_ENV = ("KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR", "XDG_CONFIG_HOME")
 
@@ -97,48 +98,39 @@ def never_download(dataset, destination):
 def test_an_existing_folder_is_returned_as_an_absolute_path(tmp_path, monkeypatch):
     (tmp_path / "images").mkdir()
     monkeypatch.chdir(tmp_path)
-    assert resolve_data("images", task="watches") == (tmp_path / "images").resolve()
-    assert resolve_data(tmp_path / "images", task="watches").is_absolute()
+    assert resolve_data("images") == (tmp_path / "images").resolve()
+    assert resolve_data(tmp_path / "images").is_absolute()
 
 
 def test_a_missing_folder_or_a_file_is_a_data_error_naming_it(tmp_path):
     with pytest.raises(DataError, match="not found: .*nowhere"):
-        resolve_data(str(tmp_path / "nowhere"), task="watches")
+        resolve_data(str(tmp_path / "nowhere"))
     (tmp_path / "photo.jpg").write_bytes(b"x")
     with pytest.raises(DataError, match="must be a folder.*photo.jpg"):
-        resolve_data(str(tmp_path / "photo.jpg"), task="watches")
+        resolve_data(str(tmp_path / "photo.jpg"))
     with pytest.raises(DataError, match="empty"):
-        resolve_data("  ", task="watches")
+        resolve_data("  ")
 
 
-def test_demo_builds_the_tasks_demo_dataset(tmp_path, monkeypatch):
-    asked = []
-
-    def demo_dataset(task):
-        asked.append(task)
-        return str(tmp_path / f"demo-{task}")
-
-    monkeypatch.setitem(sys.modules, "common.demo_data", types.SimpleNamespace(demo_dataset=demo_dataset))
-    assert resolve_data("demo", task="inpainting") == tmp_path / "demo-inpainting"
-    assert asked == ["inpainting"]
-
-
-# --- Kaggle -------------------------------------------------------------------------------
+def test_demo_builds_the_demo_set_the_task_gives(tmp_path):
+    assert resolve_data("demo", build_demo=lambda: tmp_path / "demo-inpainting") == tmp_path / "demo-inpainting"
+    with pytest.raises(DataError, match="^--data demo: there is no built-in demo set for this"):
+        resolve_data("demo")
 
 def test_inside_kaggle_the_mounted_input_folder_is_used(tmp_path, offline_home, monkeypatch):
     mounted = tmp_path / "input" / "wrist-watch-128"
     mounted.mkdir(parents=True)
     monkeypatch.setenv("GANWORKS_KAGGLE_INPUT", str(tmp_path / "input"))
-    got = resolve_data("kaggle:minhquntntht/wrist-watch-128", task="watches", download=never_download)
+    got = resolve_data("kaggle:minhquntntht/wrist-watch-128", download=never_download)
     assert got == mounted.resolve()
-    assert resolve_data("kaggle:minhquntntht/wrist-watch-128", task="watches") == mounted.resolve()
+    assert resolve_data("kaggle:minhquntntht/wrist-watch-128") == mounted.resolve()
     assert kagglehub.dataset_download.calls == []  # a mounted input is never downloaded
 
 
 def test_without_credentials_or_network_the_error_says_where_to_put_them(offline_home, monkeypatch):
     monkeypatch.setenv("KAGGLE_KEY", "s3cr3t-key-value")  # a key without a user name is not enough
     with pytest.raises(DataError) as err:
-        resolve_data("kaggle:minhquntntht/wrist-watch-128", task="watches")
+        resolve_data("kaggle:minhquntntht/wrist-watch-128")
     message = str(err.value)
     assert "\n" not in message
     assert "~/.kaggle/kaggle.json" in message and "KAGGLE_USERNAME" in message and "KAGGLE_KEY" in message
@@ -151,7 +143,7 @@ def test_without_kagglehub_or_credentials_the_error_says_where_to_put_them(offli
     no_kagglehub(monkeypatch)
     monkeypatch.setenv("KAGGLE_KEY", "s3cr3t-key-value")
     with pytest.raises(DataError) as err:
-        resolve_data("kaggle:minhquntntht/wrist-watch-128", task="watches")
+        resolve_data("kaggle:minhquntntht/wrist-watch-128")
     message = str(err.value)
     assert "\n" not in message and "s3cr3t" not in message
     assert "no Kaggle credentials" in message and "~/.kaggle/kaggle.json" in message
@@ -164,7 +156,7 @@ def test_inside_kaggle_without_the_input_the_error_says_to_add_it(tmp_path, offl
     (tmp_path / "input").mkdir()
     monkeypatch.setenv("GANWORKS_KAGGLE_INPUT", str(tmp_path / "input"))
     with pytest.raises(DataError, match="Add Input"):
-        resolve_data("kaggle:minhquntntht/wrist-watch-128", task="watches")
+        resolve_data("kaggle:minhquntntht/wrist-watch-128")
 
 
 def test_credentials_are_found_in_kaggle_json_or_the_environment(offline_home, monkeypatch):
@@ -182,14 +174,14 @@ def test_credentials_are_found_in_kaggle_json_or_the_environment(offline_home, m
 
 def test_a_download_is_extracted_into_the_cache_once(tmp_path, offline_home):
     fake = FakeDownloader({"watches/a.png": b"png-a", "watches/sub/b.png": b"png-b"})
-    got = resolve_data("kaggle:minhquntntht/wrist-watch-128", task="watches", download=fake)
+    got = resolve_data("kaggle:minhquntntht/wrist-watch-128", download=fake)
     cache = tmp_path / "cache" / "kaggle" / "minhquntntht" / "wrist-watch-128"
     assert got == (cache / "files").resolve()
     assert (got / "watches" / "a.png").read_bytes() == b"png-a"
     assert (got / "watches" / "sub" / "b.png").read_bytes() == b"png-b"
     assert (cache / datasets.COMPLETE_MARKER).is_file()
     assert not list(cache.rglob("*.zip"))  # the archive is removed after extraction
-    again = resolve_data("kaggle:minhquntntht/wrist-watch-128", task="watches", download=fake)
+    again = resolve_data("kaggle:minhquntntht/wrist-watch-128", download=fake)
     assert again == got and fake.calls == ["minhquntntht/wrist-watch-128"]
 
 
@@ -199,10 +191,10 @@ def test_an_explicit_cache_dir_is_used_and_an_interrupted_download_starts_over(t
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        resolve_data("kaggle:o/d", task="watches", cache_dir=tmp_path / "mine", download=interrupted)
+        resolve_data("kaggle:o/d", cache_dir=tmp_path / "mine", download=interrupted)
     assert not (tmp_path / "mine" / datasets.COMPLETE_MARKER).exists()
     fake = FakeDownloader({"x.png": b"x"})
-    got = resolve_data("kaggle:o/d", task="watches", cache_dir=tmp_path / "mine", download=fake)
+    got = resolve_data("kaggle:o/d", cache_dir=tmp_path / "mine", download=fake)
     assert got == (tmp_path / "mine" / "files").resolve() and (got / "x.png").read_bytes() == b"x"
     assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == [datasets.COMPLETE_MARKER, "files"]
 
@@ -210,7 +202,7 @@ def test_an_explicit_cache_dir_is_used_and_an_interrupted_download_starts_over(t
 @pytest.mark.parametrize("ref", ["minhquntntht", "a/b/c", "../x", "a/..", "o/", "/d"])
 def test_malformed_kaggle_references_are_rejected(ref, offline_home):
     with pytest.raises(DataError, match="kaggle:<owner>/<dataset>"):
-        resolve_data(f"kaggle:{ref}", task="watches", download=never_download)
+        resolve_data(f"kaggle:{ref}", download=never_download)
 
 
 # --- safe extraction ----------------------------------------------------------------------
@@ -247,7 +239,7 @@ def test_extraction_refuses_symbolic_links(tmp_path):
 def test_a_malicious_download_is_refused_and_leaves_no_dataset_behind(tmp_path, offline_home):
     fake = FakeDownloader({"a.png": b"a", "../../../escaped.txt": b"evil"})
     with pytest.raises(DataError, match="outside"):
-        resolve_data("kaggle:o/evil", task="watches", download=fake)
+        resolve_data("kaggle:o/evil", download=fake)
     cache = tmp_path / "cache" / "kaggle" / "o" / "evil"
     assert not list(tmp_path.rglob("escaped.txt"))
     assert not cache.exists() or not any(cache.iterdir())
@@ -274,7 +266,7 @@ def test_the_default_downloader_calls_the_kaggle_api_without_unzipping(tmp_path,
     monkeypatch.setitem(sys.modules, "kaggle", types.SimpleNamespace(api=api))
     monkeypatch.setenv("KAGGLE_USERNAME", "someone")
     monkeypatch.setenv("KAGGLE_KEY", "abc")
-    got = resolve_data("kaggle:o/watches", task="watches")
+    got = resolve_data("kaggle:o/watches")
     assert (got / "img.png").read_bytes() == b"img"
     assert len(api.calls) == 1 and api.calls[0]["dataset"] == "o/watches" and api.calls[0]["unzip"] is False
 
@@ -284,7 +276,7 @@ def test_kaggle_api_failures_become_data_errors(offline_home, monkeypatch):
     monkeypatch.setitem(sys.modules, "kaggle", types.SimpleNamespace(api=FakeKaggleApi(fail=SystemExit(1))))
     monkeypatch.setenv("KAGGLE_API_TOKEN", "tok")
     with pytest.raises(DataError, match="Kaggle download of o/watches failed"):
-        resolve_data("kaggle:o/watches", task="watches")
+        resolve_data("kaggle:o/watches")
 
 
 # --- kagglehub (the default downloader), with kagglehub.dataset_download faked ---------------
@@ -292,7 +284,7 @@ def test_kaggle_api_failures_become_data_errors(offline_home, monkeypatch):
 def test_kagglehub_downloads_the_dataset_and_its_folder_is_returned(tmp_path, offline_home, monkeypatch):
     fake = FakeKagglehub(folder=tmp_path / "kh" / "datasets" / "o" / "watches" / "versions" / "3")
     monkeypatch.setattr(kagglehub, "dataset_download", fake)
-    got = resolve_data("kaggle:o/watches", task="watches", download=None)
+    got = resolve_data("kaggle:o/watches", download=None)
     assert got == (tmp_path / "kh" / "datasets" / "o" / "watches" / "versions" / "3").resolve()
     assert fake.calls == [{"handle": "o/watches", "output_dir": None}]
     assert not (tmp_path / "cache").exists()  # kagglehub's cache, not the hand-written one
@@ -301,14 +293,14 @@ def test_kagglehub_downloads_the_dataset_and_its_folder_is_returned(tmp_path, of
 def test_an_explicit_cache_dir_is_kagglehubs_output_dir(tmp_path, offline_home, monkeypatch):
     fake = FakeKagglehub()
     monkeypatch.setattr(kagglehub, "dataset_download", fake)
-    got = resolve_data("kaggle:o/watches", task="watches", cache_dir=tmp_path / "mine")
+    got = resolve_data("kaggle:o/watches", cache_dir=tmp_path / "mine")
     assert got == (tmp_path / "mine").resolve() and fake.calls[0]["output_dir"] == str(tmp_path / "mine")
 
 
 def test_a_kagglehub_without_output_dir_says_to_upgrade_for_cache_dir(tmp_path, offline_home, monkeypatch):
     monkeypatch.setattr(kagglehub, "dataset_download", lambda handle, path=None, *, force_download=False: handle)
     with pytest.raises(DataError, match="pip install -U kagglehub"):
-        resolve_data("kaggle:o/watches", task="watches", cache_dir=tmp_path / "mine")
+        resolve_data("kaggle:o/watches", cache_dir=tmp_path / "mine")
 
 
 def test_kagglehub_http_errors_become_one_line_data_errors(tmp_path, offline_home, monkeypatch):
@@ -319,7 +311,7 @@ def test_kagglehub_http_errors_become_one_line_data_errors(tmp_path, offline_hom
         "https://www.kaggle.com/datasets/o/secret.\nPlease make sure you are authenticated.", response=response)
     monkeypatch.setattr(kagglehub, "dataset_download", FakeKagglehub(fail=denied))
     with pytest.raises(DataError) as err:  # no credentials: say how to provide them
-        resolve_data("kaggle:o/secret", task="watches")
+        resolve_data("kaggle:o/secret")
     message = str(err.value)
     assert "\n" not in message and "o/secret" in message and "403 Client Error" in message
     assert "~/.kaggle/kaggle.json" in message and "KAGGLE_USERNAME" in message and "KAGGLE_KEY" in message
@@ -327,7 +319,7 @@ def test_kagglehub_http_errors_become_one_line_data_errors(tmp_path, offline_hom
     monkeypatch.setenv("KAGGLE_USERNAME", "someone")
     monkeypatch.setenv("KAGGLE_KEY", "s3cr3t")
     with pytest.raises(DataError) as err:  # with credentials: say which ones were used, never the key
-        resolve_data("kaggle:o/secret", task="watches")
+        resolve_data("kaggle:o/secret")
     message = str(err.value)
     assert "\n" not in message and message.startswith("Kaggle download of o/secret failed (KaggleApiHTTPError: 403")
     assert "KAGGLE_USERNAME and KAGGLE_KEY" in message and "s3cr3t" not in message
@@ -337,7 +329,7 @@ def test_inside_kaggle_a_failed_kagglehub_attach_says_to_add_the_input(tmp_path,
     (tmp_path / "input").mkdir()
     monkeypatch.setenv("GANWORKS_KAGGLE_INPUT", str(tmp_path / "input"))
     with pytest.raises(DataError, match="not attached to this notebook and could not be fetched .*Add Input"):
-        resolve_data("kaggle:o/watches", task="watches")
+        resolve_data("kaggle:o/watches")
 
 
 def test_offline_the_newest_completely_cached_kagglehub_version_is_used(tmp_path, offline_home, monkeypatch, caplog):
@@ -345,7 +337,7 @@ def test_offline_the_newest_completely_cached_kagglehub_version_is_used(tmp_path
     fake = FakeKagglehub(fail=offline_error(), cached={"o/watches/versions/5": versions / "5"})
     monkeypatch.setattr(kagglehub, "dataset_download", fake)
     with caplog.at_level(logging.WARNING, logger="common.data_source"):
-        got = resolve_data("kaggle:o/watches", task="watches")
+        got = resolve_data("kaggle:o/watches")
     assert got == (versions / "5").resolve()  # version 11 was never completed, so kagglehub refused it
     assert [c["handle"] for c in fake.calls] == ["o/watches", "o/watches/versions/11", "o/watches/versions/5"]
     assert "using the cached copy of o/watches" in caplog.text
@@ -357,14 +349,14 @@ def test_a_refused_download_does_not_fall_back_to_the_cache(tmp_path, offline_ho
                          cached={"o/watches/versions/5": versions / "5"})
     monkeypatch.setattr(kagglehub, "dataset_download", fake)
     with pytest.raises(DataError, match="UnauthenticatedError"):
-        resolve_data("kaggle:o/watches", task="watches")
+        resolve_data("kaggle:o/watches")
 
 
 def test_kagglehub_returning_a_file_is_a_data_error(tmp_path, offline_home, monkeypatch):
     (tmp_path / "one.csv").write_text("a,b\n")
     monkeypatch.setattr(kagglehub, "dataset_download", lambda handle, **kw: str(tmp_path / "one.csv"))
     with pytest.raises(DataError, match="not a folder"):
-        resolve_data("kaggle:o/table", task="watches")
+        resolve_data("kaggle:o/table")
 
 
 # --- the expected layout, nested one or two levels inside the dataset --------------------------
@@ -418,33 +410,33 @@ def test_find_layout_takes_any_test_of_a_folder(tmp_path):
 
 def test_a_local_folder_wrapping_the_tasks_layout_resolves_to_the_layout(tmp_path):
     wrapped = make_dirs(tmp_path / "download", "night2day/trainA", "night2day/trainB", "night2day/testA")
-    assert resolve_data(str(wrapped), task="night2day") == (wrapped / "night2day").resolve()
+    assert resolve_data(str(wrapped), layouts=NIGHT2DAY) == (wrapped / "night2day").resolve()
     tests_only = make_dirs(tmp_path / "eval", "x/y/testA", "x/y/testB")
-    assert resolve_data(str(tests_only), task="night2day") == (tests_only / "x" / "y").resolve()
+    assert resolve_data(str(tests_only), layouts=NIGHT2DAY) == (tests_only / "x" / "y").resolve()
     # no layout to look for (watches), or none found: the folder itself (the task reports what is missing)
-    assert resolve_data(str(wrapped), task="watches") == wrapped.resolve()
-    assert resolve_data(str(tmp_path / "eval" / "x" / "y" / "testA"), task="night2day") == \
+    assert resolve_data(str(wrapped)) == wrapped.resolve()
+    assert resolve_data(str(tmp_path / "eval" / "x" / "y" / "testA"), layouts=NIGHT2DAY) == \
         (tests_only / "x" / "y" / "testA").resolve()
 
 
 def test_expect_requires_the_layout(tmp_path):
     root = make_dirs(tmp_path / "ds", "wrist-watch-128/train")
-    assert resolve_data(str(root), task="watches", expect=("train",)) == (root / "wrist-watch-128").resolve()
+    assert resolve_data(str(root), expect=("train",)) == (root / "wrist-watch-128").resolve()
     with pytest.raises(DataError, match="found no folder holding valid/ in"):
-        resolve_data(str(root), task="watches", expect=("valid",))
+        resolve_data(str(root), expect=("valid",))
 
 
 def test_a_kaggle_input_with_a_version_folder_resolves_to_the_layout(tmp_path, offline_home, monkeypatch):
     make_dirs(tmp_path / "input" / "night2day", "versions/1/trainA", "versions/1/trainB")
     monkeypatch.setenv("GANWORKS_KAGGLE_INPUT", str(tmp_path / "input"))
-    got = resolve_data("kaggle:someone/night2day", task="night2day")
+    got = resolve_data("kaggle:someone/night2day", layouts=NIGHT2DAY)
     assert got == (tmp_path / "input" / "night2day" / "versions" / "1").resolve()
 
 
 def test_a_kagglehub_download_with_a_top_folder_resolves_to_the_layout(tmp_path, offline_home, monkeypatch):
     download = make_dirs(tmp_path / "kh" / "1", "night2day/trainA", "night2day/trainB")
     monkeypatch.setattr(kagglehub, "dataset_download", FakeKagglehub(folder=download))
-    assert resolve_data("kaggle:someone/night2day", task="night2day") == (download / "night2day").resolve()
+    assert resolve_data("kaggle:someone/night2day", layouts=NIGHT2DAY) == (download / "night2day").resolve()
 
 
 def test_night2day_domain_folders_finds_a_nested_layout(tmp_path):

@@ -1,5 +1,5 @@
-"""common.demo_data: the built-in demo sets - layout, counts, sizes, determinism, and
-night images that really are night."""
+"""The built-in demo sets (<task>/demo.py, built by common.demo_data.build_demo_set) - layout,
+counts, sizes, determinism, and night images that really are night."""
 
 import os
 from pathlib import Path
@@ -7,9 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common import demo_data
 from common.data import image_dataset, list_images, load_image, scan_images
-from common.demo_data import COMPLETE_MARKER, demo_dataset
+from common.demo_data import COMPLETE_MARKER, command_line
+from inpainting.demo import demo_dataset as inpainting_demo
+from night2day.demo import demo_dataset as night2day_demo
+from night2day.demo import render_night
+from watches.demo import demo_dataset as watches_demo
+
+DEMOS = {"night2day": night2day_demo, "inpainting": inpainting_demo, "watches": watches_demo}
 
 LAYOUT = {
     "night2day": (128, {"trainA": 24, "trainB": 24, "testA": 8, "testB": 8}),
@@ -21,7 +26,7 @@ LAYOUT = {
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
-    return root, {task: demo_dataset(task, root) for task in LAYOUT}
+    return root, {task: DEMOS[task](root) for task in LAYOUT}
 
 
 def _pixels(folder):
@@ -44,7 +49,7 @@ def test_layout_counts_and_image_sizes(built, task):
 
 def test_building_twice_gives_the_same_bytes(built, tmp_path):
     root, folders = built
-    again = demo_dataset("night2day", tmp_path)
+    again = night2day_demo(tmp_path)
     first = list_images(folders["night2day"])
     second = list_images(again)
     assert [os.path.relpath(p, folders["night2day"]) for p in first] == [os.path.relpath(p, again) for p in second]
@@ -56,7 +61,7 @@ def test_a_finished_set_is_reused_not_rebuilt(built):
     root, folders = built
     marker = folders["watches"] / COMPLETE_MARKER
     stamp = marker.stat().st_mtime_ns
-    assert demo_dataset("watches", root) == folders["watches"]
+    assert watches_demo(root) == folders["watches"]
     assert marker.stat().st_mtime_ns == stamp
     assert not [p for p in root.iterdir() if p.name.startswith(".")]  # no temporary folders left behind
 
@@ -65,12 +70,12 @@ def test_a_half_built_or_outdated_set_is_replaced(tmp_path):
     partial = tmp_path / "watches-16"
     (partial / "images").mkdir(parents=True)
     (partial / "images" / "000.png").write_bytes(b"half written")
-    folder = demo_dataset("watches", tmp_path, size=16)
+    folder = watches_demo(tmp_path, size=16)
     assert folder == partial and len(list_images(folder / "images")) == 48
     assert scan_images(list_images(folder))[1] == []
     marker = folder / COMPLETE_MARKER
     marker.write_text(marker.read_text().replace('"version": ', '"version": 1000'))
-    demo_dataset("watches", tmp_path, size=16)
+    watches_demo(tmp_path, size=16)
     assert '"version": 1000' not in marker.read_text()
 
 
@@ -100,7 +105,7 @@ def test_night_and_day_domains_are_unpaired(built):
     folders = built[1]
     night, day = _pixels(folders["night2day"] / "trainA"), _pixels(folders["night2day"] / "trainB")
     rng = np.random.default_rng(0)
-    assert min(_shared_detail(demo_data.render_night(d, rng), d) for d in day) > 0.3  # the measure sees pairs
+    assert min(_shared_detail(render_night(d, rng), d) for d in day) > 0.3  # the measure sees pairs
     assert max(_shared_detail(n, d) for n in night for d in day) < 0.2
 
 
@@ -117,23 +122,18 @@ def test_the_test_split_is_paired_by_file_name(built):
 
 def test_custom_size_is_a_separate_folder(built):
     root, folders = built
-    small = demo_dataset("inpainting", root, size=32)
+    small = inpainting_demo(root, size=32)
     assert small == root / "inpainting-32" and small != folders["inpainting"]
     assert {x.shape for x in _pixels(small / "test")} == {(32, 32, 3)}
 
 
 def test_default_root_follows_ganworks_cache(monkeypatch, tmp_path):
     monkeypatch.setenv("GANWORKS_CACHE", str(tmp_path / "cache"))
-    assert demo_dataset("watches", size=16) == tmp_path / "cache" / "demo" / "watches-16"
-
-
-def test_unknown_task_is_rejected(tmp_path):
-    with pytest.raises(ValueError, match="night2day"):
-        demo_dataset("mnist", tmp_path)
+    assert watches_demo(size=16) == tmp_path / "cache" / "demo" / "watches-16"
 
 
 def test_command_line_prints_the_folders(tmp_path, capsys):
-    assert demo_data.main(["--task", "watches", "--out", str(tmp_path), "--size", "16"]) == 0
+    assert command_line(watches_demo, "python -m watches.demo", ["--out", str(tmp_path), "--size", "16"]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "watches-16")
 
 

@@ -59,7 +59,7 @@ def test_paths_that_are_not_utf8_are_logged_printably(tmp_path, caplog):
     bad_decode = non_utf8_copy(undecodable_png(tmp_path / "u.png"), folder, b"garbage\xff.png")
     with caplog.at_level(logging.WARNING, logger="common.data"):
         good, bad = scan_images(list_images(folder))
-        assert [p for p, _ in bad] == [bad_scan]
+        assert [item["path"] for item in bad] == [bad_scan]
         batches = list(image_dataset(folder, image_size=4, batch_size=3, seed=1).take(6))
     assert len(batches) == 6
     assert data.undecodable_files().get(bad_decode, 0) >= 1  # keyed by the path as list_images gives it
@@ -89,7 +89,7 @@ def test_a_png_whose_header_claims_100000x100000_is_reported_not_decoded(tmp_pat
         scan_images(list_images(folder))
     assert sum("huge.png" in r.getMessage() for r in caplog.records) == 1
     info = data.summary(folder)
-    assert info["images"] == 2 and [p for p, _ in info["skipped"]] == [huge]
+    assert info["images"] == 2 and [item["path"] for item in info["skipped"]] == [huge]
     assert "skipped 1 unreadable" in data.describe(info)
 
 

@@ -1,5 +1,5 @@
-"""Folder evaluation: the feature cache, evaluate_folders and the CLI, with the tiny random
-extractor (no ImageNet weights on this machine)."""
+"""Folder evaluation: the feature cache, evaluate_folders and the CLI, with a tiny random
+feature model saved as a .keras file (no ImageNet weights on this machine)."""
 
 import json
 import os
@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from common.metrics import evaluate, registry
+from benchmarks.random_features import save_random_feature_model
 from common.metrics import features as F
 
 pytestmark = pytest.mark.filterwarnings("ignore:FID from")
@@ -54,8 +55,8 @@ def folders(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def extractor():
-    return F.random_extractor()
+def extractor(feature_extractor):
+    return feature_extractor
 
 
 class CountingExtractor:
@@ -94,7 +95,7 @@ def test_a_changed_folder_or_extractor_misses_the_cache(tmp_path, extractor):
     os.replace(tmp_path / "imgs2" / "0000.png", folder / "0003.png")  # one image replaced
     changed = F.folder_features(folder, counting, cache_dir=cache)
     assert counting.images == 12
-    other = CountingExtractor(F.random_extractor(seed=1))
+    other = CountingExtractor(F.keras_model_extractor(save_random_feature_model(tmp_path / "o.keras", seed=1)))
     F.folder_features(folder, other, cache_dir=cache)
     assert other.images == 6
     assert len(list(cache.glob("*.npz"))) == 3
@@ -118,7 +119,7 @@ def test_evaluate_folders_reports_every_metric_with_sample_counts(folders, extra
     assert result["kid_subset_size"] == 10
     assert result["fid"] > 0 and result["kid"] > 0
     assert result["extractor"] == extractor.name
-    assert "mean nothing" in result["comparability"]
+    assert "same file" in result["comparability"]
     assert result["fake_images_per_second"] > 0
 
 
@@ -150,12 +151,12 @@ def test_unknown_metrics_and_options_fail_before_extraction(folders, extractor):
     assert set(registry.list_metrics()) >= {"fid", "kid", "is", "pr"}
 
 
-def test_cli_prints_a_table_and_writes_json(folders, tmp_path, capsys, monkeypatch):
+def test_cli_prints_a_table_and_writes_json(folders, tmp_path, capsys, monkeypatch, feature_model):
     real, fake = folders
     monkeypatch.setenv(F.FEATURE_CACHE_ENV, str(tmp_path / "cache"))
     out = tmp_path / "out" / "metrics.json"
-    code = evaluate.main(["--real", str(real), "--fake", str(fake), "--extractor", "random", "--out", str(out),
-                          "--kid-subset-size", "8", "--max-images", "20"])
+    code = evaluate.main(["--real", str(real), "--fake", str(fake), "--extractor", str(feature_model),
+                          "--out", str(out), "--kid-subset-size", "8", "--max-images", "20"])
     assert code == 0
     printed = capsys.readouterr()
     for name in ("fid", "kid", "is", "precision", "recall", "n_real=20", "n_fake=20"):
@@ -182,13 +183,26 @@ def test_cli_without_inception_weights_says_how_to_provide_them(folders, tmp_pat
     assert not (tmp_path / "m.json").exists()
 
 
-def test_cli_runs_as_a_module(folders, tmp_path):
+def test_cli_takes_inception_names_or_a_keras_feature_model_and_nothing_else(folders, tmp_path, capsys):
+    real, fake = folders
+    for value in ("random", "vgg"):
+        with pytest.raises(SystemExit) as exit_:
+            evaluate.main(["--real", str(real), "--fake", str(fake), "--extractor", value])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "nor a .keras feature model file" in err[0], err
+    code = evaluate.main(["--real", str(real), "--fake", str(fake), "--extractor", str(tmp_path / "missing.keras"),
+                          "--out", str(tmp_path / "m.json")])
+    assert code == 2 and "missing.keras" in capsys.readouterr().err
+
+
+def test_cli_runs_as_a_module(folders, tmp_path, feature_model):
     real, fake = folders
     out = tmp_path / "metrics.json"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **{F.FEATURE_CACHE_ENV: str(tmp_path / "cache")})
     proc = subprocess.run(
         [sys.executable, "-m", "common.metrics.evaluate", "--real", str(real), "--fake", str(fake),
-         "--metrics", "fid,is", "--extractor", "random", "--out", str(out), "--quiet"],
+         "--metrics", "fid,is", "--extractor", str(feature_model), "--out", str(out), "--quiet"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
@@ -248,11 +262,11 @@ def test_evaluate_folders_names_every_skipped_file(folders_with_bad_files, extra
     assert len(itself["skipped_files"]) == 3  # a folder against itself: each bad file named once
 
 
-def test_cli_prints_and_writes_the_skipped_files(folders_with_bad_files, tmp_path, capsys):
+def test_cli_prints_and_writes_the_skipped_files(folders_with_bad_files, tmp_path, capsys, feature_model):
     real, fake, bad = folders_with_bad_files
     out = tmp_path / "m.json"
-    code = evaluate.main(["--real", str(real), "--fake", str(fake), "--extractor", "random", "--metrics", "fid,kid",
-                          "--kid-subset-size", "4", "--no-cache", "--quiet", "--out", str(out)])
+    code = evaluate.main(["--real", str(real), "--fake", str(fake), "--extractor", str(feature_model),
+                          "--metrics", "fid,kid", "--kid-subset-size", "4", "--no-cache", "--quiet", "--out", str(out)])
     assert code == 0
     printed = capsys.readouterr().out.splitlines()
     assert "skipped 4 unreadable image file(s):" in printed
@@ -262,10 +276,10 @@ def test_cli_prints_and_writes_the_skipped_files(folders_with_bad_files, tmp_pat
     assert sorted(item["path"] for item in saved["skipped_files"]) == sorted(bad)
 
 
-def test_cli_with_no_readable_real_image_is_a_one_line_error(folders, tmp_path, capsys):
+def test_cli_with_no_readable_real_image_is_a_one_line_error(folders, tmp_path, capsys, feature_model):
     _, fake = folders
     bad = _bad_files(tmp_path / "real")
-    code = evaluate.main(["--real", str(tmp_path / "real"), "--fake", str(fake), "--extractor", "random",
+    code = evaluate.main(["--real", str(tmp_path / "real"), "--fake", str(fake), "--extractor", str(feature_model),
                           "--no-cache", "--quiet", "--out", str(tmp_path / "m.json")])
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()

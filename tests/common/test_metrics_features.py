@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from benchmarks.random_features import save_random_feature_model
 from common.metrics import features as F
 
 
@@ -44,30 +45,56 @@ def test_resizing_is_antialiased():
 # ----------------------------------------------------------------------------- extractors
 
 
-def test_random_extractor_has_the_inception_interface_and_is_deterministic():
+def test_a_saved_keras_feature_model_is_an_extractor_named_by_its_file(tmp_path, feature_model):
     images = np.random.default_rng(0).integers(0, 256, size=(5, 40, 50, 3)).astype(np.uint8)
-    a = F.random_extractor(seed=3, feature_dim=12, num_classes=7)
-    b = F.random_extractor(seed=3, feature_dim=12, num_classes=7)
-    out = a(images)
-    assert out["pool"].shape == (5, 12) and out["logits"].shape == (5, 7)
-    assert out["pool"].dtype == np.float32
-    np.testing.assert_allclose(out["pool"], b(images)["pool"], rtol=1e-5)
-    assert a.name == b.name and a.name.startswith("random-")
-    assert F.random_extractor(seed=4).name != a.name
+    a = F.keras_model_extractor(save_random_feature_model(tmp_path / "a.keras", seed=3, feature_dim=12,
+                                                          num_classes=7))
+    out = a(images)  # resized to the model's 32 x 32 input
+    assert out["pool"].shape == (5, 12) and out["logits"].shape == (5, 7) and out["pool"].dtype == np.float32
+    assert (a.input_size, a.feature_dim, a.num_classes) == (32, 12, 7)
+    again = F.keras_model_extractor(tmp_path / "a.keras")
+    np.testing.assert_allclose(again(images)["pool"], out["pool"], rtol=1e-5)
+    assert again.name == a.name and a.name.startswith("keras-model-")
+    assert F.keras_model_extractor(feature_model).name != a.name  # other weights, another cache key
 
 
-def test_extractor_gives_the_same_features_for_every_value_range():
+def test_a_feature_model_with_one_output_gives_features_only(tmp_path):
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs)).save(tmp_path / "mean.keras")
+    ext = F.keras_model_extractor(tmp_path / "mean.keras")
+    images = np.full((2, 16, 16, 3), 51, np.uint8)
+    assert set(ext(images)) == {"pool"} and ext.num_classes == 0
+    np.testing.assert_allclose(ext(images)["pool"], 51.0, rtol=1e-5)  # pixels reach the model in [0, 255]
+
+
+def test_a_missing_or_wrong_feature_model_is_one_line_saying_what_is_wrong(tmp_path):
+    import keras
+
+    with pytest.raises(F.WeightsUnavailableError, match="no such file"):
+        F.keras_model_extractor(tmp_path / "missing.keras")
+    (tmp_path / "junk.keras").write_text("not a model")
+    with pytest.raises(F.WeightsUnavailableError, match="not a Keras model file"):
+        F.keras_model_extractor(tmp_path / "junk.keras")
+    inputs = keras.Input((8, 8, 3))
+    keras.Model(inputs, keras.layers.Conv2D(2, 3)(inputs)).save(tmp_path / "maps.keras")
+    with pytest.raises(F.WeightsUnavailableError, match=r"must take images \[B, S, S, 3\] and return features"):
+        F.keras_model_extractor(tmp_path / "maps.keras")
+
+
+def test_extractor_gives_the_same_features_for_every_value_range(feature_extractor):
     rng = np.random.default_rng(1)
     u8 = rng.integers(0, 256, size=(3, 32, 32, 3)).astype(np.uint8)
-    ext = F.random_extractor()
+    ext = feature_extractor
     ref = ext(u8)["pool"]
     np.testing.assert_allclose(ext(u8 / 127.5 - 1.0, (-1, 1))["pool"], ref, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(ext(u8 / 255.0, (0, 1))["pool"], ref, rtol=1e-4, atol=1e-5)
 
 
-def test_streaming_features_equal_one_shot_features():
+def test_streaming_features_equal_one_shot_features(feature_extractor):
     images = np.random.default_rng(2).integers(0, 256, size=(10, 32, 32, 3)).astype(np.uint8)
-    ext = F.random_extractor()
+    ext = feature_extractor
     one_shot = ext(images)
     batches = tf.data.Dataset.from_tensor_slices(images).batch(3)  # 3 + 3 + 3 + 1
     streamed = F.collect_features(batches, ext)

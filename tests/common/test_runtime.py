@@ -384,11 +384,15 @@ def test_restore_refuses_other_networks_and_swapped_optimizers_naming_them(tmp_p
 def test_each_log_line_is_on_disk_before_the_checkpoint_that_covers_it(tmp_path, monkeypatch):
     seen = []
 
-    def record(self, tmp_dir):
-        lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
-        seen.append((json.loads(lines[-1])["step"], int(tmp_dir.name.split(".")[0].split("-")[1])))
+    fsync_file = ckpt._fsync_file
 
-    monkeypatch.setattr(ckpt.CheckpointManager, "_after_variables_written", record)
+    def record(path):  # runs as each checkpoint's variables reach the disk, before its state file
+        fsync_file(path)
+        if path.name == ckpt.VARIABLES_FILE:
+            lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+            seen.append((json.loads(lines[-1])["step"], int(path.parent.name.split(".")[0].split("-")[1])))
+
+    monkeypatch.setattr(ckpt, "_fsync_file", record)
     train(ToyTask(), toy_config(tmp_path, "--epochs", "2", "--checkpoint-every", "1"))
     assert seen == [(step, step) for step in range(1, 9)]
 
@@ -628,6 +632,14 @@ def test_the_saved_config_is_what_was_resolved_and_a_task_cannot_write_to_it_aft
     assert result.exit_code == 0 and saved == {**config, "steps_per_epoch": 4}
     with pytest.raises(TypeError, match="read-only: cannot set 'lr'"):
         train(WritesConfigTask(), toy_config(tmp_path / "w", "--epochs", "1"))
+
+
+@pytest.mark.skipif(len(tf.config.list_logical_devices("GPU")) > 1, reason="this machine can mirror")
+def test_mirrored_without_two_gpus_is_a_one_line_config_error():
+    from common.runtime.distribute import make_strategy
+
+    with pytest.raises(ConfigError, match=r"^--strategy mirrored needs two or more GPUs, but [01] (is|are) visible"):
+        make_strategy("mirrored")
 
 
 def test_a_half_deleted_old_checkpoint_is_removed_by_the_next_save(tmp_path):

@@ -163,12 +163,20 @@ def parse(argv=None):
 
 
 def slow_checkpoint_writes(seconds: float) -> None:
-    """Inject a pause between a checkpoint's two files (the runtime itself has no test hooks)."""
+    """Pause `seconds` between a checkpoint's two files, in this process: once its variables file
+    is on disk (written and synced), before its state file (the runtime itself has no test hooks)."""
     import time
 
-    from common.runtime.checkpoint import CheckpointManager
+    from common.runtime import checkpoint
 
-    CheckpointManager._after_variables_written = lambda self, tmp_dir: time.sleep(seconds)
+    fsync_file = checkpoint._fsync_file
+
+    def fsync_then_pause(path):
+        fsync_file(path)
+        if path.name == checkpoint.VARIABLES_FILE:
+            time.sleep(seconds)
+
+    checkpoint._fsync_file = fsync_then_pause
 
 
 def main(argv=None) -> int:

@@ -10,15 +10,13 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from tests.common.logical_cpus import cpu_mirrored_strategy, split_cpu  # noqa: E402
 
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+split_cpu(2)
 
 import keras  # noqa: E402
 
 from common.runtime.checkpoint import collect_variables  # noqa: E402
-from common.runtime.distribute import make_strategy  # noqa: E402
 from tests.common.toy_gan import ToyGAN, real_batches  # noqa: E402
 
 
@@ -34,7 +32,7 @@ def main():
     single = build()
     start = [np.asarray(v) for v in collect_variables(single)]
     start_g = [np.asarray(v) for v in single.networks["generator"].trainable_variables]
-    strategy = make_strategy("mirrored")
+    strategy = cpu_mirrored_strategy()
     with strategy.scope():
         mirrored = build()
         for v, value in zip(collect_variables(mirrored), start):

@@ -17,16 +17,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from tests.common.logical_cpus import cpu_mirrored_strategy, split_cpu  # noqa: E402
+
+split_cpu(2)
 
 import keras  # noqa: E402
 
 from common.replicas import for_replicas  # noqa: E402
 from common.runtime.checkpoint import keyed_variables  # noqa: E402
-from common.runtime.distribute import make_strategy  # noqa: E402
 
 # models compared in float64: at test size the multi-scale CycleGAN is so ill-conditioned that float32
 # rounding (sums in another order) moves its first step's Adam moments by 2-15%, which says nothing about
@@ -39,16 +38,6 @@ from tests.common.tiny_models import COMMON, MODELS, task_and_parser as _task  #
 def _values(model):
     return {k: np.asarray(v.numpy() if hasattr(v, "numpy") else v, dtype=np.float64)
             for k, v in keyed_variables(model).items()}
-
-
-_STRATEGY = []
-
-
-def mirrored_strategy():
-    """One MirroredStrategy for the process: a second one would reuse the first one's collective instance keys."""
-    if not _STRATEGY:
-        _STRATEGY.append(make_strategy("mirrored"))
-    return _STRATEGY[0]
 
 
 def group(key):
@@ -72,7 +61,7 @@ def compare(name, steps_override=None):
         single = task.build_model(config)
         single.build_optimizers()
         start = keyed_variables(single)
-        strategy = mirrored_strategy()
+        strategy = cpu_mirrored_strategy()
         with strategy.scope():
             mirrored = task.build_model(config)
             mirrored.build_optimizers()

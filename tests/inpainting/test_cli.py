@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from common.data import load_image
-from common.demo_data import demo_dataset
-from common.metrics.features import random_extractor
+from inpainting.demo import demo_dataset
 from common.runtime import checkpoint as ckpt
 from common.runtime.images import save_png
 from inpainting import evaluate, evaluation, fill, train
@@ -30,7 +29,7 @@ def weights(run):
 
 
 @pytest.mark.parametrize("model", ["improved", "context-encoder"])
-def test_train_resume_fill_evaluate(model, tmp_path, capsys):
+def test_train_resume_fill_evaluate(model, tmp_path, capsys, feature_extractor):
     out = tmp_path / "run"
     assert run_train(out, model, "--epochs", "2") == 0
     assert ckpt.read_state(ckpt.CheckpointManager(out / "checkpoints").latest())["step"] == 4
@@ -64,8 +63,8 @@ def test_train_resume_fill_evaluate(model, tmp_path, capsys):
     assert filled.shape == photo.shape and np.array_equal(filled[known], photo[known])
     assert not np.array_equal(filled[~known], photo[~known])
 
-    results, sheet = evaluation.evaluate(Inpainter.load(out), evaluation.test_images(demo_dataset("inpainting"), 6),
-                                       batch_size=4, feature_extractor=random_extractor(seed=0),
+    results, sheet = evaluation.evaluate(Inpainter.load(out), evaluation.test_images(demo_dataset(), 6),
+                                       batch_size=4, feature_extractor=feature_extractor,
                                        metrics=["fid", "kid"])
     assert results["images"] == 6 and set(results["methods"]) == {"model", "telea", "ns"}
     for scores in results["methods"].values():

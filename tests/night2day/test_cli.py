@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 from common.data import load_image, resize
-from common.demo_data import demo_dataset
-from common.metrics.features import random_extractor
+from night2day.demo import demo_dataset
 from common.runtime import checkpoint as ckpt
 from night2day import train, translate
 from night2day.evaluation import evaluate
@@ -28,7 +27,7 @@ def run_train(out, model, *extra):
 
 
 @pytest.mark.parametrize("model", ["resnet", "multiscale"])
-def test_train_resume_translate_evaluate(model, tmp_path, capsys):
+def test_train_resume_translate_evaluate(model, tmp_path, capsys, feature_extractor):
     out = tmp_path / "run"
     assert run_train(out, model, "--epochs", "2") == 0
     latest = ckpt.CheckpointManager(out / "checkpoints").latest()
@@ -56,7 +55,7 @@ def test_train_resume_translate_evaluate(model, tmp_path, capsys):
     steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5, 6]
 
-    demo = demo_dataset("night2day")
+    demo = demo_dataset()
     night = sorted((demo / "testA").iterdir())[0]
     translated = tmp_path / "translated"
     assert translate.main(["--checkpoint", str(out), "--input", str(night), "--output", str(translated),
@@ -66,7 +65,7 @@ def test_train_resume_translate_evaluate(model, tmp_path, capsys):
     assert result.shape == original.shape  # --size train (the default) gives back the input's size
     assert (translated / f"{night.stem}_grid.png").is_file()
 
-    results = evaluate(out, demo, extractor=random_extractor(seed=0), metrics=["fid", "kid"],
+    results = evaluate(out, demo, extractor=feature_extractor, metrics=["fid", "kid"],
                        max_images=6, kid_subset_size=3)
     for key in ("cycle_night_psnr", "cycle_night_ssim", "cycle_day_psnr", "cycle_day_ssim"):
         assert np.isfinite(results[key])
@@ -151,8 +150,8 @@ def test_unusable_training_images_are_reported_before_anything_is_created(broken
     data = tmp_path / "data"
     for split in ("trainA", "trainB"):
         (data / split).mkdir(parents=True)
-        (data / split / "ok.png").write_bytes((demo_dataset("night2day") / "trainA").joinpath(
-            sorted(p.name for p in (demo_dataset("night2day") / "trainA").iterdir())[0]).read_bytes())
+        (data / split / "ok.png").write_bytes((demo_dataset() / "trainA").joinpath(
+            sorted(p.name for p in (demo_dataset() / "trainA").iterdir())[0]).read_bytes())
     (data / "trainA" / "ok.png").unlink()
     if broken == "unreadable":
         (data / "trainA" / "zero.jpg").write_bytes(b"")

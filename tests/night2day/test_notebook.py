@@ -90,7 +90,7 @@ def test_placeholder_repo_url_fails_loudly(tmp_path, monkeypatch):
 
 
 def test_notebook_runs_end_to_end_on_demo_data(tmp_path, monkeypatch):
-    from common.demo_data import demo_dataset
+    from night2day.demo import demo_dataset
 
     monkeypatch.setenv("WANDB_MODE", "disabled")
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -138,7 +138,7 @@ def test_notebook_runs_end_to_end_on_demo_data(tmp_path, monkeypatch):
     assert states and json.loads(states[-1].read_text())["step"] == 2
     assert sorted(p.name for p in (out / "samples").glob("*.png")) == ["step_000000002.png"]
     assert (out / "losses.png").is_file()
-    night = sorted(p.stem for p in (demo_dataset("night2day") / "testA").iterdir() if not p.name.startswith("."))
+    night = sorted(p.stem for p in (demo_dataset() / "testA").iterdir() if not p.name.startswith("."))
     expected = night[:n_translate]
     translated = out / "translated"
     assert sorted(p.stem for p in translated.glob("*.png") if not p.stem.endswith("_grid")) == expected

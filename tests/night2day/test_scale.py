@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from common.demo_data import demo_dataset
+from night2day.demo import demo_dataset
 from night2day import data, train
 from night2day.build import build_cyclegan, default_load_size, training_scale
 from night2day.task import DAY_COLUMNS, NIGHT_COLUMNS, sample_inputs, sample_sheet, sheet_tile
@@ -32,7 +32,7 @@ def test_impossible_load_sizes_are_refused(argv, message, capsys):
 
 
 def test_training_crops_come_from_images_resized_to_the_load_size():
-    root = demo_dataset("night2day")
+    root = demo_dataset()
     whole = [np.asarray(b) for b in data.ordered_dataset(root / "trainA", model="resnet", image_size=32,
                                                           batch_size=32)][0]
     for load, expect_whole in ((32, True), (96, False)):
@@ -51,7 +51,7 @@ def test_sample_sheet_runs_at_the_training_scale_with_labelled_columns():
     assert config["load_size"] == 90
     gan = build_cyclegan(config, compile=False)
     assert training_scale(config) == 88  # rounded down to the generator's step of 4
-    night, day = sample_inputs(demo_dataset("night2day"), model="resnet", image_size=88, n=2)
+    night, day = sample_inputs(demo_dataset(), model="resnet", image_size=88, n=2)
     assert night.shape == (2, 88, 88, 3)
     from night2day.inference import copy_with_input_size
 

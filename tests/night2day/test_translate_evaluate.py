@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from common.data import load_image
-from common.demo_data import demo_dataset
+from night2day.demo import demo_dataset
 from common.metrics import features as F
 from common.report import one_line_error
 from common.runtime.images import save_png
@@ -172,7 +172,7 @@ def test_size_option_rounds_to_the_generator_step_and_refuses_too_small(run, tmp
 @pytest.fixture()
 def data_with_bad_files(tmp_path):
     root = tmp_path / "data"
-    demo = demo_dataset("night2day")
+    demo = demo_dataset()
     for split in ("testA", "testB"):
         shutil.copytree(demo / split, root / split)
     bad = {
@@ -186,9 +186,9 @@ def data_with_bad_files(tmp_path):
     return root, bad
 
 
-def test_evaluate_names_every_skipped_test_image(run, data_with_bad_files):
+def test_evaluate_names_every_skipped_test_image(run, data_with_bad_files, feature_extractor):
     root, bad = data_with_bad_files
-    results = evaluation.evaluate(run, root, extractor=F.random_extractor(seed=0), metrics=["fid", "kid"],
+    results = evaluation.evaluate(run, root, extractor=feature_extractor, metrics=["fid", "kid"],
                                   kid_subset_size=3)
     assert results["n_test_night"] == 8 and results["n_test_day"] == 8
     assert results["day_vs_translated_n_real"] == 8 and results["day_vs_translated_n_fake"] == 8
@@ -205,9 +205,10 @@ def test_evaluate_names_every_skipped_test_image(run, data_with_bad_files):
     assert [item["path"] for item in limited["skipped_files"]] == [str(root / "testB" / "000_empty.png")]
 
 
-def test_evaluate_cli_prints_and_writes_the_skipped_files(run, data_with_bad_files, tmp_path, capsys, monkeypatch):
+def test_evaluate_cli_prints_and_writes_the_skipped_files(run, data_with_bad_files, tmp_path, capsys, monkeypatch,
+                                                          feature_extractor):
     root, bad = data_with_bad_files
-    monkeypatch.setattr(F, "inception_extractor", lambda weights=None: F.random_extractor(seed=0))
+    monkeypatch.setattr(F, "inception_extractor", lambda weights=None: feature_extractor)
     monkeypatch.setenv(F.FEATURE_CACHE_ENV, str(tmp_path / "cache"))
     target = tmp_path / "evaluation.json"
     assert evaluate.main(["--checkpoint", str(run), "--data", str(root), "--json", str(target)]) == 0
@@ -222,7 +223,7 @@ def test_evaluate_cli_prints_and_writes_the_skipped_files(run, data_with_bad_fil
 
 def test_evaluate_with_no_readable_test_image_is_a_one_line_error(run, tmp_path, capsys):
     root = tmp_path / "data"
-    shutil.copytree(demo_dataset("night2day") / "testB", root / "testB")
+    shutil.copytree(demo_dataset() / "testB", root / "testB")
     (root / "testA").mkdir()
     (root / "testA" / "a.png").write_bytes(b"")
     assert evaluate.main(["--checkpoint", str(run), "--data", str(root), "--metrics", "",

@@ -61,6 +61,7 @@ def test_resumed_run_equals_an_uninterrupted_one_including_the_ema_generator(tmp
     (["--label-flip", "0.7"], "--label-flip 0.7 must be in [0, 0.5)"),
     (["--image-size", "16", "--patch-discriminator", "true"], "--patch-discriminator needs --image-size"),
     (["--data", "/nonexistent/watches"], "data folder not found: /nonexistent/watches"),
+    (["--metrics-extractor", "random"], "--metrics-extractor must be inception, inception-2015 or a .keras feature model file, got 'random'"),
 ])
 def test_bad_input_is_a_one_line_error(argv, message, tmp_path, capsys):
     try:
@@ -98,9 +99,9 @@ def test_generate_is_deterministic_per_seed_and_writes_grid_and_interpolation(tm
     assert "not a seed list" in capsys.readouterr().err
 
 
-def test_evaluate_reports_fid_kid_is_and_precision_recall_on_demo_data(tmp_path, capsys, monkeypatch):
-    from common.demo_data import demo_dataset
-    from common.metrics.features import random_extractor
+def test_evaluate_reports_fid_kid_is_and_precision_recall_on_demo_data(tmp_path, capsys, monkeypatch,
+                                                                     feature_extractor):
+    from watches.demo import demo_dataset
     from watches import evaluate
     from watches.evaluation import evaluate_generator
     from watches.inference import load_generator
@@ -108,11 +109,11 @@ def test_evaluate_reports_fid_kid_is_and_precision_recall_on_demo_data(tmp_path,
     out = tmp_path / "run"
     assert run_train(out, "--epochs", "1") == 0
     generator, latent_dim = load_generator(out)
-    result = evaluate_generator(generator, latent_dim, demo_dataset("watches"), extractor=random_extractor(seed=0),
+    result = evaluate_generator(generator, latent_dim, demo_dataset(), extractor=feature_extractor,
                                 num_fake=24, cache_dir=False)
     assert (result["n_real"], result["n_fake"]) == (48, 24)
     assert result["fid"] > 0 and result["is"] >= 1 and 0 <= result["precision"] <= 1 and 0 <= result["recall"] <= 1
-    again = evaluate_generator(generator, latent_dim, demo_dataset("watches"), extractor=random_extractor(seed=0),
+    again = evaluate_generator(generator, latent_dim, demo_dataset(), extractor=feature_extractor,
                                num_fake=24, cache_dir=False)
     assert again["fid"] == result["fid"]  # the generated latents are seeded
     # offline there are no InceptionV3 weights: one line saying how to provide them
@@ -123,10 +124,10 @@ def test_evaluate_reports_fid_kid_is_and_precision_recall_on_demo_data(tmp_path,
     assert code == 2 and err.startswith("error:") and len(err.splitlines()) == 1 and "weights" in err.lower()
 
 
-def test_metrics_every_logs_fid_and_kid_at_those_steps(tmp_path, capsys):
+def test_metrics_every_logs_fid_and_kid_at_those_steps(tmp_path, capsys, feature_model):
     out = tmp_path / "run"
     assert run_train(out, "--epochs", "2", "--metrics-every", "2", "--metrics-fake", "16",
-                     "--metrics-extractor", "random", "--log-every", "3") == 0
+                     "--metrics-extractor", str(feature_model), "--log-every", "3") == 0
     printed = capsys.readouterr().out
     assert "step 2: FID" in printed and "step 4: FID" in printed and "16 generated images" in printed
     log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]

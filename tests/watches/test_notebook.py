@@ -1,6 +1,6 @@
 """notebooks/watches.ipynb, executed as a user runs it: the very .ipynb file, in a Jupyter kernel of this
 interpreter (nbclient + ipykernel), on the built-in demo data at a tiny size, with parameters injected
-papermill-style after the cell tagged `parameters` (W&B disabled, the random test feature extractor)."""
+papermill-style after the cell tagged `parameters` (W&B disabled, a tiny random feature model saved as .keras)."""
 
 import json
 import re
@@ -28,13 +28,13 @@ def test_parameters_and_no_hidden_failures():
     assert "2>/dev/null" not in code and not re.search(r"^\s*[!%]", code, re.MULTILINE)
 
 
-def test_notebook_runs_end_to_end_on_demo_data(tmp_path, monkeypatch):
+def test_notebook_runs_end_to_end_on_demo_data(tmp_path, monkeypatch, feature_model):
     monkeypatch.setenv("WANDB_MODE", "disabled")
     out = tmp_path / "run"
     nb = nbformat.read(NOTEBOOK, as_version=4)
     at, _ = parameters(nb)
     overrides = {"OUT": str(out), "WANDB": "disabled", "DEMO_ARGS": TINY, "SEEDS": "0-3", "EVAL_NUM_FAKE": 16,
-                 "EVAL_EXTRACTOR": "random"}
+                 "EVAL_EXTRACTOR": str(feature_model)}
     nb.cells.insert(at + 1, nbformat.v4.new_code_cell("\n".join(f"{k} = {v!r}" for k, v in overrides.items())))
     check = nbformat.v4.new_code_cell("import sys, json\nprint(json.dumps({'prefix': sys.prefix}))")
     nb.cells.append(check)

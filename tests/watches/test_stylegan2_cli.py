@@ -46,10 +46,11 @@ def read_log(run):
     return [json.loads(line) for line in (Path(run) / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_train_logs_kimg_losses_regularisers_and_ada_then_exports_a_z_psi_generator(tmp_path, capsys):
+def test_train_logs_kimg_losses_regularisers_and_ada_then_exports_a_z_psi_generator(tmp_path, capsys,
+                                                                                     feature_model):
     out = tmp_path / "run"
     assert run_train(out, "--epochs", "2", "--checkpoint-every", "4", "--metrics-every", "8", "--metrics-fake", "8",
-                     "--metrics-extractor", "random") == 0
+                     "--metrics-extractor", str(feature_model)) == 0
     log = read_log(out)
     assert [r["step"] for r in log] == list(range(1, 9))
     assert "fid8" in log[-1] and log[-1]["fid8"] > 0 and "fid8" not in log[0]  # FID of the EMA generator
@@ -139,9 +140,8 @@ def test_generate_truncation_noise_modes_style_mixing_and_w_interpolation(tmp_pa
     assert "ROWS:COLUMNS" in capsys.readouterr().err
 
 
-def test_evaluate_scores_the_stylegan2_generator_with_the_test_extractor(tmp_path):
-    from common.demo_data import demo_dataset
-    from common.metrics.features import random_extractor
+def test_evaluate_scores_the_stylegan2_generator_with_the_test_extractor(tmp_path, feature_extractor):
+    from watches.demo import demo_dataset
     from watches.evaluation import evaluate_generator
     from watches.inference import load_generator
 
@@ -149,7 +149,7 @@ def test_evaluate_scores_the_stylegan2_generator_with_the_test_extractor(tmp_pat
     assert run_train(out, "--epochs", "1", "--checkpoint-every", "4") == 0
     generator, latent_dim = load_generator(out)
     assert latent_dim == 16
-    result = evaluate_generator(generator, latent_dim, demo_dataset("watches"), extractor=random_extractor(seed=0),
+    result = evaluate_generator(generator, latent_dim, demo_dataset(), extractor=feature_extractor,
                                 num_fake=16, cache_dir=False, metrics=("fid", "kid"))
     assert result["n_fake"] == 16 and result["fid"] > 0 and np.isfinite(result["kid"])
 
