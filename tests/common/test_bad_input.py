@@ -275,3 +275,29 @@ def test_evaluation_reads_a_file_whose_name_is_not_utf8(tmp_path):
     path = non_utf8_copy(sorted(tmp_path.iterdir())[0], tmp_path)
     batches = list(folder_dataset([path], input_size=16, batch_size=4))
     assert [tuple(b.shape) for b in batches] == [(1, 16, 16, 3)]
+
+
+# settings of each task that cannot work: (task, flags given after its tiny run's, what the one error line says)
+SETTINGS = [
+    ("night2day", ["--data", "/no/such/folder"], "/no/such/folder"),
+    ("night2day", ["--model", "unet"], "invalid choice"),
+    ("night2day", ["--image-size", "48", "--model", "multiscale"], "divisible by 32"),
+    ("inpainting", ["--image-size", "48"], "--image-size 48 must be a power of two"),
+    ("inpainting", ["--mask", "centre", "--hole-size", "40"], "--hole-size 40 must be at least 2 and smaller"),
+    ("inpainting", ["--hole-min", "0.6", "--hole-max", "0.5"], "--hole-min 0.6 and --hole-max 0.5 must satisfy"),
+    ("inpainting", ["--mask", "stars"], "invalid choice: 'stars'"),
+    ("inpainting", ["--data", "/nonexistent/places"], "data folder not found: /nonexistent/places"),
+    ("watches", ["--image-size", "48"], "--image-size 48 must be a power of two"),
+    ("watches", ["--label-flip", "0.7"], "--label-flip 0.7 must be in [0, 0.5)"),
+    ("watches", ["--image-size", "16", "--patch-discriminator", "true"], "--patch-discriminator needs --image-size"),
+    ("watches", ["--data", "/nonexistent/watches"], "data folder not found: /nonexistent/watches"),
+    ("watches", ["--metrics-extractor", "random"],
+     "--metrics-extractor must be inception, inception-2015 or a .keras feature model file, got 'random'"),
+]
+
+
+@pytest.mark.parametrize("name, flags, message", SETTINGS, ids=[f"{n}:{' '.join(f)}" for n, f, _ in SETTINGS])
+def test_a_setting_that_cannot_work_is_one_line_before_the_run_folder_exists(name, flags, message, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert_one_line_error(run(f"{name}.train", [*TASKS[name].train_args, "--out", out, *flags], capsys), message)
+    assert not out.exists()

@@ -39,41 +39,6 @@ def test_train_prints_a_data_summary_logs_the_tricks_and_exports(tmp_path, capsy
     assert generator.output_shape == (None, 32, 32, 3)
 
 
-def test_resumed_run_equals_an_uninterrupted_one_including_the_ema_generator(tmp_path):
-    args = ("--deterministic", "true", "--g-ema-kimg", "0.01", "--instance-noise", "0.05")
-    assert run_train(tmp_path / "full", "--epochs", "3", *args) == 0
-    assert run_train(tmp_path / "cut", "--epochs", "1", *args) == 0
-    assert run_train(tmp_path / "cut", "--epochs", "3", *args) == 0
-    full, cut = restored(tmp_path / "full"), restored(tmp_path / "cut")
-    assert sorted(full.networks) == ["discriminator", "generator", "generator_ema"]
-    for name in full.networks:
-        for a, b in zip(full.networks[name].get_weights(), cut.networks[name].get_weights()):
-            np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
-    logs = [[json.loads(line) for line in (tmp_path / run / "metrics.jsonl").read_text().splitlines()]
-            for run in ("full", "cut")]
-    assert [r["step"] for r in logs[1]] == list(range(1, 7))
-    for a, b in zip(*logs):
-        assert a == pytest.approx(b, abs=1e-6)
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["--image-size", "48"], "--image-size 48 must be a power of two"),
-    (["--label-flip", "0.7"], "--label-flip 0.7 must be in [0, 0.5)"),
-    (["--image-size", "16", "--patch-discriminator", "true"], "--patch-discriminator needs --image-size"),
-    (["--data", "/nonexistent/watches"], "data folder not found: /nonexistent/watches"),
-    (["--metrics-extractor", "random"], "--metrics-extractor must be inception, inception-2015 or a .keras feature model file, got 'random'"),
-])
-def test_bad_input_is_a_one_line_error(argv, message, tmp_path, capsys):
-    try:
-        code = run_train(tmp_path / "run", *argv)
-    except SystemExit as exc:
-        code = exc.code
-    assert code == 2
-    err = capsys.readouterr().err.strip()
-    assert message in err and len(err.splitlines()) == 1
-    assert not (tmp_path / "run").exists()
-
-
 def test_generate_is_deterministic_per_seed_and_writes_grid_and_interpolation(tmp_path, capsys):
     from common.data import load_image
     from watches import generate
