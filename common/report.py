@@ -195,12 +195,11 @@ def evaluation_args(parser, argv=None):
     return args, [m.strip() for m in args.metrics.split(",") if m.strip()]
 
 
-def results_path(args, name: str = "evaluation.json"):
-    """Where an evaluation writes `name`: the flag's path if given (--json), else the run folder of
+def results_path(checkpoint, given=None, name: str = "evaluation.json"):
+    """Where an evaluation writes `name`: the path a flag gave (--json, --sheet), else the run folder of
     --checkpoint (common.runtime.generator.run_folder)."""
     from pathlib import Path
 
     from common.runtime.generator import run_folder
 
-    given = getattr(args, "json" if name.endswith(".json") else "sheet", None)
-    return Path(given) if given else run_folder(args.checkpoint) / name
+    return Path(given) if given else run_folder(checkpoint) / name

@@ -76,9 +76,9 @@ def main(argv=None) -> int:
     print(format_results(results["methods"], results["images"], results["mask"]))
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    target = results_path(args)
+    target = results_path(args.checkpoint, args.json)
     target.write_text(json.dumps(results, indent=2) + "\n")
-    sheet_path = results_path(args, "evaluation.png")
+    sheet_path = results_path(args.checkpoint, args.sheet, "evaluation.png")
     save_png(sheet_path, sheet)
     print(f"wrote {target} and {sheet_path}")
     return 0

@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     print(format_results(results))
     if skipped_metrics:
         print(f"note: {skipped_metrics}", file=sys.stderr)
-    target = results_path(args)
+    target = results_path(args.checkpoint, args.json)
     target.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {target}")
     return 0

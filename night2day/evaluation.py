@@ -202,10 +202,3 @@ def format_results(results: dict) -> str:
     if results.get("paired"):
         parts += ["", format_paired(results["paired"])]
     return "\n".join(parts + report.format_skipped(results.get("skipped_files"), "test image"))
-
-
-def default_results_path(checkpoint) -> Path:
-    """<run>/evaluation.json (common.runtime.generator.run_folder)."""
-    from common.runtime.generator import run_folder
-
-    return run_folder(checkpoint) / "evaluation.json"

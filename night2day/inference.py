@@ -85,11 +85,14 @@ class Translator:
         if direction not in ("night2day", "day2night"):
             raise ValueError(f"direction must be night2day or day2night, got {direction!r}")
         found = load(path)
-        names = ["generator_g", "generator_f"] if direction == "night2day" else ["generator_f", "generator_g"]
-        names = [n for n in names if n in found.networks] if found.model is not None else list(found.networks)
-        card = found.cards[names[0]]
-        backward = found.networks[names[1]] if len(names) > 1 else None
-        return cls(found.networks[names[0]], backward, value_range=card.value_range, image_size=card.image_size,
+        if found.model is None:  # an exported file: its one generator, whichever direction it was
+            forward, backward = found.network(), None
+            card = found.card
+        else:
+            g, f = found.networks["generator_g"], found.networks["generator_f"]
+            forward, backward = (g, f) if direction == "night2day" else (f, g)
+            card = found.cards[forward.name]
+        return cls(forward, backward, value_range=card.value_range, image_size=card.image_size,
                    fully_convolutional=card.model == "resnet", training_scale=card.training_scale, card=card)
 
     @property

@@ -49,7 +49,7 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(format_table(result, metrics))
-    target = results_path(args)
+    target = results_path(args.checkpoint, args.json)
     target.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(f"wrote {target}")
     return 0

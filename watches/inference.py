@@ -16,6 +16,7 @@ import numpy as np
 from common.report import parse_seeds
 from common.runtime import generator as gen
 from common.runtime.images import image_grid, to_uint8
+from watches.build import build_gan
 from watches.sampling import is_stylegan2, run_generator, seed_latents
 
 
@@ -24,14 +25,8 @@ def _card_fields(config, network) -> dict:
             "latent_dim": int(config["latent_dim"])}
 
 
-def _build(config):
-    from watches.build import build_gan
-
-    return build_gan(config)
-
-
 # a run exports its sampler: the EMA weights when it keeps them (StyleGAN2 always)
-GENERATORS = gen.GeneratorSpec("watches", build=_build, exports=lambda m: {"generator": m.sampler},
+GENERATORS = gen.GeneratorSpec("watches", build=build_gan, exports=lambda m: {"generator": m.sampler},
                                card_fields=_card_fields)
 
 

@@ -334,7 +334,7 @@ def open_checkpoint(path, task: str) -> tuple[Path, dict]:
         raise DataError(f"checkpoint {found} is unreadable: its {STATE_FILE} holds no config")
     written_by = state.get("task") or _task_of(config)
     if written_by and written_by != task:
-        raise DataError(f"{path} is {_a(written_by)} checkpoint, not {_a(task)} one (its model: "
+        raise DataError(f"{path} is {a_or_an(written_by)} checkpoint, not {a_or_an(task)} one (its model: "
                         f"{config.get('model', '?')}); give a run of `python -m {task}.train`")
     return found, state
 
@@ -365,7 +365,8 @@ def load_keras_file(path):
 _TASK_KEYS = {"night2day": "res_blocks", "inpainting": "bottleneck", "watches": "latent_dim"}
 
 
-def _a(word: str) -> str:
+def a_or_an(word: str) -> str:
+    """'an inpainting', 'a watches'."""
     return ("an " if word[:1] in "aeiou" else "a ") + word
 
 

@@ -134,10 +134,6 @@ class Generators:
         return self.networks[name] if name is not None else next(iter(self.networks.values()))
 
 
-def _a(word: str) -> str:
-    return ("an " if word[:1] in "aeiou" else "a ") + word
-
-
 def load(path, spec: GeneratorSpec) -> Generators:
     """The generators a user names for spec.task: a run folder, checkpoints/ folder, ckpt-* folder or
     exported .keras file (module docstring). One DataError line for anything unusable."""
@@ -149,7 +145,7 @@ def load(path, spec: GeneratorSpec) -> Generators:
             raise DataError(f"no such file: {path}")
         card = GeneratorCard.read(path)
         if card.task != spec.task:
-            raise DataError(f"{path} is {_a(card.task)} generator ({card.model}), not {_a(spec.task)} one; "
+            raise DataError(f"{path} is {ckpt.a_or_an(card.task)} generator ({card.model}), not {ckpt.a_or_an(spec.task)} one; "
                             f"give one exported by `python -m {spec.task}.train`")
         net = ckpt.load_keras_file(path)
         return Generators({card.network: net}, {card.network: card}, path)
