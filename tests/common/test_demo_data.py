@@ -142,3 +142,17 @@ def test_demo_sets_feed_the_pipeline(built):
     batch = next(iter(image_dataset(folders["night2day"] / "trainA", image_size=64, batch_size=4, resize_to=80,
                                     random_crop=True, random_flip=True)))
     assert batch.shape == (4, 64, 64, 3) and -1.0 <= float(batch.numpy().min()) < float(batch.numpy().max()) <= 1.0
+
+
+@pytest.mark.parametrize("task", ["night2day", "inpainting", "watches"])
+def test_python_m_task_demo_builds_the_set_and_prints_its_folder(task, tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", f"{task}.demo", "--out", str(tmp_path), "--size", "16"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    folder = Path(done.stdout.strip().splitlines()[-1])
+    assert folder == tmp_path / f"{task}-16" and folder.is_dir()
+    images = [p for p in folder.rglob("*.png")]
+    assert images and all(np.asarray(load_image(str(p))).shape == (16, 16, 3) for p in images)
