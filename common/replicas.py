@@ -98,7 +98,8 @@ class Draws:
     whole global batch and keep this replica's rows (see the module docstring); on one device that
     is exactly `tf.random.stateless_*(shape, key)`. `shared_*` draw one value (any shape, no batch
     axis) that every replica sees, e.g. a per-batch style-mixing cutoff. `fold(i)` is an
-    independent stream of the same step (one per augmentation parameter or per layer).
+    independent stream of the same step (one per augmentation parameter or per layer). `whole_batch()`
+    draws the global batch on every replica, and `own_rows` keeps this replica's rows of it.
     """
 
     def __init__(self, key, replica=None):
@@ -112,15 +113,27 @@ class Draws:
     def fold(self, i) -> "Draws":
         return Draws(tf.random.experimental.stateless_fold_in(self.key, tf.cast(i, tf.int64)), self.replica)
 
-    def _share(self, draw, shape):
+    def whole_batch(self) -> "Draws":
+        """The same draws as one device makes them: a shape's batch axis is the global batch's (for a value
+        that depends on every image of the batch, such as ADA's padding; `own_rows` then keeps this replica's)."""
+        return Draws(self.key, (0, 1))
+
+    def own_rows(self, everything):
+        """This replica's rows of a tensor over the global batch: the rows `normal` / `uniform` keep."""
         index, count = self.replica
+        if count == 1:
+            return everything
+        shape = tf.shape(everything)
+        rows = tf.reshape(everything, tf.concat([[shape[0] // count, count], shape[1:]], 0))
+        return tf.gather(rows, index, axis=1)
+
+    def _share(self, draw, shape):
+        count = self.replica[1]
         if count == 1:
             return draw(shape)
         shape = tf.unstack(tf.convert_to_tensor(shape, tf.int32)) if not isinstance(shape, (list, tuple)) \
             else list(shape)
-        everything = draw([shape[0] * count, *shape[1:]])
-        rows = tf.reshape(everything, tf.concat([[shape[0], count], tf.shape(everything)[1:]], 0))
-        return tf.gather(rows, index, axis=1)
+        return self.own_rows(draw([shape[0] * count, *shape[1:]]))
 
     def normal(self, shape, dtype=tf.float32):
         return self._share(lambda s: tf.random.stateless_normal(s, self.key, dtype=dtype), shape)
