@@ -9,7 +9,8 @@ One step on a batch of real images [B, S, S, 3] in [-1, 1] runs NVIDIA's phases 
     Dmain  softplus(D(aug(G(z)))) + softplus(-D(aug(x)))
     Dreg   every d_reg_interval (16) steps: R1 = |grad_x D(aug(x))|^2 * gamma / 2, times the interval
     then   the generator EMA (half-life ema_kimg, ramped up over ema_rampup * images seen), the
-           image counter, and ADA's p (every ada_interval steps towards r_t = E[sign D(x)] = target)
+           image counter, and ADA's p (after every ada_interval steps, towards r_t = E[sign D(aug(x))] =
+           target, the signs of the real logits of Dmain and Dreg as NVIDIA's Loss/signs/real; p >= 0)
 
 The optimizers' learning rates and betas carry the lazy-regularisation correction (build.py). A step
 logs what its phases computed: r1 and pl at the steps that computed them (their epoch trackers average
@@ -180,12 +181,12 @@ class StyleGAN2(GANModel):
             real_logits = self._d(real, step, 5)
             d_loss = tf.reduce_mean(tf.nn.softplus(fake_logits)) + tf.reduce_mean(tf.nn.softplus(-real_logits))
         self.apply_gradients(tape, d_loss, "d")
-        if self.augment_kind == "ada":
-            self._ada_observe(real_logits)
+        self._ada_observe(real_logits)
         return {"d_loss": d_loss, "d_real": tf.reduce_mean(real_logits), "d_fake": tf.reduce_mean(fake_logits)}
 
     def r1_penalty(self, real, step, inner_scale=2.0 ** 10):
-        """[B]: |grad_x D(aug(x))|^2 per real image, the gradient taken at the image before augmentation.
+        """([B] |grad_x D(aug(x))|^2 per real image, the gradient taken at the image before augmentation;
+        [B] the logits D(aug(x)), which ADA's r_t counts as NVIDIA's does).
 
         The inner gradient is taken of sum(logits) * inner_scale and divided by inner_scale in float32:
         in D's float16 blocks (mixed_float16) that backward pass runs at unit scale otherwise - the outer
@@ -199,15 +200,17 @@ class StyleGAN2(GANModel):
         real = tf.cast(real, tf.float32)
         with tf.GradientTape() as inner:
             inner.watch(real)
-            total = tf.reduce_sum(self._d(real, step, 6)) * inner_scale
+            logits = self._d(real, step, 6)
+            total = tf.reduce_sum(logits) * inner_scale
         grads = tf.cast(inner.gradient(total, real), tf.float32) / inner_scale
-        return tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])
+        return tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]), logits
 
     def _d_r1(self, real, step, batch):
         with tf.GradientTape() as tape:
-            penalty = self.r1_penalty(real, step)
+            penalty, real_logits = self.r1_penalty(real, step)
             loss = tf.reduce_mean(penalty) * (self.r1_gamma / 2) * self.d_reg_interval
         self._apply_regularizer(tape, loss, "d")
+        self._ada_observe(real_logits)
         return {"r1": tf.reduce_mean(penalty)}
 
     def _apply_regularizer(self, tape, loss, name):
@@ -289,24 +292,29 @@ class StyleGAN2(GANModel):
         return avg.assign(new)
 
     def _ada_observe(self, real_logits):
-        """Accumulate sign(D(aug(x))) for ADA's next adjustment, summed over the replicas (as NVIDIA's
-        training_stats collects Dmain's reported signs over all GPUs)."""
+        """Accumulate sign(D(aug(x))) for ADA's next adjustment (with --augment ada), summed over the replicas
+        (as NVIDIA's training_stats collects the signs Dmain and Dreg report, over all GPUs)."""
+        if self.augment_kind != "ada":
+            return
         self.ada_sign_sum.assign_add(cross_replica_sum(tf.reduce_sum(tf.sign(real_logits))))
         self.ada_count.assign_add(cross_replica_sum(tf.cast(tf.size(real_logits), tf.float32)))
 
     def _ada_adjust(self, step, images):
-        """Every ada_interval steps: p moved towards r_t = E[sign D(aug(x))] = target, r_t taken over the signs
-        observed since the last adjustment, which are then cleared; `images`: the global batch size."""
+        """After every ada_interval steps (steps ada_interval - 1, 2 ada_interval - 1, ...: NVIDIA adjusts when
+        the count of steps taken is a multiple): p moved towards r_t = E[sign D(aug(x))] = target, r_t taken
+        over the signs observed since the last adjustment, which are then cleared; p is bounded below by 0
+        only, as NVIDIA's (above 1 every transformation still applies to every image); `images`: the global
+        batch size."""
         def adjust():
             rt = self.ada_sign_sum / tf.maximum(self.ada_count, 1.0)
             delta = A.ada_adjustment(rt, self.augment_target, tf.cast(images, tf.float32) * self.ada_interval,
                                      self.ada_kimg)
-            self.augment_p.assign(tf.clip_by_value(self.augment_p + delta, 0.0, 1.0))
+            self.augment_p.assign(tf.maximum(self.augment_p + delta, 0.0))
             self.ada_rt.assign(rt)
             self.ada_sign_sum.assign(0.0)
             self.ada_count.assign(0.0)
 
-        tf.cond(tf.equal(step % self.ada_interval, 0), adjust, lambda: None)
+        tf.cond(tf.equal((step + 1) % self.ada_interval, 0), adjust, lambda: None)
 
     def update_ema(self, batch_images):
         """NVIDIA's G_ema update: beta = 0.5 ** (batch / ema_nimg), ema_nimg = ema_kimg * 1000, ramped up to

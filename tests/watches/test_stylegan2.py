@@ -1,14 +1,12 @@
 """StyleGAN2-ADA's pieces against hand computations: parameter counts of NVIDIA's networks, the modulated
-convolution, the [1,3,3,1] resampling, R1, ADA's feedback, truncation, the EMA ramp, the augmentations."""
-
-import math
+convolution, the [1,3,3,1] resampling, R1, ADA's feedback, truncation, the EMA ramp (the augmentations:
+test_augment.py)."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from watches import augment as A
 from watches import stylegan2 as S
 from watches.stylegan2_gan import StyleGAN2
 
@@ -99,15 +97,15 @@ def test_minibatch_std_appends_the_group_standard_deviation():
         np.testing.assert_allclose(y[i, ..., 3], expected, rtol=1e-5)
 
 
-def tiny(seed=0, augment_p=0.0, **compile_kwargs):
+def tiny(seed=0, augment_p=0.0, lr=0.002, **compile_kwargs):
     nets = {}
     for suffix, noise in (("", "random"), ("_ema", "const")):
         nets["mapping" + suffix] = S.mapping_network(8, 8, 2, name="mapping" + suffix)
         nets["synthesis" + suffix] = S.synthesis_network(8, 8, 64, 8, noise_mode=noise, name="synthesis" + suffix)
     nets["discriminator"] = S.discriminator(8, 64, 8, name="discriminator")
     model = StyleGAN2(**nets, seed=seed, ema_kimg=0.01, ema_rampup=0.05, augment_p=augment_p)
-    model.compile(g_optimizer=keras.optimizers.Adam(0.002, beta_1=0.0, beta_2=0.99),
-                  d_optimizer=keras.optimizers.Adam(0.002, beta_1=0.0, beta_2=0.99), **compile_kwargs)
+    model.compile(g_optimizer=keras.optimizers.Adam(lr, beta_1=0.0, beta_2=0.99),
+                  d_optimizer=keras.optimizers.Adam(lr, beta_1=0.0, beta_2=0.99), **compile_kwargs)
     return model
 
 
@@ -120,7 +118,7 @@ def test_r1_is_the_squared_gradient_norm_computed_by_hand():
     dense = [layer for layer in model.networks["discriminator"].layers if isinstance(layer, keras.layers.Dense)][0]
     dense.set_weights([a])
     x = RNG.standard_normal((3, 8, 8, 3)).astype("float32")
-    penalty = model.r1_penalty(tf.constant(x), tf.constant(0, tf.int64)).numpy()
+    penalty = model.r1_penalty(tf.constant(x), tf.constant(0, tf.int64))[0].numpy()
     dot = x.reshape(3, -1) @ a[:, 0]
     np.testing.assert_allclose(penalty, 4 * dot ** 2 * (a ** 2).sum(), rtol=1e-4)  # |2 (a.x) a|^2
 
@@ -132,22 +130,58 @@ def test_ada_p_rises_when_rt_is_above_the_target_and_falls_below_it():
         model._ada_observe(real_logits)
         model._ada_adjust(tf.constant(at, tf.int64), 32)
 
-    step(tf.ones([32]), 0)  # r_t = 1 > 0.6: D overfits, more augmentation
+    # NVIDIA adjusts once the count of steps taken is a multiple of the interval: after steps 3, 7, 11, ...
+    step(tf.ones([32]), 3)  # r_t = 1 > 0.6: D overfits, more augmentation
     assert model.ada_rt.numpy() == 1.0
     np.testing.assert_allclose(model.augment_p.numpy(), 0.5 + 32 * 4 / 500_000, rtol=1e-6)
-    step(-tf.ones([32]), 0)  # r_t = -1 < 0.6
+    step(-tf.ones([32]), 3)  # r_t = -1 < 0.6
     np.testing.assert_allclose(model.augment_p.numpy(), 0.5, rtol=1e-6)
-    step(tf.constant([1.0, -1.0] * 16), 1)  # not an adjustment step
+    step(tf.constant([1.0, -1.0] * 16), 4)  # not an adjustment step
     np.testing.assert_allclose(model.augment_p.numpy(), 0.5, rtol=1e-6)
     assert model.ada_count.numpy() == 32  # accumulated for the next adjustment
-    step(tf.ones([32]), 2)
+    step(tf.ones([32]), 0)  # nor is step 0 (one step taken)
     assert model.ada_sign_sum.numpy() == 32 and model.ada_count.numpy() == 64
-    step(-tf.ones([32]), 4)  # r_t over the three steps since the last adjustment: (0 + 32 - 32) / 96 = 0
+    step(-tf.ones([32]), 7)  # r_t over the three steps since the last adjustment: (0 + 32 - 32) / 96 = 0
     assert model.ada_rt.numpy() == 0.0 and model.ada_count.numpy() == 0
     np.testing.assert_allclose(model.augment_p.numpy(), 0.5 - 32 * 4 / 500_000, rtol=1e-6)
     model.augment_p.assign(0.0)
-    step(-tf.ones([32]), 8)
+    step(-tf.ones([32]), 11)
     assert model.augment_p.numpy() == 0.0  # never below 0
+    model.augment_p.assign(1.0)
+    step(tf.ones([32]), 15)
+    np.testing.assert_allclose(model.augment_p.numpy(), 1.0 + 32 * 4 / 500_000, rtol=1e-6)  # NVIDIA's: not capped at 1
+
+
+def test_rt_counts_the_real_logits_of_dmain_and_of_the_r1_pass():
+    model = tiny(augment="ada", ada_interval=1000, d_reg_interval=2)
+    real = tf.random.uniform([4, 8, 8, 3], -1, 1, seed=1)
+    counts = []
+    for _ in range(3):  # Dreg at steps 0 and 2
+        model.train_step(real)
+        counts.append(model.ada_count.numpy())
+        assert abs(model.ada_sign_sum.numpy()) <= counts[-1]
+    assert counts == [8, 12, 20]
+    fixed = tiny(augment="fixed", augment_p=0.5, d_reg_interval=2)
+    fixed.train_step(real)
+    assert fixed.ada_count.numpy() == 0  # a fixed p observes nothing
+
+
+def test_every_mapping_pass_of_a_step_moves_w_avg_including_the_path_length_pass():
+    """NVIDIA's run_G updates w_avg in Gmain, Greg (path length) and Dmain alike: w_avg <- lerp(mean w, w_avg,
+    beta) per pass, in order. With lr 0 the mapping is the same in every pass, so this is computable by hand."""
+    beta = 0.9
+    for pl_weight, purposes in ((2.0, (1, 2, 4)), (0.0, (1, 4))):
+        model = tiny(lr=0.0, augment="none", w_avg_beta=beta, pl_weight=pl_weight, g_reg_interval=4)
+        avg = model.networks["mapping"].get_layer("truncation").w_avg
+        avg.assign(RNG.standard_normal(8).astype("float32"))
+        expected = avg.numpy().astype("float64")
+        step = tf.constant(0, tf.int64)
+        for purpose in purposes:
+            z = model.latents(step, 4 if purpose != 2 else 2, purpose)
+            w = model.networks["mapping"]([z, tf.ones([z.shape[0], 1])]).numpy()
+            expected = w.mean(axis=0) + beta * (expected - w.mean(axis=0))
+        model.train_step(tf.random.uniform([4, 8, 8, 3], -1, 1, seed=1))
+        np.testing.assert_allclose(avg.numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_truncation_psi_0_returns_the_w_average_and_psi_1_leaves_w():
@@ -213,57 +247,6 @@ def test_train_step_counts_images_and_regularises_on_nvidias_schedule():
     assert trackers["r1"] == pytest.approx((float(logs[0]["r1"]) + float(logs[3]["r1"])) / 2, rel=1e-6)
     assert trackers["pl"] == pytest.approx((float(logs[0]["pl"]) + float(logs[2]["pl"])) / 2, rel=1e-6)
     assert trackers["g_loss"] == pytest.approx(np.mean([float(step_logs["g_loss"]) for step_logs in logs]), rel=1e-6)
-
-
-# --------------------------------------------------------------------------- augmentation
-
-def test_ada_at_p_0_is_the_identity_and_at_p_1_transforms_every_image():
-    x = tf.random.uniform([6, 16, 16, 3], -1, 1, seed=2)
-    key = tf.constant([1, 2], tf.int64)
-    np.testing.assert_allclose(A.ada(x, 0.0, key).numpy(), x.numpy(), atol=1e-5)
-    y = A.ada(x, 1.0, key).numpy()
-    assert y.shape == x.shape
-    assert all(np.abs(y[i] - x.numpy()[i]).mean() > 0.05 for i in range(6))
-    np.testing.assert_array_equal(y, A.ada(x, 1.0, key).numpy())  # a pure function of the key
-    assert np.abs(y - A.ada(x, 1.0, tf.constant([1, 3], tf.int64)).numpy()).max() > 0.05
-
-
-def test_ada_passes_gradients_to_the_images():
-    x = tf.Variable(tf.random.uniform([2, 8, 8, 3], -1, 1, seed=3))
-    with tf.GradientTape() as tape:
-        total = tf.reduce_sum(A.ada(x, 1.0, tf.constant([5, 6], tf.int64)) ** 2)
-    grad = tape.gradient(total, x)
-    assert grad is not None and float(tf.reduce_mean(tf.abs(grad))) > 0
-
-
-def test_geometric_sampling_with_integer_shift_and_flip_moves_pixels_exactly():
-    x = tf.reshape(tf.range(2 * 4 * 4 * 1, dtype=tf.float32), [2, 4, 4, 1])
-    flip = tf.stack([tf.linalg.diag([-1.0, 1.0, 1.0]), tf.eye(3)])
-    out = A.sample(x, flip).numpy()
-    np.testing.assert_array_equal(out[0], x.numpy()[0, :, ::-1])
-    np.testing.assert_array_equal(out[1], x.numpy()[1])
-    shift = A._translate(tf.constant([1.0]), tf.constant([0.0]))  # reads one pixel to the right
-    shifted = A.sample(x[:1], shift, border="zeros").numpy()[0, :, :, 0]
-    np.testing.assert_array_equal(shifted[:, :3], x.numpy()[0, :, 1:, 0])
-    np.testing.assert_array_equal(shifted[:, 3], 0)
-
-
-def test_color_matrix_is_the_identity_at_p_0_and_hue_rotation_keeps_grey_and_lengths():
-    key = tf.constant([3, 4], tf.int64)
-    np.testing.assert_allclose(A.color_matrix(key, 5, 0.0).numpy(), np.tile(np.eye(4), (5, 1, 1)), atol=1e-6)
-    axis = tf.constant([1.0, 1.0, 1.0]) / math.sqrt(3.0)
-    r = A._rotation_about(axis, tf.constant([0.7, -2.0])).numpy()[:, :3, :3]
-    np.testing.assert_allclose(r @ np.ones(3), np.ones((2, 3)), atol=1e-6)  # grey stays grey
-    np.testing.assert_allclose(r @ r.transpose(0, 2, 1), np.tile(np.eye(3), (2, 1, 1)), atol=1e-6)
-    assert np.abs(r[0] - np.eye(3)).max() > 0.1
-
-
-def test_diffaugment_cuts_out_a_square_of_half_the_side():
-    x = tf.ones([4, 16, 16, 3])
-    y = A.diffaugment(x, tf.constant([0, 1], tf.int64)).numpy()
-    zero_pixels = (np.abs(y).sum(axis=-1) == 0).sum(axis=(1, 2))
-    assert (zero_pixels >= 64).all()  # the 8x8 cutout, plus what translation shifted in
-    assert y.shape == x.shape
 
 
 def test_mixed_precision_computes_the_four_highest_resolutions_in_the_mixed_policy_with_clamping():
@@ -373,8 +356,8 @@ def test_r1_in_float16_is_finite_and_close_to_float32(flat):
     penalties = {}
     for name, d in (("f32", d32), ("f16", d16)):
         model.networks["discriminator"] = d
-        penalties[name] = model.r1_penalty(x, step).numpy()
-        penalties[name + "-unscaled"] = model.r1_penalty(x, step, inner_scale=1.0).numpy()
+        penalties[name] = model.r1_penalty(x, step)[0].numpy()
+        penalties[name + "-unscaled"] = model.r1_penalty(x, step, inner_scale=1.0)[0].numpy()
     ref, f16 = penalties["f32"], penalties["f16"]
     assert np.isfinite(f16).all() and (ref > 0).all()
     np.testing.assert_array_equal(penalties["f32-unscaled"], ref)  # a power of two: exact in float32
