@@ -16,11 +16,12 @@ MODELS = {
     # label smoothing, 10% flips, instance noise and an EMA generator: every per-image draw and the EMA
     "watches-dcgan": ("watches", ["--model", "dcgan", "--image-size", "16", "--filters", "4", "--batch-size", "4",
                                   "--instance-noise", "0.1", "--g-ema-kimg", "0.01"], 3),
-    # step 0 runs all four phases (path length, R1) and an ADA adjustment; step 1 the main phases only;
-    # ADA starts at p 0.5 so the augmentations act; minibatch-std groups of 2 within each replica's 2
+    # step 0 runs all four phases (path length, R1); step 1 the main phases only, then an ADA adjustment
+    # (interval 2: NVIDIA's, after 2 steps taken); ADA starts at p 0.5 so the augmentations act;
+    # minibatch-std groups of 2 within each replica's 2
     "watches-stylegan2": ("watches", ["--model", "stylegan2", "--image-size", "16", "--batch-size", "4",
                                       "--channel-base", "64", "--channel-max", "8", "--w-dim", "8", "--latent-dim",
-                                      "8", "--mbstd-group", "2", "--augment-p", "0.5"], 2),
+                                      "8", "--mbstd-group", "2", "--augment-p", "0.5", "--ada-interval", "2"], 2),
 }
 
 
