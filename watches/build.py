@@ -130,6 +130,8 @@ class StyleGAN2Options(WatchesOptions):
     ada_kimg: float = option(500.0, "ADA's speed: p can go from 0 to 1 in K thousand images", metavar="K",
                              group=STYLEGAN2)
     conv_clamp: float | None = option(256.0, "clamp activations to +-this", group=STYLEGAN2)
+    mixed_resolutions: int = option(4, "with --mixed-precision, the N highest resolutions compute in it (NVIDIA's "
+                                       "num_fp16_res)", metavar="N", group=STYLEGAN2)
     mbstd_group: int = option(4, "minibatch standard deviation group size", group=STYLEGAN2)
 
     def validate_types(self) -> None:
@@ -157,6 +159,7 @@ class StyleGAN2Options(WatchesOptions):
         for key in ("w_dim", "mapping_layers", "channel_base", "channel_max", "g_reg_interval", "d_reg_interval",
                     "pl_batch_shrink", "ada_interval"):
             _check(getattr(self, key) >= 1, f"--{key.replace('_', '-')} must be positive")
+        _check(self.mixed_resolutions >= 0, "--mixed-resolutions must not be negative")
         _check(self.conv_clamp is None or self.conv_clamp > 0, "--conv-clamp must be positive")
 
 
@@ -173,12 +176,13 @@ def build_networks(config) -> dict:
 
 
 def _stylegan2_networks(config) -> dict:
-    """mapping, synthesis, discriminator and the EMA copies; with --mixed-precision the four highest
-    resolutions compute in the mixed policy (float16 on a GPU) and everything else in float32."""
+    """mapping, synthesis, discriminator and the EMA copies; with --mixed-precision the --mixed-resolutions
+    highest resolutions (4) compute in the mixed policy (float16 on a GPU) and everything else in float32."""
     from common.runtime.distribute import mixed_precision_policy
 
-    size, c = config["image_size"], config
-    mixed = dict(mixed_resolutions=4, mixed_policy=mixed_precision_policy()) if c["mixed_precision"] else {}
+    size, c = config["image_size"], {**defaults(StyleGAN2Options), **config}
+    mixed = (dict(mixed_resolutions=c["mixed_resolutions"], mixed_policy=mixed_precision_policy())
+             if c["mixed_precision"] else {})
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")  # layers outside the mixed blocks stay float32
     try:
