@@ -32,6 +32,9 @@ The converted folder is a watches run at step 0 (the one checkpoint format, the 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +51,64 @@ D_DEFAULTS = dict(architecture="resnet", channel_base=32768, channel_max=512, nu
 D_BLOCK_DEFAULTS = dict(activation="lrelu", resample_filter=[1, 3, 3, 1])
 D_EPILOGUE_DEFAULTS = dict(mbstd_group_size=4, mbstd_num_channels=1, activation="lrelu")
 FILTER = [1, 3, 3, 1]
+
+
+GANWORKS = Path(__file__).resolve().parent.parent
+
+
+def read_networks(path, nvidia_repo=None, torch_python=None) -> dict:
+    """NVIDIA's networks (watches.nvidia_pickle's form) from a network pickle, read in this interpreter or in
+    `torch_python` (one with PyTorch), or from the .npz watches.nvidia_pickle wrote; one DataError line."""
+    from watches import nvidia_pickle
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"no such file: {path}")
+    if path.suffix == ".npz":
+        try:
+            return nvidia_pickle.load_npz(path)[0]
+        except nvidia_pickle.NetworkPickleError as exc:
+            raise DataError(str(exc)) from None
+    if torch_python is None:
+        try:
+            return nvidia_pickle.read_network_pickle(path, nvidia_repo)
+        except nvidia_pickle.NetworkPickleError as exc:
+            raise DataError(str(exc)) from None
+    with tempfile.TemporaryDirectory() as tmp:
+        arrays = Path(tmp) / "networks.npz"
+        command = [str(torch_python), "-m", "watches.nvidia_pickle", str(path.resolve()), "--out", str(arrays)]
+        if nvidia_repo is not None:
+            command += ["--nvidia-repo", str(Path(nvidia_repo).resolve())]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(GANWORKS), os.environ.get("PYTHONPATH", "")])}
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp)
+        except OSError as exc:
+            raise DataError(f"--torch-python {torch_python} cannot be run ({exc.strerror or exc})") from None
+        if done.returncode:
+            lines = [line for line in done.stderr.splitlines() if line.strip()]
+            last = lines[-1] if lines else f"exit code {done.returncode}"
+            raise DataError(last[len("error: "):] if last.startswith("error: ") else
+                            f"--torch-python {torch_python} could not read {path}: {last}")
+        return nvidia_pickle.load_npz(arrays)[0]
+
+
+def check_out(out) -> None:
+    """The converted folder must be new or hold no run (a step-0 checkpoint beside a run's would mix them)."""
+    from common.runtime.checkpoint import CheckpointManager
+
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or CheckpointManager(out / "checkpoints").complete_checkpoints()
+                         or (out / "config.json").exists()):
+        raise DataError(f"--out {out} already holds a run or is not a folder: give a new or empty folder")
+
+
+def summary(config) -> str:
+    """One line: what the converted networks are."""
+    clamp = config["conv_clamp"]
+    return (f"converted NVIDIA's StyleGAN2: {config['image_size']} px, z {config['latent_dim']}, "
+            f"w {config['w_dim']}, {config['mapping_layers']} mapping layers, channels min({config['channel_base']}"
+            f" / res, {config['channel_max']}), float16 on {config['mixed_resolutions']} resolutions, conv clamp "
+            f"{'none' if clamp is None else f'{clamp:g}'}, minibatch-std group {config['mbstd_group']}")
 
 
 def _refuse(message):
@@ -220,7 +281,8 @@ def converted_gan(networks, config, compile=False):
 
 
 def write_converted(gan, config, out, source=None) -> dict:
-    """Write the converted folder (module docstring) -> {"checkpoint": path, "generator": path}. gan: compiled
+    """Write the converted folder (module docstring) -> {"checkpoint": path, "generator": path, "config": the run
+    config}. gan: compiled
     (its optimizers are in the checkpoint, fresh: a converted run has taken no step)."""
     from common.runtime import checkpoint as ckpt
     from common.runtime.config import save_config
@@ -236,7 +298,7 @@ def write_converted(gan, config, out, source=None) -> dict:
              "converted_from": source}
     path = ckpt.CheckpointManager(out / "checkpoints").save(gan, 0, state)
     generator = export_run(gan, config, GENERATORS, out, step=0)["generator"]
-    return {"checkpoint": path, "generator": generator}
+    return {"checkpoint": path, "generator": generator, "config": config}
 
 
 def convert(networks, out, source=None) -> dict:
