@@ -4,7 +4,7 @@
     networks = nvidia_pickle.read_network_pickle("network-snapshot.pkl", "stylegan2-ada-pytorch")  # torch side
     config = conversion.nvidia_config(networks)      # our run config for NVIDIA's settings (one DataError line
                                                      # for a network we cannot build)
-    gan = conversion.converted_gan(networks, config) # G, D and G_ema's weights in our StyleGAN2 (uncompiled: compile=False)
+    gan = conversion.converted_gan(networks, config) # our StyleGAN2 holding G, D and G_ema
     conversion.write_converted(gan, config, "converted/")
 
 NVIDIA's networks read as init kwargs + float32 arrays (watches.nvidia_pickle). Their settings become our
