@@ -232,7 +232,8 @@ def test_a_run_started_from_a_converted_model_starts_at_step_0_from_exactly_its_
     assert not np.array_equal(after["network/synthesis/b16_conv1/weight"],
                               before["network/synthesis/b16_conv1/weight"])  # and it trained
     # the same command again continues this run from its own checkpoint; --init-from is not used twice
-    config = train.parse_config([*argv[:-8], "2", *argv[-7:]])
+    epochs = argv.index("--epochs") + 1
+    config = train.parse_config([*argv[:epochs], "2", *argv[epochs + 1:]])
     assert run_training(WatchesTask(), config).step == 2
     assert "is not used: this run resumes from its own checkpoint" in capsys.readouterr().out
 
