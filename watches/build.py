@@ -12,12 +12,13 @@ its own options: one of one model given with the other is refused in one line.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import keras
 
 from common.runtime.config import RuntimeOptions
 from common.runtime.optimizers import run_optimizers
-from common.runtime.options import ConfigError, defaults, option, preset
+from common.runtime.options import ConfigError, option, preset
 from watches import models
 from watches import stylegan2
 from watches.augment import KINDS as AUGMENTS
@@ -121,15 +122,18 @@ class StyleGAN2Options(WatchesOptions):
     pl_decay: float = option(0.01, "decay of the path-length mean's running average", group=STYLEGAN2)
     style_mixing: float = option(0.9, "style-mixing probability", metavar="P", group=STYLEGAN2)
     w_avg_beta: float = option(0.995, "decay of the tracked average w (the truncation centre)", group=STYLEGAN2)
-    ema_rampup: float = option(0.05, "G EMA ramp-up, share of images seen (0 = off)", group=STYLEGAN2)
+    ema_rampup: float | None = option(None, "G EMA ramp-up, share of images seen (0 = off)", group=STYLEGAN2,
+                                      none="0.05; 0 with --init-from, NVIDIA's transfer learning")
     augment: str = option("ada", "D augmentation: ada (adaptive p), fixed (p = --augment-p), diffaugment, none",
                           choices=AUGMENTS, group=STYLEGAN2)
     augment_p: float = option(0.0, "augmentation probability to start with", metavar="P", group=STYLEGAN2)
     augment_target: float = option(0.6, "ADA's target r_t = E[sign D(real)]", group=STYLEGAN2)
     ada_interval: int = option(4, "ADA adjusts p every N steps", metavar="N", group=STYLEGAN2)
-    ada_kimg: float = option(500.0, "ADA's speed: p can go from 0 to 1 in K thousand images", metavar="K",
-                             group=STYLEGAN2)
+    ada_kimg: float | None = option(None, "ADA's speed: p can go from 0 to 1 in K thousand images", metavar="K",
+                                    group=STYLEGAN2, none="500; 100 with --init-from, NVIDIA's transfer learning")
     conv_clamp: float | None = option(256.0, "clamp activations to +-this", group=STYLEGAN2)
+    mixed_resolutions: int = option(4, "with --mixed-precision, the N highest resolutions compute in it (NVIDIA's "
+                                       "num_fp16_res)", metavar="N", group=STYLEGAN2)
     mbstd_group: int = option(4, "minibatch standard deviation group size", group=STYLEGAN2)
 
     def validate_types(self) -> None:
@@ -145,6 +149,11 @@ class StyleGAN2Options(WatchesOptions):
             options = options.replace(r1_gamma=0.0002 * size ** 2 / batch)  # NVIDIA's --cfg auto heuristic
         if options.g_ema_kimg is None:
             options = options.replace(g_ema_kimg=batch * 10 / 32)
+        transfer = options.init_from is not None  # NVIDIA's train.py --resume: ADA reacts faster, no EMA ramp-up
+        if options.ada_kimg is None:
+            options = options.replace(ada_kimg=100.0 if transfer else 500.0)
+        if options.ema_rampup is None:
+            options = options.replace(ema_rampup=0.0 if transfer else 0.05)
         return options
 
     def validate(self) -> None:
@@ -157,10 +166,22 @@ class StyleGAN2Options(WatchesOptions):
         for key in ("w_dim", "mapping_layers", "channel_base", "channel_max", "g_reg_interval", "d_reg_interval",
                     "pl_batch_shrink", "ada_interval"):
             _check(getattr(self, key) >= 1, f"--{key.replace('_', '-')} must be positive")
+        _check(self.mixed_resolutions >= 0, "--mixed-resolutions must not be negative")
         _check(self.conv_clamp is None or self.conv_clamp > 0, "--conv-clamp must be positive")
 
 
 PRESETS = {"dcgan": DCGANOptions, "stylegan2": StyleGAN2Options}
+
+
+@lru_cache(maxsize=None)
+def _resolved_defaults() -> tuple:
+    return tuple(StyleGAN2Options().resolved().asdict().items())
+
+
+def resolved_defaults() -> dict:
+    """StyleGAN2's options as a run with no flags resolves them: what a config saved before an option existed
+    builds with."""
+    return dict(_resolved_defaults())
 
 
 def build_networks(config) -> dict:
@@ -173,12 +194,13 @@ def build_networks(config) -> dict:
 
 
 def _stylegan2_networks(config) -> dict:
-    """mapping, synthesis, discriminator and the EMA copies; with --mixed-precision the four highest
-    resolutions compute in the mixed policy (float16 on a GPU) and everything else in float32."""
+    """mapping, synthesis, discriminator and the EMA copies; with --mixed-precision the --mixed-resolutions
+    highest resolutions (4) compute in the mixed policy (float16 on a GPU) and everything else in float32."""
     from common.runtime.distribute import mixed_precision_policy
 
-    size, c = config["image_size"], config
-    mixed = dict(mixed_resolutions=4, mixed_policy=mixed_precision_policy()) if c["mixed_precision"] else {}
+    size, c = config["image_size"], {**resolved_defaults(), **config}
+    mixed = (dict(mixed_resolutions=c["mixed_resolutions"], mixed_policy=mixed_precision_policy())
+             if c["mixed_precision"] else {})
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32")  # layers outside the mixed blocks stay float32
     try:
@@ -211,7 +233,7 @@ def build_gan(config, compile=True) -> DCGAN | StyleGAN2:
 
 
 def _build_stylegan2(config, compile=True) -> StyleGAN2:
-    c = {**defaults(StyleGAN2Options), **config}  # a checkpoint saved before an option existed: its default
+    c = {**resolved_defaults(), **config}  # a checkpoint saved before an option existed: its default
     model = StyleGAN2(**build_networks(c), seed=c["seed"], ema_kimg=c["g_ema_kimg"], ema_rampup=c["ema_rampup"],
                       augment_p=c["augment_p"])
     if compile:

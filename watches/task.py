@@ -20,6 +20,10 @@ class WatchesTask(TrainingTask):
     wandb_project = "watches-gan"
     fixed_on_resume = ("model", "image_size", "latent_dim", "filters", "patch_discriminator", "g_ema_kimg", "w_dim",
                        "mapping_layers", "channel_base", "channel_max", "mbstd_group")
+    # what --init-from takes from the run (or converted NVIDIA model) it starts from: the networks' shapes and
+    # what they compute (the minibatch-std group is a training setting there, as in NVIDIA's transfer learning)
+    network_keys = ("model", "image_size", "latent_dim", "filters", "patch_discriminator", "w_dim", "mapping_layers",
+                    "channel_base", "channel_max", "conv_clamp", "mixed_resolutions")
 
     def prepare(self, config):
         root = resolve_data(config["data"], layouts=data.LAYOUTS, build_demo=demo_dataset)

@@ -411,6 +411,45 @@ def read_state(path) -> dict:
     return json.loads((Path(path) / STATE_FILE).read_text())
 
 
+def restore_networks(model, path, task: str) -> Path:
+    """Start `model` from the networks of the checkpoint a user names for `task` (open_checkpoint: a run
+    folder, checkpoints/ or ckpt-* folder) -> that checkpoint's folder (--init-from).
+
+    Every float variable of every network is assigned by identity (weights, EMA copies, non-trained
+    buffers such as StyleGAN2's tracked average w and constant noise, BatchNorm statistics); nothing else
+    is: the step, the model's counters, the networks' seed-generator states and the optimizers stay this
+    run's. A checkpoint whose networks differ from the model's (a variable missing, extra or of another
+    shape) is refused in one CheckpointError line, before anything is assigned."""
+    from common.data import DataError
+
+    try:
+        found, meta = open_checkpoint(path, task)
+    except DataError as exc:
+        raise CheckpointError(f"--init-from {path}: {exc}") from None
+    keyed = {key: v for key, v in keyed_variables(model).items()
+             if key.startswith("network/") and "float" in str(v.dtype)}
+    shapes = dict(zip(meta["variable_keys"], meta.get("variable_shapes", [])))
+    saved = {key: i for i, key in enumerate(meta["variable_keys"]) if key.startswith("network/")}
+    missing = set(keyed) - set(saved)
+    wrong = [k for k in keyed if k in shapes and tuple(shapes[k]) != tuple(keyed[k].shape)]
+    unexpected = {k for k in set(saved) - set(keyed) if not k.endswith("seed_generator_state")}
+    if missing or unexpected or wrong:
+        if wrong:
+            key = sorted(wrong)[0]
+            what = f"{key} has shape {tuple(shapes[key])} there, {tuple(keyed[key].shape)} here"
+        elif missing:
+            what = f"this run's networks have {len(missing)} variable(s) it lacks ({_describe(missing, 2)})"
+        else:
+            what = f"it has {len(unexpected)} network variable(s) this run lacks ({_describe(unexpected, 2)})"
+        raise CheckpointError(f"--init-from {path}: its networks are not this run's ({what}); leave out the flags "
+                              "that change the networks (--model, --image-size, network sizes)")
+    with np.load(found / VARIABLES_FILE) as data:
+        values = {key: data[f"v{saved[key]:05d}"] for key in keyed}
+    for key, v in keyed.items():
+        v.assign(values[key])
+    return found
+
+
 def restore(model, path) -> dict:
     """Load checkpoint `path` into `model` (networks, state, optimizers) by identity; return its state.
 

@@ -61,6 +61,11 @@ class RuntimeOptions(Options):
     resume: str = option("auto", "auto: continue from the newest checkpoint in --out (or the W&B run's latest "
                                  "checkpoint artifact); never: start fresh; PATH: that checkpoint",
                          metavar="auto|never|PATH", group=CHECKPOINTS)
+    init_from: str | None = option(None, "start a new run from the networks of this run, checkpoint or converted "
+                                         "model (watches.convert) at step 0: optimizers, counters and "
+                                         "augmentation start fresh, and the settings that shape the networks "
+                                         "come from it; ignored once this run has checkpoints of its own",
+                                   metavar="PATH", group=CHECKPOINTS, none="none")
     checkpoint_every: int = option(1000, "save every N steps", metavar="N", group=CHECKPOINTS)
     keep_checkpoints: int = option(3, "keep the newest K checkpoints", metavar="K", group=CHECKPOINTS)
     max_duration: str | float | None = option(None, "stop cleanly (checkpoint, exit 0) after this long, e.g. 11h30m "
@@ -110,6 +115,8 @@ class RuntimeOptions(Options):
             raise ConfigError("--max-duration must be positive")
         if self.resume not in ("auto", "never") and not Path(self.resume).exists():
             raise ConfigError(f"--resume: checkpoint not found: {self.resume}")
+        if self.init_from is not None and not Path(self.init_from).exists():
+            raise ConfigError(f"--init-from: not found: {self.init_from}")
         if self.strategy == "multi-worker":
             from common.runtime.distribute import read_tf_config
 
@@ -191,13 +198,14 @@ def check_preset_options(name, explicit, presets, preset_key="model") -> None:
 
 
 def resolve_config(options_cls, argv=None, *, task: str, presets=None, preset_key="model", prog=None,
-                   description=None) -> dict:
+                   description=None, network_keys=(), shape_keys=()) -> dict:
     """Parse argv and merge defaults < preset < config file < flags into the run config (a JSON dict: the
     options' fields, plus "task" and "explicit_keys": what this command line or its --config file set,
     which a resumed run takes over the checkpoint's). Errors exit via parser.error (one line, exit 2).
 
     options_cls: the task's options (a RuntimeOptions subclass); presets: {name: subclass of it},
-    chosen by `preset_key` (from the flags, the config file or options_cls's default).
+    chosen by `preset_key` (from the flags, the config file or options_cls's default). With --init-from,
+    the `network_keys` not given come from the run it starts from (`init_settings`).
     """
     parser = build_parser(options_cls, presets, prog=prog, description=description, preset_key=preset_key)
     one_line_errors(parser)
@@ -212,6 +220,11 @@ def resolve_config(options_cls, argv=None, *, task: str, presets=None, preset_ke
         parser.error(f"unknown option(s) in config file: {', '.join(unknown)}")
     values = {**from_file, **given}
     explicit = sorted(values)
+    if values.get("init_from") is not None:
+        try:
+            values.update(init_settings(values, task, network_keys, shape_keys))
+        except (ValueError, OSError) as exc:
+            parser.error(str(exc))
     chosen = options_cls
     if presets:
         name = values.get(preset_key, defaults(options_cls)[preset_key])
@@ -226,6 +239,24 @@ def resolve_config(options_cls, argv=None, *, task: str, presets=None, preset_ke
         return run_config(chosen, task, explicit=explicit, **values)
     except ValueError as exc:
         parser.error(str(exc))
+
+
+def init_settings(values: dict, task: str, network_keys=(), shape_keys=()) -> dict:
+    """The settings a run started with --init-from takes from the checkpoint it starts from: those of
+    `network_keys` (what defines the networks) that `values` (given) lacks. A given value of one of
+    `shape_keys` (what fixes the networks' shapes) that differs from the checkpoint's is a ConfigError."""
+    from common.runtime import checkpoint as ckpt
+
+    path = values["init_from"]
+    try:
+        saved = ckpt.open_checkpoint(path, task)[1]["config"]
+    except ValueError as exc:  # DataError: none there, unreadable, another task's
+        raise ConfigError(f"--init-from {path}: {exc}") from None
+    for key in shape_keys:
+        if key in values and key in saved and values[key] != saved[key]:
+            raise ConfigError(f"{flag_name(key)} {values[key]} differs from the {saved[key]} of --init-from {path}: "
+                              "the networks it starts from have that shape (leave the flag out)")
+    return {key: saved[key] for key in network_keys if key in saved and key not in values}
 
 
 def run_config(options_cls, task: str, *, explicit=None, **values) -> dict:

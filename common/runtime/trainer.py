@@ -85,6 +85,10 @@ class TrainingTask:
 
     # config keys that fix the networks' shapes: a resumed run cannot change them
     fixed_on_resume: tuple = ()
+    # config keys that define the networks (their shapes and what they compute): a run started with --init-from
+    # takes them from the checkpoint it starts from unless given (and refuses a given one of fixed_on_resume
+    # that differs)
+    network_keys: tuple = ()
 
     def check_devices(self, config: Mapping, replicas: int) -> dict:
         """The settings that must change to run on `replicas` devices (strategy resolved), as
@@ -427,6 +431,9 @@ def train(task: TrainingTask, config: dict, *, artifact_store=None, extra_callba
         meta = {}
         if resume_from is not None:
             config, meta = _resume_from(task, config, resume_from, None, worker)
+            if config.get("init_from") is not None:
+                worker.say(f"note: --init-from {config['init_from']} is not used: this run resumes from its own "
+                           f"checkpoint {resume_from}")
         task.prepare(config)  # data errors surface here, before any folder, model or W&B run exists
         if worker.chief:
             _check_writable(out)
@@ -501,6 +508,9 @@ def _fit(run: Run) -> RunResult:
             model.build_optimizers()
             if resume_from is not None:
                 ckpt.restore(model, resume_from)
+            elif config.get("init_from") is not None:
+                found = ckpt.restore_networks(model, config["init_from"], task.name)
+                worker.say(f"starting at step 0 from the networks of {found} (--init-from)")
         spe = int(config["steps_per_epoch"])
         total = int(config["epochs"]) * spe
         if worker.chief:
@@ -685,8 +695,9 @@ class TrainCommand:
         from common.runtime.config import resolve_config
 
         name = self.task_cls.name
+        keys, fixed = self.task_cls.network_keys, self.task_cls.fixed_on_resume
         return resolve_config(self.options, argv, task=name, presets=self.presets, prog=f"python -m {name}.train",
-                              description=self.doc)
+                              description=self.doc, network_keys=keys, shape_keys=[k for k in keys if k in fixed])
 
     def main(self, argv=None) -> int:
         argv = sys.argv[1:] if argv is None else list(argv)
