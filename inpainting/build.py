@@ -103,7 +103,7 @@ class InpaintingOptions(RuntimeOptions):
         checkpoint_every=500, sample_every=250)
 class ImprovedOptions(InpaintingOptions):
     """SPEC section 2, the experiment: U-Net generator predicting the 64x64 hole content of a 128x128 image,
-    attention discriminator, (1 - w) BCE + w border-weighted MSE with w = weightRecon = 0.99, batch 256,
+    attention discriminator, (1 - w) BCE + w overlap-weighted MSE with w = weightRecon = 0.99, batch 256,
     Adam 2e-4 (0.5, 0.999), 100 epochs, seed 999, random block masks."""
 
 
@@ -112,8 +112,9 @@ class ImprovedOptions(InpaintingOptions):
         sample_every=250)
 class ContextEncoderOptions(InpaintingOptions):
     """SPEC section 2, the theory chapters: Pathak et al.'s Context Encoder at 256 px with a 128 px centre
-    hole, no skips, 100 * L1(hole) + non-saturating adversarial loss, fill value = the mean colour; batch
-    64 and 25 epochs as Pathak et al.'s train.lua."""
+    hole, no skips, 100 * L1 over the hole and its overlap band (8 px at 256, x10, as train.lua's
+    overlapPred 4 at 128) + non-saturating adversarial loss, fill value = the mean colour; batch 64 and
+    25 epochs as Pathak et al.'s train.lua."""
 
 
 PRESETS = {"improved": ImprovedOptions, "context-encoder": ContextEncoderOptions}
