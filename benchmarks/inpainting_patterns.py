@@ -13,6 +13,21 @@ benchmark writes `--train-images` of them into train/ and `--test-images` more i
 16, centre holes of half the image by default), fills the test images with the model, Telea and NS
 (inpainting.evaluation, the same seeded holes) and prints the table with hole PSNR/SSIM. Exit code 0
 when the model's hole PSNR beats both classical methods by more than --margin dB, 1 when it does not.
+
+What it measured (2-core CPU, 1,000 steps each, centre holes, 48 test images; Telea 16.30 dB, NS 16.44 dB,
+filling the hole with the context's mean colour 17.37 dB; hole PSNR / hole SSIM):
+    improved preset (overlap 2 px at 64, x10, adv 0.01, lr 2e-4)    16.54 / 0.303
+      evaluated with BatchNorm batch statistics (no dropout)       15.79 / 0.286   (inference mode is not the problem)
+      --overlap 0 (no band)                                        16.06 / 0.243
+      --adv-weight 0                                               17.47 / 0.358
+      --adv-weight 0 --lr-g 1e-3                                   17.35 / 0.384
+      --lr-g 2e-3 (Pathak's 10 x for G)                            16.04 / 0.301
+      no skips (the context-encoder network, same losses)          16.00 / 0.277
+      no normalisation in G                                        15.12 / 0.202
+      U-Net predicting the whole image, skips aligned, box cropped 16.70 / 0.350
+(the last three with the networks patched for the measurement). No variant gets clearly past the
+mean-colour fill in 1,000 steps: the slow learning is not BatchNorm's inference statistics, the band,
+the adversarial term, the learning rate or the skips alone; why is still open.
 """
 
 from __future__ import annotations
