@@ -134,58 +134,48 @@ def masked_l1_loss(a, b, mask):
     """Mean |a - b| over the hole only: sum(mask * |a - b|) / (sum(mask) * channels).
 
     a, b: [B, H, W, C]; mask: [B, H, W, 1] (or [B, H, W, C]) with 1 inside the hole, 0
-    outside (soft values act as weights). Returns 0 when the mask is empty.
+    outside, or any non-negative weights (overlap_weights): then it is the weighted mean
+    sum(w * |a - b|) / (sum(w) * channels), normalised by the weights themselves, so a hole's
+    reconstruction counts the same however little of its box it fills. Returns 0 when the
+    mask is empty.
     """
     a = _float(a)
     return _masked_mean(ops.abs(a - _float(b)), mask)
 
 
 def masked_l2_loss(a, b, mask):
-    """Mean (a - b)^2 over the hole only; same conventions as masked_l1_loss."""
+    """Mean (a - b)^2 over the hole only (or weighted by mask); same conventions as masked_l1_loss."""
     a = _float(a)
     return _masked_mean(ops.square(a - _float(b)), mask)
 
 
-def border_weights(mask, overlap=4, border_weight=10.0):
-    """Context-Encoder "overlap" weights (Pathak et al. 2016, section 3.2 / their code).
+def overlap_weights(mask, overlap=4, border_weight=10.0):
+    """Context-Encoder "overlap" weights (Pathak et al. 2016, their train.lua's overlapPred and
+    overlapL2Weight): the region a generator predicts is the hole grown by `overlap` px, so it
+    sees the band around the hole as context and is asked to reproduce it as well.
 
     mask: [B, H, W, 1] (or [H, W, 1]), 1 inside the hole (values > 0.5 count as hole).
     Returns float32 weights of the same shape:
-      * 0 outside the hole;
-      * border_weight for a hole pixel within Chebyshev distance `overlap` of a non-hole
-        pixel, i.e. when the (2*overlap + 1)^2 square centred on it is not entirely hole:
-        the band of width `overlap` just inside the hole's edge;
-      * 1 for the rest of the hole (its interior).
-    Pixels beyond the image border count as non-hole, so a mask that is all hole (the cropped
-    hole content the improved inpainting generator predicts) gets the band along its edges,
-    as in the Context-Encoder's weighting of its predicted centre. overlap=0: weights = mask.
-    Example (overlap=2, 8x8 hole): a ring two pixels wide of 10s around a 4x4 block of 1s.
+      * 1 inside the hole;
+      * border_weight on the band: the known pixels within Chebyshev distance `overlap` of a hole
+        pixel, i.e. the (2*overlap + 1)^2 square centred on the pixel holds some hole;
+      * 0 elsewhere (pixels beyond the image border are no band: the band is cut off there).
+    weights > 0 is the predicted region (inpainting.holes.predicted_regions). overlap=0: weights = mask.
+    Example (overlap=2, 4x4 hole): a 4x4 block of 1s inside a ring two pixels wide of 10s.
     """
     mask = ops.convert_to_tensor(mask)
     single = len(mask.shape) == 3
     if single:
         mask = ops.expand_dims(mask, 0)
     hole = ops.cast(mask > 0.5, "float32")
+    weights = hole
     if overlap > 0:
         k = int(overlap)
-        outside = ops.pad(1.0 - hole, [[0, 0], [k, k], [k, k], [0, 0]], constant_values=1.0)
-        near_edge = ops.max_pool(outside, pool_size=2 * k + 1, strides=1, padding="valid",
+        # max-pooling ignores the padding: the image's outside never counts as hole
+        near_hole = ops.max_pool(hole, pool_size=2 * k + 1, strides=1, padding="same",
                                  data_format="channels_last")
-        weights = hole * (1.0 + (float(border_weight) - 1.0) * near_edge)
-    else:
-        weights = hole
+        weights = hole + float(border_weight) * (near_hole - hole)
     return weights[0] if single else weights
-
-
-def weighted_l2_loss(a, b, weights):
-    """mean(weights * (a - b)^2) over all elements (weights broadcast to a's shape).
-
-    NOT normalised by sum(weights): weights of 1 give l2_loss, and the Context-Encoder
-    recipe `(1 - w) * adv + mean(w * border_weights * (a - b)^2)` is
-    `(1 - w) * adv + w * weighted_l2_loss(a, b, border_weights(...))`.
-    """
-    a = _float(a)
-    return ops.mean(ops.cast(weights, a.dtype) * ops.square(a - _float(b)))
 
 
 # --- CycleGAN terms (Zhu et al. 2017) ----------------------------------------------------

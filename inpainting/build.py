@@ -45,13 +45,15 @@ class InpaintingOptions(RuntimeOptions):
     load_size: int | None = option(None, "resize training images to PX x PX and take random --image-size crops",
                                    metavar="PX", group=AUGMENTATION, none="no crop")
     random_flip: bool = option(False, "mirror images at random", group=AUGMENTATION)
-    recon_loss: str = option("weighted-l2", "weighted-l2: border-weighted MSE; l1: L1 over the hole",
-                             choices=RECON_LOSSES, group=LOSSES)
+    recon_loss: str = option("weighted-l2", "weighted-l2: MSE, l1: L1, each a weighted mean over the hole and "
+                                            "its --overlap band", choices=RECON_LOSSES, group=LOSSES)
     recon_weight: float = option(0.99, "weight of the reconstruction loss (improved: weightRecon)", group=LOSSES)
     adv_weight: float = option(0.01, "weight of the adversarial loss (improved: 1 - weightRecon)", group=LOSSES)
-    overlap: int | None = option(None, "weighted-l2: width of the hole's border band", metavar="PX", group=LOSSES,
-                                 none="hole content size / 16: 4 at 64")
-    border_weight: float = option(10.0, "weighted-l2: weight of the border band", group=LOSSES)
+    overlap: int | None = option(None, "width of the band of known pixels around the hole that the generator "
+                                       "predicts as well (Pathak's overlapPred), in input pixels", metavar="PX",
+                                 group=LOSSES, none="image size / 32: 4 at 128")
+    border_weight: float = option(10.0, "weight of the --overlap band in the reconstruction loss (the hole's "
+                                        "is 1)", group=LOSSES)
     lr_g: float = option(2e-4, "generator's learning rate", group=LOSSES)
     lr_d: float = option(2e-4, "discriminator's learning rate", group=LOSSES)
     beta_1: float = option(0.5, "Adam beta 1", group=LOSSES)
@@ -101,7 +103,7 @@ class InpaintingOptions(RuntimeOptions):
         checkpoint_every=500, sample_every=250)
 class ImprovedOptions(InpaintingOptions):
     """SPEC section 2, the experiment: U-Net generator predicting the 64x64 hole content of a 128x128 image,
-    attention discriminator, (1 - w) BCE + w border-weighted MSE with w = weightRecon = 0.99, batch 256,
+    attention discriminator, (1 - w) BCE + w overlap-weighted MSE with w = weightRecon = 0.99, batch 256,
     Adam 2e-4 (0.5, 0.999), 100 epochs, seed 999, random block masks."""
 
 
@@ -110,8 +112,9 @@ class ImprovedOptions(InpaintingOptions):
         sample_every=250)
 class ContextEncoderOptions(InpaintingOptions):
     """SPEC section 2, the theory chapters: Pathak et al.'s Context Encoder at 256 px with a 128 px centre
-    hole, no skips, 100 * L1(hole) + non-saturating adversarial loss, fill value = the mean colour; batch
-    64 and 25 epochs as Pathak et al.'s train.lua."""
+    hole, no skips, 100 * L1 over the hole and its overlap band (8 px at 256, x10, as train.lua's
+    overlapPred 4 at 128) + non-saturating adversarial loss, fill value = the mean colour; batch 64 and
+    25 epochs as Pathak et al.'s train.lua."""
 
 
 PRESETS = {"improved": ImprovedOptions, "context-encoder": ContextEncoderOptions}

@@ -158,7 +158,7 @@ def evaluate(inpainter, paths, *, mask=None, seed=0, batch_size=16, feature_extr
 
     from common.runtime.images import to_uint8
     from inpainting import data
-    from inpainting.holes import hole_boxes, paste_holes
+    from inpainting.holes import paste_prediction
     from inpainting.inpainting_gan import masked_input
     from inpainting.masks import make_masks
 
@@ -172,7 +172,7 @@ def evaluate(inpainter, paths, *, mask=None, seed=0, batch_size=16, feature_extr
     for step, batch in enumerate(data.ordered_images(paths, image_size=size, batch_size=batch_size)):
         masks = make_masks(kind, seed=seed, step=step, batch_size=int(batch.shape[0]), image_size=size, **options)
         content = inpainter.generator(masked_input(batch, masks, inpainter.fill_value), training=False)
-        completed = to_uint8(paste_holes(batch, tf.cast(content, tf.float32), hole_boxes(masks), masks))
+        completed = to_uint8(paste_prediction(batch, tf.cast(content, tf.float32), masks, inpainter.overlap))
         originals = to_uint8(batch)
         masks_np = np.asarray(masks)
         by_method = {"model": completed, **{name: classical_fill(originals, masks_np, name) for name in CLASSICAL}}

@@ -1,10 +1,19 @@
 """Between whole images and the hole content the generators predict.
 
-Both generators of SPEC section 2 predict the content of the hole's bounding box at a fixed
-size (half the input: 64x64 at 128, 128x128 at 256). `crop_holes` samples that box out of
-an image batch at the prediction's size (the discriminator's real input and the
-reconstruction target); `paste_holes` resizes a prediction back to its box and writes it
-into the image, inside the hole only: every known pixel is returned bit for bit.
+The hole (mask 1) is what is missing: the generator sees the fill value there. As in Pathak
+et al.'s Context Encoder (train.lua's overlapPred), the generator predicts a larger region,
+the hole grown by `overlap` px on each side (`predicted_regions`): the band it adds is known
+context the generator sees and must reproduce, weighted x border_weight in the loss
+(common.losses.overlap_weights), so the content it predicts joins its surroundings. For a
+block hole of side n the predicted region is a block of side n + 2 * overlap (less where it
+meets the image border); Pathak's 128-px setting is a 56-px hole in a 64-px predicted centre.
+
+Both generators of SPEC section 2 predict the content of the predicted region's bounding box
+(`region_boxes`) at a fixed size (half the input: 64x64 at 128, 128x128 at 256). `crop_holes`
+samples a box out of an image batch at the prediction's size (the discriminator's real input
+and the reconstruction target); `paste_holes` resizes a prediction back to its box and writes
+it into the image, inside the hole only: every known pixel, the band's too, is returned bit
+for bit.
 
 Boxes are int [B, 4] rows (y0, x0, height, width) in pixels (hole_boxes).
 Sampling is bilinear with corners aligned: the box's first and last pixel rows map to the
@@ -15,6 +24,8 @@ unchanged, and cropping then pasting the same box is the identity inside it.
 from __future__ import annotations
 
 import tensorflow as tf
+
+from common.losses import overlap_weights
 
 
 def _crop_boxes(boxes, height, width):
@@ -37,14 +48,19 @@ def crop_holes(images, boxes, size):
 def expand_content(content, boxes, height, width):
     """Hole content float [B, s, s, C] -> float32 [B, height, width, C] holding it resized onto each
     box (corner pixels aligned as in crop_holes); what lies outside a box is meaningless."""
-    content = tf.convert_to_tensor(content)
+    content = tf.cast(tf.convert_to_tensor(content), tf.float32)
+    sh, sw = float(content.shape[1]), float(content.shape[2])
     b = tf.cast(boxes, tf.float32)
     y0, x0, h, w = tf.unstack(b, axis=1)
-    # the whole image's corners expressed in the content's normalised coordinates
-    dy, dx = tf.maximum(h - 1.0, 1.0), tf.maximum(w - 1.0, 1.0)
-    frame = tf.stack([-y0 / dy, -x0 / dx, (height - 1.0 - y0) / dy, (width - 1.0 - x0) / dx], axis=1)
-    return tf.image.crop_and_resize(tf.cast(content, tf.float32), frame, tf.range(tf.shape(content)[0]),
-                                    [height, width])
+    # the whole image's corners in the content's pixel coordinates (the box's corners at 0 and s - 1)
+    fy, fx = (sh - 1.0) / tf.maximum(h - 1.0, 1.0), (sw - 1.0) / tf.maximum(w - 1.0, 1.0)
+    top, left, bottom, right = -y0 * fy, -x0 * fx, (height - 1.0 - y0) * fy, (width - 1.0 - x0) * fx
+    # sampled from the content with its edge pixels repeated once around it, so that a box's last row
+    # or column, which rounding can put a hair beyond the content's edge, still reads the edge
+    padded = tf.pad(content, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
+    frame = tf.stack([(top + 1.0) / (sh + 1.0), (left + 1.0) / (sw + 1.0), (bottom + 1.0) / (sh + 1.0),
+                      (right + 1.0) / (sw + 1.0)], axis=1)
+    return tf.image.crop_and_resize(padded, frame, tf.range(tf.shape(content)[0]), [height, width])
 
 
 def paste_holes(images, content, boxes, masks):
@@ -77,3 +93,20 @@ def hole_boxes(masks):
     y0 = tf.where(empty, height // 2 - 1, y0)
     x0 = tf.where(empty, width // 2 - 1, x0)
     return tf.cast(tf.stack([y0, x0, tf.where(empty, 2, h), tf.where(empty, 2, w)], axis=1), tf.int32)
+
+
+def predicted_regions(masks, overlap):
+    """float32 [B, H, W, 1]: 1 on what the generator predicts, the hole grown by `overlap` px
+    (Chebyshev distance, cut off at the image border); overlap 0: the hole itself."""
+    return overlap_weights(masks, overlap=overlap, border_weight=1.0)
+
+
+def region_boxes(masks, overlap):
+    """int32 [B, 4]: the boxes whose content the generator predicts (hole_boxes of predicted_regions)."""
+    return hole_boxes(predicted_regions(masks, overlap))
+
+
+def paste_prediction(images, content, masks, overlap):
+    """The completed images: content, the generator's prediction of each predicted region's box
+    (region_boxes), resized onto that box and written inside the hole only (paste_holes)."""
+    return paste_holes(images, content, region_boxes(masks, overlap), masks)

@@ -47,7 +47,7 @@ from common.data import DataError, resize, to_range
 from common.runtime import generator as gen
 from common.runtime.images import to_pixels
 from inpainting.build import build_gan, mask_options
-from inpainting.holes import paste_holes
+from inpainting.holes import expand_content, hole_boxes, paste_holes, region_boxes
 from inpainting.inpainting_gan import masked_input
 
 
@@ -60,7 +60,8 @@ def max_hole_fraction(config) -> float:
 
 def _card_fields(config, network) -> dict:
     return {"model": config["model"], "value_range": "tanh", "image_size": int(config["image_size"]),
-            "holes": {"fill_value": config.get("fill_value") or 0.0, "mask": config["mask"],
+            "holes": {"fill_value": config.get("fill_value") or 0.0, "overlap": int(config["overlap"]),
+                      "mask": config["mask"],
                       "mask_options": mask_options(config), "max_hole_fraction": max_hole_fraction(config)}}
 
 
@@ -174,6 +175,7 @@ class Inpainter:
         self.size = int(card.image_size)
         self.fill_value = card.holes["fill_value"]
         self.max_hole = float(card.holes["max_hole_fraction"])
+        self.overlap = int(card.holes.get("overlap", 0))  # cards written before the overlap band: none
         self.card = card
 
     @classmethod
@@ -222,7 +224,8 @@ class Inpainter:
 
     def _predict(self, context, hole, scale, box):
         """The generator's content of one hole's box: context float [h, w, 3] in [0, 255] around it,
-        hole bool [h, w], box its (y0, x0, height, width) there -> float32 [1, s, s, 3] in [0, 255]."""
+        hole bool [h, w], box its (y0, x0, height, width) there -> float32 [1, bh, bw, 3] in [0, 255],
+        the box at the window's scale (the box itself unless the photo was scaled down)."""
         small = _scaled(context, scale)
         small_hole = _scaled(hole.astype(np.float32), scale, nearest=True) > 0.5
         if not small_hole.any():  # a thin hole can vanish when scaled: keep its centre pixel
@@ -232,7 +235,11 @@ class Inpainter:
         x = to_range(window[None], "tanh")
         m = tf.constant(win_hole[None, ..., None], tf.float32)
         content = self.generator(masked_input(x, m, self.fill_value), training=False)
-        return to_pixels(content, "tanh")
+        # the generator predicts the box of the hole grown by its overlap band (inpainting.holes): the
+        # part of that prediction on the hole's own box, at the window's resolution
+        on_window = expand_content(content, region_boxes(m, self.overlap), self.size, self.size)
+        y0, x0, h, w = (int(v) for v in hole_boxes(m)[0])
+        return to_pixels(on_window[:, y0:y0 + h, x0:x0 + w], "tanh")
 
 
 def hole_groups(hole, limit) -> tuple[np.ndarray, list]:

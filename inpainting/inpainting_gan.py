@@ -1,18 +1,21 @@
 """The inpainting training model (both presets of SPEC section 2).
 
 One step on a batch (x, M) of images in [-1, 1] and hole masks (1 = missing), in the
-source's order:
+source's order, with Pathak et al.'s overlap (inpainting.holes):
     x_masked = x * (1 - M) + c * M                 c: the fill value (0 or the data's mean colour)
-    x_hole   = x's hole box at the prediction size (inpainting.holes.crop_holes)
-    x_hat    = G(x_masked)                          the hole box's content
-    fake     = x_hat inside the hole, x_hole elsewhere in the box (for a block mask: x_hat itself)
+    R        = M grown by `overlap` px             the predicted region: the hole and a band of context
+    x_hole   = x's box of R at the prediction size (inpainting.holes.crop_holes)
+    x_hat    = G(x_masked)                          that box's content
+    fake     = x_hat inside R, x_hole elsewhere in the box (for a block mask: x_hat itself)
     D step:  L_D = BCE(D(x_hole), 1) + BCE(D(fake), 0)          real and fake as separate batches
-    G step:  L_G = adv_weight * BCE(D(fake), 1) + recon_weight * recon(x_hat, x_hole)
-with D already updated in the G step, as the source does. recon is the Context-Encoder
-border-weighted MSE ("weighted-l2": the hole's band of `overlap` px weighted x border_weight;
-the improved preset, adv 0.01 and recon 0.99 = (1 - w) and w with w = weightRecon) or the
-L1 over the hole ("l1": the theory chapters' lambda = 100 with adv 1). Logged: every term and
-the mean D outputs the source prints, D(x), D(G(z)) before and after the D step.
+    G step:  L_G = adv_weight * BCE(D(fake), 1) + recon_weight * recon(x_hat, x_hole; W)
+with D already updated in the G step, as the source does. W are the overlap weights (1 in the
+hole, border_weight on the band, 0 elsewhere in the box; common.losses.overlap_weights) and recon
+their weighted mean, normalised by sum(W), of the squared error ("weighted-l2": the improved
+preset, adv 0.01 and recon 0.99 = (1 - w) and w with w = weightRecon) or of the absolute error
+("l1": the theory chapters' lambda = 100 with adv 1). Only the hole is pasted into a completed
+image. Logged: every term and the mean D outputs the source prints, D(x), D(G(z)) before and
+after the D step.
 """
 
 from __future__ import annotations
@@ -22,8 +25,7 @@ import tensorflow as tf
 from common import losses
 from common.gan import GANModel, network
 from common.replicas import layer_draws
-from inpainting.holes import crop_holes, paste_holes
-from inpainting.holes import hole_boxes
+from inpainting.holes import crop_holes, paste_prediction, predicted_regions, region_boxes
 
 RECON_LOSSES = ("weighted-l2", "l1")
 
@@ -56,23 +58,27 @@ class InpaintingGAN(GANModel):
                                     "d_x", "d_g_z1", "d_g_z2"], **kwargs)
 
     def prepare_batch(self, images, masks):
-        """-> (x_masked, x_hole, hole mask inside the box [B, s, s, 1], boxes)."""
+        """-> (x_masked, x_hole, weights, region): x_hole the content of the predicted region's box
+        (region_boxes) at the prediction size [B, s, s, 3]; weights [B, s, s, 1] the overlap weights
+        there; region [B, s, s, 1] 1 on the predicted region (hole and band), 0 on the rest of the box."""
         images = tf.cast(images, tf.float32)
         masks = tf.cast(masks, tf.float32)
-        boxes = hole_boxes(masks)
-        x_hole = crop_holes(images, boxes, self.content_size)
-        box_mask = tf.cast(crop_holes(masks, boxes, self.content_size) > 0.5, tf.float32)
-        return masked_input(images, masks, self.fill_value), x_hole, box_mask, boxes
+        boxes = region_boxes(masks, self.overlap)
+        weights = losses.overlap_weights(masks, overlap=self.overlap, border_weight=self.border_weight)
+        region = tf.cast(crop_holes(predicted_regions(masks, self.overlap), boxes, self.content_size) > 0.5,
+                         tf.float32)
+        return (masked_input(images, masks, self.fill_value), crop_holes(images, boxes, self.content_size),
+                crop_holes(weights, boxes, self.content_size), region)
 
-    def reconstruction(self, x_hat, x_hole, box_mask):
+    def reconstruction(self, x_hat, x_hole, weights):
+        """The weighted mean error over the predicted region (normalised by sum(weights))."""
         if self.recon_loss == "l1":
-            return losses.masked_l1_loss(x_hat, x_hole, box_mask)
-        weights = losses.border_weights(box_mask, overlap=self.overlap, border_weight=self.border_weight)
-        return losses.weighted_l2_loss(x_hat, x_hole, weights)
+            return losses.masked_l1_loss(x_hat, x_hole, weights)
+        return losses.masked_l2_loss(x_hat, x_hole, weights)
 
     def train_step(self, data):
         images, masks = data
-        x_masked, x_hole, box_mask, _ = self.prepare_batch(images, masks)
+        x_masked, x_hole, weights, region = self.prepare_batch(images, masks)
         step = self.step
         # dropout masks: one stream per network call of the step (common.replicas.layer_draws)
         def call(network, x, purpose):
@@ -83,7 +89,7 @@ class InpaintingGAN(GANModel):
         # one persistent tape: G's forward pass serves the D step and, with D updated, the G step
         with tf.GradientTape(persistent=True) as tape:
             x_hat = call(G, x_masked, 1)
-            fake = box_mask * x_hat + (1.0 - box_mask) * x_hole
+            fake = region * x_hat + (1.0 - region) * x_hole
             d_real_out = call(D, x_hole, 2)
             d_fake_out = call(D, tf.stop_gradient(fake), 3)
             d_real = losses.bce_loss(1.0, d_real_out)
@@ -93,7 +99,7 @@ class InpaintingGAN(GANModel):
         with tape:
             d_after = call(D, fake, 4)
             g_adv = losses.nonsaturating_generator_loss(d_after)
-            g_recon = self.reconstruction(x_hat, x_hole, box_mask)
+            g_recon = self.reconstruction(x_hat, x_hole, weights)
             g_total = (self.adv_weight * g_adv + self.recon_weight * g_recon
                        + self.regularization_loss("generator"))
         self.apply_gradients(tape, g_total, "g")
@@ -105,6 +111,6 @@ class InpaintingGAN(GANModel):
     def complete(self, images, masks):
         """images [B, S, S, 3] in [-1, 1], masks [B, S, S, 1] -> (completed float32 [B, S, S, 3], x_masked):
         the generator's prediction pasted into the hole; every known pixel is the input's."""
-        x_masked, _, _, boxes = self.prepare_batch(images, masks)
+        x_masked = masked_input(tf.cast(images, tf.float32), tf.cast(masks, tf.float32), self.fill_value)
         x_hat = self.generator(x_masked, training=False)
-        return paste_holes(images, x_hat, boxes, masks), x_masked
+        return paste_prediction(images, x_hat, masks, self.overlap), x_masked

@@ -11,7 +11,8 @@ The card says what inference needs besides the weights, in one format for every 
     {"format": 1, "task": "inpainting", "model": "improved", "network": "generator",
      "value_range": "tanh", "image_size": 128, "step": 5000, "version": "0.1.0",
      "training_scale": null, "latent_dim": null,
-     "holes": {"fill_value": 0.0, "mask": "random-block", "mask_options": {...}, "max_hole_fraction": 0.5}}
+     "holes": {"fill_value": 0.0, "overlap": 4, "mask": "random-block", "mask_options": {...},
+               "max_hole_fraction": 0.5}}
 
 training_scale (night2day: the square size images were resized to before the crop), latent_dim
 (watches) and holes (inpainting: the hole geometry it was trained on) are null for the other

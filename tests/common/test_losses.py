@@ -116,48 +116,53 @@ def drawn(picture, legend):
     return np.array([[legend[c] for c in row.strip()] for row in picture.strip().splitlines()], np.float32)
 
 
-def test_border_weights_of_an_8x8_hole_in_a_16x16_image():
-    mask = np.zeros((1, 16, 16, 1), np.float32)
-    mask[0, 4:12, 4:12] = 1
-    # overlap 2: '#' = 10 (band two pixels wide just inside the hole's edge), 'o' = 1, '.' = 0
+def test_overlap_weights_put_the_band_around_the_hole_on_known_pixels():
+    mask = np.zeros((1, 10, 10, 1), np.float32)
+    mask[0, 3:7, 3:7] = 1
+    # overlap 2 (Pathak's overlapPred): '#' = 10 on the two known pixels around the hole, 'o' = 1 in it
     expected = drawn("""
-        ................
-        ................
-        ................
-        ................
-        ....########....
-        ....########....
-        ....##oooo##....
-        ....##oooo##....
-        ....##oooo##....
-        ....##oooo##....
-        ....########....
-        ....########....
-        ................
-        ................
-        ................
-        ................
+        ..........
+        .########.
+        .########.
+        .##oooo##.
+        .##oooo##.
+        .##oooo##.
+        .##oooo##.
+        .########.
+        .########.
+        ..........
     """, {".": 0, "#": 10, "o": 1})
-    got = np.asarray(L.border_weights(mask, overlap=2))
-    assert got.shape == (1, 16, 16, 1) and got.dtype == np.float32
+    got = np.asarray(L.overlap_weights(mask, overlap=2))
+    assert got.shape == (1, 10, 10, 1) and got.dtype == np.float32
     np.testing.assert_array_equal(got[0, :, :, 0], expected)
-    # default overlap 4: the band covers the whole 8x8 hole
-    got4 = np.asarray(L.border_weights(mask))[0, :, :, 0]
-    np.testing.assert_array_equal(got4, np.where(mask[0, :, :, 0] > 0, 10.0, 0.0))
-    np.testing.assert_array_equal(np.asarray(L.border_weights(mask, overlap=0)), mask)
+    np.testing.assert_array_equal(np.asarray(L.overlap_weights(mask, overlap=0)), mask)
 
 
-def test_border_weights_treat_the_image_edge_as_outside_the_hole():
-    whole = np.ones((4, 4, 1), np.float32)  # the cropped hole content, all hole
-    expected = np.full((4, 4), 3.0, np.float32)
-    expected[1:3, 1:3] = 1.0
-    np.testing.assert_array_equal(np.asarray(L.border_weights(whole, overlap=1, border_weight=3.0))[:, :, 0],
+def test_overlap_weights_are_cut_off_at_the_image_border():
+    mask = np.zeros((5, 5, 1), np.float32)
+    mask[0:2, 0:2] = 1  # a hole in the corner: its band lies on two sides only
+    expected = drawn("""
+        oo3..
+        oo3..
+        333..
+        .....
+        .....
+    """, {".": 0, "3": 3, "o": 1})
+    np.testing.assert_array_equal(np.asarray(L.overlap_weights(mask, overlap=1, border_weight=3.0))[:, :, 0],
                                   expected)
 
 
-def test_weighted_l2_is_the_unnormalised_mean_of_weights_times_squared_error():
-    a = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
-    b = np.zeros(4, np.float32)
-    w = np.array([10.0, 1.0, 0.0, 1.0], np.float32)
-    assert value(L.weighted_l2_loss(a, b, w)) == pytest.approx((10 + 4 + 0 + 16) / 4)
-    assert value(L.weighted_l2_loss(a, b, np.ones(4))) == pytest.approx(value(L.l2_loss(a, b)))
+def test_weighted_masked_losses_are_normalised_by_the_sum_of_the_weights():
+    a = np.array([1.0, 2.0, 3.0, 4.0], np.float32).reshape(1, 2, 2, 1)
+    b = np.zeros_like(a)
+    w = np.array([10.0, 1.0, 0.0, 1.0], np.float32).reshape(1, 2, 2, 1)
+    assert value(L.masked_l2_loss(a, b, w)) == pytest.approx((10 * 1 + 4 + 0 + 16) / 12)
+    assert value(L.masked_l1_loss(a, b, w)) == pytest.approx((10 * 1 + 2 + 0 + 4) / 12)
+    # a hole filling a quarter of its box weighs as much as one filling all of it
+    box = np.full((1, 4, 4, 3), 0.5, np.float32)
+    quarter = np.zeros((1, 4, 4, 1), np.float32)
+    quarter[0, :2, :2] = 1
+    assert value(L.masked_l2_loss(box, 0 * box, quarter)) == pytest.approx(0.25)
+    assert value(L.masked_l2_loss(box, 0 * box, np.ones_like(quarter))) == pytest.approx(0.25)
+
+

@@ -99,7 +99,7 @@ def test_each_model_saves_only_its_own_options():
 
 
 def test_derived_values_are_filled_into_a_new_instance():
-    from inpainting.build import ImprovedOptions
+    from inpainting.build import ContextEncoderOptions, ImprovedOptions
     from night2day.build import ResNetOptions
     from watches.build import StyleGAN2Options
 
@@ -109,6 +109,7 @@ def test_derived_values_are_filled_into_a_new_instance():
     assert (sg2.r1_gamma, sg2.g_ema_kimg) == (None, None)  # the given instance is unchanged (frozen)
     assert ResNetOptions(image_size=128).resolved().load_size == 360
     assert ImprovedOptions(image_size=64).resolved().overlap == 2
+    assert ContextEncoderOptions().resolved().overlap == 8  # Pathak's 4 px at 128, at the preset's 256
     with pytest.raises(dataclasses.FrozenInstanceError):
         sg2.r1_gamma = 1.0
 

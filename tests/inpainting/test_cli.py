@@ -37,6 +37,7 @@ def test_train_resume_fill_evaluate(model, tmp_path, capsys, feature_extractor):
     assert card["task"] == "inpainting" and card["model"] == model and card["step"] == 4
     holes = card["holes"]
     assert card["image_size"] == 32 and holes["mask"] == ("random-block" if model == "improved" else "centre")
+    assert holes["overlap"] == 1  # both presets predict the band around the hole: image size / 32
     if model == "context-encoder":  # the fill value is the training images' mean colour, in [-1, 1]
         assert len(holes["fill_value"]) == 3 and all(-1 < v < 1 for v in holes["fill_value"])
     log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]

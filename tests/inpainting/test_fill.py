@@ -1,13 +1,16 @@
 """python -m inpainting.fill: exporting the generator, keeping the photo's mode and alpha, one window per hole."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from inpainting import fill
 from common.runtime.generator import GeneratorCard
+from inpainting.holes import crop_holes, region_boxes
 from inpainting.inference import Inpainter
 from tests.inpainting.test_cli import run_train
 
@@ -207,3 +210,19 @@ def test_a_window_shows_earlier_holes_filled_and_later_ones_telea_filled_never_t
     later = first[4:14, 24:32]  # the second hole, not filled yet: OpenCV's Telea, not the photo's pixels
     assert not np.any(np.all(np.abs(later - photo[4:14, 24:32]) < 0.5, axis=-1))
     np.testing.assert_allclose(second[4:14, 0:2], round(1.2 * 127.5), atol=1e-3)  # the first, as filled
+
+
+def test_fill_pastes_the_hole_from_the_region_the_generator_predicts_around_it():
+    # an oracle that predicts what training asks for: the box of the hole grown by the card's overlap
+    ys, xs = np.meshgrid(np.arange(32), np.arange(32), indexing="ij")
+    photo = np.stack([4 * ys, 4 * xs, 2 * (ys + xs)], -1).astype(np.uint8)  # ramps: resampled exactly
+    hole = np.zeros((32, 32), bool)
+    hole[5:15, 9:23] = True  # grown by 2: the 14 x 18 box 3..16 x 7..24
+    window_masks = tf.constant(hole[None, ..., None], tf.float32)
+    target = crop_holes(tf.constant(photo[None], tf.float32) / 127.5 - 1.0, region_boxes(window_masks, 2), 16)
+    card = dataclasses.replace(STUB_CARD, holes={**STUB_CARD.holes, "overlap": 2})
+    filled = Inpainter(lambda x, training=False: target, card).fill(photo, hole)
+    np.testing.assert_allclose(filled.image.astype(int), photo.astype(int), atol=1)
+    # read as the content of the hole's own box (a card without overlap), the same prediction is off
+    shifted = Inpainter(lambda x, training=False: target, STUB_CARD).fill(photo, hole)
+    assert np.abs(shifted.image.astype(int) - photo)[hole].max() > 4
