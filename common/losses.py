@@ -124,13 +124,21 @@ def l2_loss(a, b):
     return ops.mean(ops.square(_float(a) - _float(b)))
 
 
-def _masked_mean(per_element, mask):
+def _masked_mean(per_element, mask, total=None):
     mask = ops.broadcast_to(ops.cast(mask, per_element.dtype), ops.shape(per_element))
+    total = ops.sum(mask) if total is None else ops.cast(total, per_element.dtype)
     # An image batch without any hole pixel has nothing to reconstruct: loss 0, not NaN.
-    return ops.divide_no_nan(ops.sum(mask * per_element), ops.sum(mask))
+    return ops.divide_no_nan(ops.sum(mask * per_element), total)
 
 
-def masked_l1_loss(a, b, mask):
+def mask_total(mask, channels):
+    """The masked losses' own denominator for images of `channels` channels: sum(mask), each pixel of
+    a one-channel [B, H, W, 1] mask counted once per image channel."""
+    total = ops.sum(_float(mask))
+    return total * channels if mask.shape[-1] == 1 else total
+
+
+def masked_l1_loss(a, b, mask, total=None):
     """Mean |a - b| over the hole only: sum(mask * |a - b|) / (sum(mask) * channels).
 
     a, b: [B, H, W, C]; mask: [B, H, W, 1] (or [B, H, W, C]) with 1 inside the hole, 0
@@ -138,15 +146,20 @@ def masked_l1_loss(a, b, mask):
     sum(w * |a - b|) / (sum(w) * channels), normalised by the weights themselves, so a hole's
     reconstruction counts the same however little of its box it fills. Returns 0 when the
     mask is empty.
+
+    total: the denominator to use instead of this batch's sum(w) * channels (mask_total). On N
+    replicas each holding 1/N of the global batch, pass the mean over the replicas of their
+    mask_total: the mean of the replicas' losses is then the one-device loss of the global batch,
+    also when their masks hold different amounts of weight (bands cut off at the image border).
     """
     a = _float(a)
-    return _masked_mean(ops.abs(a - _float(b)), mask)
+    return _masked_mean(ops.abs(a - _float(b)), mask, total)
 
 
-def masked_l2_loss(a, b, mask):
+def masked_l2_loss(a, b, mask, total=None):
     """Mean (a - b)^2 over the hole only (or weighted by mask); same conventions as masked_l1_loss."""
     a = _float(a)
-    return _masked_mean(ops.square(a - _float(b)), mask)
+    return _masked_mean(ops.square(a - _float(b)), mask, total)
 
 
 def overlap_weights(mask, overlap=4, border_weight=10.0):

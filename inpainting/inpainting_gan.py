@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from common import losses
 from common.gan import GANModel, network
-from common.replicas import layer_draws
+from common.replicas import cross_replica_mean, layer_draws
 from inpainting.holes import crop_holes, paste_prediction, predicted_regions, region_boxes
 
 RECON_LOSSES = ("weighted-l2", "l1")
@@ -71,10 +71,13 @@ class InpaintingGAN(GANModel):
                 crop_holes(weights, boxes, self.content_size), region)
 
     def reconstruction(self, x_hat, x_hole, weights):
-        """The weighted mean error over the predicted region (normalised by sum(weights))."""
+        """The weighted mean error over the predicted region, normalised by the global batch's sum of
+        weights: on N replicas the bands cut off at the image border leave the replicas' shares with
+        different sums, and each divides by their mean, so the replicas' mean loss is one device's."""
+        total = cross_replica_mean(losses.mask_total(weights, x_hat.shape[-1]))
         if self.recon_loss == "l1":
-            return losses.masked_l1_loss(x_hat, x_hole, weights)
-        return losses.masked_l2_loss(x_hat, x_hole, weights)
+            return losses.masked_l1_loss(x_hat, x_hole, weights, total)
+        return losses.masked_l2_loss(x_hat, x_hole, weights, total)
 
     def train_step(self, data):
         images, masks = data

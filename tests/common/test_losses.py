@@ -166,3 +166,19 @@ def test_weighted_masked_losses_are_normalised_by_the_sum_of_the_weights():
     assert value(L.masked_l2_loss(box, 0 * box, np.ones_like(quarter))) == pytest.approx(0.25)
 
 
+def test_halves_dividing_by_their_mean_mask_total_average_to_the_whole_batchs_loss():
+    # two replicas' shares whose weights differ (one hole's band cut off at the border): each dividing
+    # by its own sum gives a different mean; dividing by the mean of the two totals gives the whole one
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(2, 4, 4, 3)).astype(np.float32), np.zeros((2, 4, 4, 3), np.float32)
+    w = np.zeros((2, 4, 4, 1), np.float32)
+    w[0, 1:3, 1:3], w[1, 0, 0] = 10.0, 1.0
+    assert value(L.mask_total(w, 3)) == pytest.approx(3 * 41) and value(L.mask_total(np.repeat(w, 3, -1), 3)) == 123
+    whole = value(L.masked_l2_loss(a, b, w))
+    totals = [value(L.mask_total(w[i:i + 1], 3)) for i in range(2)]
+    shared = np.mean([value(L.masked_l2_loss(a[i:i + 1], b[i:i + 1], w[i:i + 1], np.mean(totals))) for i in range(2)])
+    own = np.mean([value(L.masked_l2_loss(a[i:i + 1], b[i:i + 1], w[i:i + 1])) for i in range(2)])
+    assert shared == pytest.approx(whole, rel=1e-6)
+    assert abs(own - whole) > 0.1 * whole
+
+
