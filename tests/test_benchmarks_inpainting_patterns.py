@@ -4,6 +4,7 @@ whether the model beat Telea and NS on hole PSNR by the margin."""
 import json
 
 import numpy as np
+import pytest
 
 from benchmarks import inpainting_patterns as patterns
 
@@ -41,3 +42,20 @@ def test_the_benchmark_trains_scores_and_reports(tmp_path, capsys):
     assert "model vs Telea" in printed and "by more than 3 dB" in printed
     margin = all(methods["model"]["psnr_hole"] > methods[m]["psnr_hole"] + 3 for m in ("telea", "ns"))
     assert code == (0 if margin else 1)
+
+
+def test_axis_patterns_run_along_a_row_or_a_column():
+    for i in range(6):
+        image = patterns.pattern_image(("stripes", "checkerboard")[i % 2], np.random.default_rng(i), 32,
+                                       angles="axis").astype(float)
+        rows, cols = np.abs(np.diff(image, axis=0)).sum(), np.abs(np.diff(image, axis=1)).sum()
+        if i % 2 == 0:  # stripes: constant along one axis
+            assert min(rows, cols) == 0 and max(rows, cols) > 0
+    with pytest.raises(ValueError, match="angles"):
+        patterns.pattern_image("stripes", np.random.default_rng(0), 8, angles="diagonal")
+
+
+def test_unknown_pattern_kinds_are_a_one_line_error(capsys):
+    with pytest.raises(SystemExit):
+        patterns.parse_args(["--patterns", "stripes,zigzag"])
+    assert "--patterns takes kinds of stripes, checkerboard, rings, got zigzag" in capsys.readouterr().err
