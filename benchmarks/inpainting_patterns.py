@@ -21,6 +21,8 @@ Telea 16.78 dB, NS 17.13 dB; hole PSNR / hole SSIM):
     improved preset (overlap 2 px at 64, x10, adv 0.01)            17.99 / 0.425   exit 1
       --train-arg=--overlap=0                                      20.07 / 0.536   exit 1 (Telea +3.3, NS +2.9)
       --train-arg=--adv-weight=0                                   21.98 / 0.659   exit 0 (Telea +5.2, NS +4.9)
+      --train-arg=--adv-weight=0.001                               21.94 / 0.660   exit 0 (Telea +5.2, NS +4.8)
+      --mask random-block (Telea 16.72, NS 17.01)                  14.42 / 0.200   exit 1
     pure hole-L2 regression of the same generator, 1,500 / 3,000 steps   23.02 / 25.07 (NS 17.29 on 96 images)
 So on these images the network learns the continuation quickly (5-8 dB past NS by L2 alone), and what
 holds the preset back is its adversarial term at weight 0.01 (about 4 dB at 1,500 steps) and, less,
