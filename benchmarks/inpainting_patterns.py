@@ -134,18 +134,12 @@ def write_pattern_set(root, *, train, test, size, seed, kinds=PATTERNS, angles="
 
 
 def parse_args(argv=None):
-    from inpainting.masks import KINDS
+    from benchmarks.inpainting_quality import training_arguments
 
     p = argparse.ArgumentParser(prog="python -m benchmarks.inpainting_patterns",
                                 description=__doc__.split("\n\n")[0].strip())
-    p.add_argument("--steps", type=int, default=1500, help="training steps (default 1500)")
-    p.add_argument("--max-minutes", type=float, default=8.0,
-                   help="stop training (cleanly, with a checkpoint) after this long, whatever --steps says")
-    p.add_argument("--image-size", type=int, default=64, help="image and training size (default 64)")
-    p.add_argument("--filters", type=int, default=32, help="base filters (default 32; the preset's is 64)")
-    p.add_argument("--batch-size", type=int, default=16, help="batch (default 16; the preset's is 256)")
-    p.add_argument("--mask", default="centre", choices=KINDS,
-                   help="holes in training and evaluation (default centre: half the image)")
+    training_arguments(p, steps=1500, max_minutes=8.0, mask="centre",
+                       mask_help="holes in training and evaluation (default centre: half the image)")
     p.add_argument("--patterns", default="stripes,checkerboard",
                    help=f"comma-separated pattern kinds of {', '.join(PATTERNS)} (default stripes,checkerboard)")
     p.add_argument("--angles", default="axis", choices=ANGLES,
@@ -155,12 +149,6 @@ def parse_args(argv=None):
     p.add_argument("--test-images", type=int, default=48)
     p.add_argument("--margin", type=float, default=3.0,
                    help="dB of hole PSNR the model must win by (default 3)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=None, help="run folder (default: a temporary one, deleted afterwards)")
-    p.add_argument("--json", default=None, help="also write the results here")
-    p.add_argument("--train-arg", action="append", default=[], metavar="ARG",
-                   help="one more inpainting.train argument, e.g. --train-arg=--adv-weight=0 (repeatable; it "
-                        "overrides the settings above)")
     args = p.parse_args(argv)
     if min(args.steps, args.batch_size, args.train_images, args.test_images) < 1 or args.max_minutes <= 0:
         p.error("--steps, --batch-size, --train-images, --test-images and --max-minutes must be positive")

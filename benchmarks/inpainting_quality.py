@@ -26,26 +26,31 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def parse_args(argv=None):
+def training_arguments(p, *, steps, max_minutes, mask, mask_help):
+    """The training options both inpainting benchmarks take (train_argv reads them), added to parser p."""
     from inpainting.masks import KINDS
 
-    p = argparse.ArgumentParser(prog="python -m benchmarks.inpainting_quality",
-                                description=__doc__.split("\n\n")[0].strip())
-    p.add_argument("--steps", type=int, default=2000, help="training steps (default 2000)")
-    p.add_argument("--max-minutes", type=float, default=10.0,
+    p.add_argument("--steps", type=int, default=steps, help=f"training steps (default {steps})")
+    p.add_argument("--max-minutes", type=float, default=max_minutes,
                    help="stop training (cleanly, with a checkpoint) after this long, whatever --steps says")
     p.add_argument("--image-size", type=int, default=64, help="training size (default 64; the preset's is 128)")
     p.add_argument("--filters", type=int, default=32, help="base filters (default 32; the preset's is 64)")
     p.add_argument("--batch-size", type=int, default=16, help="batch (default 16; the preset's is 256)")
-    p.add_argument("--mask", default="random-block", choices=KINDS, help="holes in training and evaluation")
-    p.add_argument("--augment", default="on", choices=["on", "off"],
-                   help="random crops (--load-size 1.25 x the image size) and flips: the demo has 40 training images")
+    p.add_argument("--mask", default=mask, choices=KINDS, help=mask_help)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="run folder (default: a temporary one, deleted afterwards)")
     p.add_argument("--json", default=None, help="also write the results here")
     p.add_argument("--train-arg", action="append", default=[], metavar="ARG",
-                   help="one more inpainting.train argument, e.g. --train-arg=--mixed-precision=true "
+                   help="one more inpainting.train argument, e.g. --train-arg=--adv-weight=0 "
                         "(repeatable; it overrides the settings above)")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.inpainting_quality",
+                                description=__doc__.split("\n\n")[0].strip())
+    training_arguments(p, steps=2000, max_minutes=10.0, mask="random-block", mask_help="holes in training and evaluation")
+    p.add_argument("--augment", default="on", choices=["on", "off"],
+                   help="random crops (--load-size 1.25 x the image size) and flips: the demo has 40 training images")
     args = p.parse_args(argv)
     if args.steps < 1 or args.max_minutes <= 0 or args.batch_size < 1:
         p.error("--steps, --batch-size and --max-minutes must be positive")

@@ -45,12 +45,10 @@ def test_the_benchmark_trains_scores_and_reports(tmp_path, capsys):
 
 
 def test_axis_patterns_run_along_a_row_or_a_column():
-    for i in range(6):
-        image = patterns.pattern_image(("stripes", "checkerboard")[i % 2], np.random.default_rng(i), 32,
-                                       angles="axis").astype(float)
+    for seed in range(4):  # stripes along the axes: constant down every column or along every row
+        image = patterns.pattern_image("stripes", np.random.default_rng(seed), 32, angles="axis").astype(float)
         rows, cols = np.abs(np.diff(image, axis=0)).sum(), np.abs(np.diff(image, axis=1)).sum()
-        if i % 2 == 0:  # stripes: constant along one axis
-            assert min(rows, cols) == 0 and max(rows, cols) > 0
+        assert min(rows, cols) == 0 and max(rows, cols) > 0
     with pytest.raises(ValueError, match="angles"):
         patterns.pattern_image("stripes", np.random.default_rng(0), 8, angles="diagonal")
 

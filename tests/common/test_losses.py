@@ -180,5 +180,3 @@ def test_halves_dividing_by_their_mean_mask_total_average_to_the_whole_batchs_lo
     own = np.mean([value(L.masked_l2_loss(a[i:i + 1], b[i:i + 1], w[i:i + 1])) for i in range(2)])
     assert shared == pytest.approx(whole, rel=1e-6)
     assert abs(own - whole) > 0.1 * whole
-
-
