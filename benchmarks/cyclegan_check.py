@@ -18,9 +18,7 @@ Parameter counts are asserted: ours = junyanz's with affine=True minus the biase
 (= junyanz's with affine=False minus those biases plus the norms' scales and offsets).
 
 Each row: the largest absolute difference, the output's largest magnitude and their ratio (the relative
-difference); "as built" passes at ratio <= 1e-4 with the same output shape. Exit code 1 if one fails.
-The "torch padding" rows are a diagnostic: the same networks with each "same"-padded conv replaced by
-PyTorch's padding=1 (torch_padded()), which shows whether a failure comes from the padding alone.
+difference); it passes at ratio <= 1e-4 with the same output shape. Exit code 1 if one fails.
 
 Configurations: tiny (32 px, ngf 4, ndf 4, 2 residual blocks: small enough for a fixture under 300 KB;
 --write-fixture saves its arrays and junyanz's outputs, which tests/test_benchmarks_cyclegan_check.py
@@ -28,54 +26,39 @@ checks without torch); full (128 px, ngf 64, ndf 64, 9 residual blocks: CycleGAN
 basic D). Run with models/networks.py of junyanz/pytorch-CycleGAN-and-pix2pix at 78913853ab4a (whose
 get_norm_layer('instance') says track_running_stats=True: torch_junyanz.py passes its own norm layer, with
 False, so eval mode normalises by each image's statistics), torch 2.13.0 CPU, Keras 3.15.1 / TensorFlow
-2.21.0, measured (--configs tiny, and --configs full --batch 1):
+2.21.0, measured 2026-12-03 (--configs tiny,full --batch 1):
 
-    tiny: {"image_size": 32, "ngf": 4, "ndf": 4, "n_blocks": 2}, batch 2
+    tiny: {"image_size": 32, "ngf": 4, "ndf": 4, "n_blocks": 2}
     G: ours 13,483 = junyanz's affine=True 13,587 - 104 conv biases into norms
        = junyanz's affine=False 13,379 - 104 + 208 norm scales/offsets
     D: ours 11,573 = junyanz's affine=True 11,629 - 56 conv biases into norms
        = junyanz's affine=False 11,517 - 56 + 112 norm scales/offsets
-    padding        norm          net  max abs diff max |junyanz|   relative
-    as built       affine_false  G       1.176e+00     7.748e-01   1.52e+00  FAIL
-    as built       affine_false  D       4.133e-01     5.414e-01   7.63e-01  FAIL  (4x4 vs junyanz's 2x2, top-left)
-    as built       affine_true   G       1.204e+00     9.571e-01   1.26e+00  FAIL
-    as built       affine_true   D       5.072e-01     6.473e-01   7.84e-01  FAIL  (4x4 vs junyanz's 2x2, top-left)
-    torch padding  affine_false  G       7.153e-07     7.748e-01   9.23e-07  ok
-    torch padding  affine_false  D       4.247e-07     5.414e-01   7.84e-07  ok
-    torch padding  affine_true   G       9.462e-07     9.571e-01   9.89e-07  ok
-    torch padding  affine_true   D       3.576e-07     6.473e-01   5.52e-07  ok
+    norm          net  max abs diff max |junyanz|   relative
+    affine_false  G       6.258e-07     7.748e-01   8.08e-07  ok
+    affine_false  D       3.278e-07     5.414e-01   6.06e-07  ok
+    affine_true   G       9.984e-07     9.065e-01   1.10e-06  ok
+    affine_true   D       3.576e-07     6.473e-01   5.52e-07  ok
 
-    full: {"image_size": 128, "ngf": 64, "ndf": 64, "n_blocks": 9}, batch 1
+    full: {"image_size": 128, "ngf": 64, "ndf": 64, "n_blocks": 9}
     G: ours 11,383,427 = junyanz's affine=True 11,388,675 - 5,248 conv biases into norms
        = junyanz's affine=False 11,378,179 - 5,248 + 10,496 norm scales/offsets
     D: ours 2,765,633 = junyanz's affine=True 2,766,529 - 896 conv biases into norms
        = junyanz's affine=False 2,764,737 - 896 + 1,792 norm scales/offsets
-    padding        norm          net  max abs diff max |junyanz|   relative
-    as built       affine_false  G       1.973e+00     9.992e-01   1.97e+00  FAIL
-    as built       affine_false  D       1.072e+00     3.736e+00   2.87e-01  FAIL  (16x16 vs junyanz's 14x14, top-left)
-    as built       affine_true   G       1.946e+00     9.982e-01   1.95e+00  FAIL
-    as built       affine_true   D       1.121e+00     3.967e+00   2.83e-01  FAIL  (16x16 vs junyanz's 14x14, top-left)
-    torch padding  affine_false  G       1.174e-05     9.992e-01   1.18e-05  ok
-    torch padding  affine_false  D       1.216e-05     3.736e+00   3.25e-06  ok
-    torch padding  affine_true   G       1.261e-05     9.982e-01   1.26e-05  ok
-    torch padding  affine_true   D       1.562e-05     3.967e+00   3.94e-06  ok
+    norm          net  max abs diff max |junyanz|   relative
+    affine_false  G       1.174e-05     9.992e-01   1.18e-05  ok
+    affine_false  D       1.216e-05     3.736e+00   3.25e-06  ok
+    affine_true   G       1.261e-05     9.982e-01   1.26e-05  ok
+    affine_true   D       1.562e-05     3.967e+00   3.94e-06  ok
 
-Exit code 1: the four "as built" rows fail in both configurations.
-
-So the layers, parameters and weight layout are junyanz's (within 1.3e-5 once padded as PyTorch pads), but
-night2day's networks as built do not compute junyanz's functions: Keras's "same" padding is not PyTorch's
-padding=1 in three places.
-  - G's stride-2 3x3 convs (down1, down2) on an even size pad (top/left 0, bottom/right 1), PyTorch (1, 1):
-    output pixel i sees input rows 2i..2i+2 here, 2i-1..2i+1 there.
-  - G's stride-2 3x3 transposed convs (up1, up2): Keras's "same" keeps rows [0, 2H) of the full ("valid")
-    transposed output, ConvTranspose2d(padding=1, output_padding=1) keeps [1, 2H + 1): a one-pixel shift.
-    Either of the two alone still differs (tiny, relative, affine False / True: down convs padded as PyTorch
-    only 1.42 / 1.42, up convs only 1.03 / 1.20).
-  - D's stride-1 4x4 convs (conv4, score_conv) pad (1, 2), PyTorch (1, 1): each adds a row and a column, so
-    D scores an S/8 x S/8 grid (16 x 16 at 128 px, 32 x 32 at 256) where junyanz's is (S/8 - 2)^2 (14 x 14,
-    30 x 30), and norm4's statistics include the extra row and column, so even the common scores differ.
-    D's stride-2 4x4 convs pad (1, 1) as PyTorch does: padding only conv4 and score_conv as PyTorch does
-    gives 7.8e-7 / 5.5e-7 (tiny).
+What this check found first (and night2day.models then fixed): the networks had junyanz's layers and
+parameters but Keras's "same" padding, which is not PyTorch's padding=1 in three places, and their outputs
+differed by more than their own size (relative 1.2-2.0 for G, 0.28-0.78 for D):
+  - G's stride-2 3x3 convs on an even size padded (top/left 0, bottom/right 1), PyTorch (1, 1);
+  - G's stride-2 3x3 transposed convs: "same" keeps rows [0, 2H) of the full transposed output,
+    ConvTranspose2d(padding=1, output_padding=1) keeps [1, 2H + 1): a one-pixel shift;
+  - D's stride-1 4x4 convs padded (1, 2), PyTorch (1, 1): D scored an S/8 x S/8 grid (32 x 32 at 256) where
+    the 70x70 PatchGAN scores (S/8 - 2)^2 (30 x 30), and its last norm's statistics held the extra row and
+    column.
 """
 
 from __future__ import annotations
@@ -100,7 +83,6 @@ CONFIGS = {
 }
 VARIANTS = ("affine_false", "affine_true")  # junyanz's InstanceNorm2d(affine=...) (torch_junyanz.py)
 NETWORKS = ("G", "D")
-PADDINGS = ("as built", "torch padding")
 
 
 def repo_error(repo) -> str | None:
@@ -163,17 +145,16 @@ def transfer(model, reference, prefix, pairs) -> list:
 
     for index, (ours, theirs) in enumerate(pairs):
         layer = model.get_layer(ours)
-        conv = getattr(layer, "conv", layer)  # torch_padded wraps the conv
         if isinstance(layer, layers.GroupNormalization):
             channels = layer.gamma.shape[0]
             affine = f"{prefix}/{theirs}.weight" in reference
             layer.gamma.assign(take(f"{prefix}/{theirs}.weight") if affine else np.ones(channels, np.float32))
             layer.beta.assign(take(f"{prefix}/{theirs}.bias") if affine else np.zeros(channels, np.float32))
             continue
-        conv.kernel.assign(take(f"{prefix}/{theirs}.weight").transpose(2, 3, 1, 0))
+        layer.kernel.assign(take(f"{prefix}/{theirs}.weight").transpose(2, 3, 1, 0))
         bias = f"{prefix}/{theirs}.bias"
-        if conv.use_bias:
-            conv.bias.assign(take(bias))
+        if layer.use_bias:
+            layer.bias.assign(take(bias))
         elif bias in reference:
             following = model.get_layer(pairs[index + 1][0]) if index + 1 < len(pairs) else None
             assert isinstance(following, layers.GroupNormalization), f"{bias} feeds no norm but has no place in {ours}"
@@ -184,50 +165,13 @@ def transfer(model, reference, prefix, pairs) -> list:
     return dropped
 
 
-# ---- a diagnostic: our networks with PyTorch's zero padding ------------------------------------------
-
-def torch_padded(model):
-    """A copy of `model` whose "same"-padded convs pad as junyanz's padding=1 does; every other layer as built.
-
-    Conv2D "same": zero padding 1 on every side, then "valid" (Keras's "same" pads (0, 1) for a 3x3 stride-2
-    conv on an even size and (1, 2) for a 4x4 stride-1 conv, PyTorch's padding=1 pads (1, 1)).
-    Conv2DTranspose "same": "valid", then rows and columns [1, 1 + 2H) (ConvTranspose2d(k3, s2, padding=1,
-    output_padding=1) crops 1 in front and keeps 2H; Keras's "same" keeps [0, 2H)).
-    Weights are not copied: transfer() sets them by layer name as in the model as built.
-    """
-    import keras
-    from keras import layers, ops
-
-    class TorchPadding(layers.Layer):
-        def __init__(self, conv, **kwargs):
-            super().__init__(name=conv.name, **kwargs)
-            config = dict(conv.get_config(), padding="valid", name=f"{conv.name}_valid")
-            self.transposed = isinstance(conv, layers.Conv2DTranspose)
-            self.conv = type(conv).from_config(config)
-
-        def call(self, x):
-            if not self.transposed:
-                return self.conv(ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]]))
-            height, width = x.shape[1], x.shape[2]
-            return self.conv(x)[:, 1:1 + 2 * height, 1:1 + 2 * width, :]
-
-    def clone(layer):
-        if isinstance(layer, (layers.Conv2D, layers.Conv2DTranspose)) and layer.padding == "same":
-            return TorchPadding(layer)
-        return layer.__class__.from_config(layer.get_config())
-
-    return keras.models.clone_model(model, clone_function=clone)
-
-
-def build_ours(config, variant_reference, variant, padding):
+def build_ours(config, variant_reference, variant):
     """Our G and D at the config's sizes with junyanz's weights: ({"G": model, "D": model}, dropped biases)."""
     from night2day.models import patch_discriminator, resnet_generator
 
     size = config["image_size"]
     nets = {"G": resnet_generator(size, config["ngf"], config["n_blocks"]),
             "D": patch_discriminator(size, config["ndf"])}
-    if padding == "torch padding":
-        nets = {key: torch_padded(net) for key, net in nets.items()}
     pairs = {"G": generator_layers(config["n_blocks"]), "D": discriminator_layers()}
     dropped = {key: transfer(net, variant_reference, f"{variant}/{key}", pairs[key]) for key, net in nets.items()}
     return nets, dropped
@@ -249,15 +193,14 @@ def relative_difference(ours, reference) -> tuple:
     return diff, scale, diff / scale, note
 
 
-def compare(config, reference, paddings=PADDINGS) -> dict:
-    """{(padding, variant, network): (diff, scale, ratio, note)} of our outputs against junyanz's stored ones."""
+def compare(config, reference) -> dict:
+    """{(variant, network): (diff, scale, ratio, note)} of our outputs against junyanz's stored ones."""
     rows = {}
-    for padding in paddings:
-        for variant in VARIANTS:
-            nets, _ = build_ours(config, reference, variant, padding)
-            for key in NETWORKS:
-                ours = nets[key](reference["images"], training=False)
-                rows[(padding, variant, key)] = relative_difference(ours, reference[f"{variant}/{key}/output"])
+    for variant in VARIANTS:
+        nets, _ = build_ours(config, reference, variant)
+        for key in NETWORKS:
+            ours = nets[key](reference["images"], training=False)
+            rows[(variant, key)] = relative_difference(ours, reference[f"{variant}/{key}/output"])
     return rows
 
 
@@ -300,7 +243,7 @@ def check(name, args, work) -> dict:
     started = time.perf_counter()
     count_lines = parameter_counts(config, reference, counts)
     for variant in VARIANTS:
-        _, dropped = build_ours(config, reference, variant, "as built")
+        _, dropped = build_ours(config, reference, variant)
         for key in NETWORKS:
             expected = [f"{variant}/{key}/{b}" for b in counts[variant][key]["biases_into_norms"]]
             assert dropped[key] == expected, f"{variant}/{key}: dropped {dropped[key]} != biases into norms {expected}"
@@ -308,10 +251,10 @@ def check(name, args, work) -> dict:
     print(f"\n{name}: {json.dumps(config)}, batch {args.batch}; junyanz side {torch_s:.0f} s "
           f"(torch {counts['torch']}), ours {time.perf_counter() - started:.0f} s")
     print("\n".join(count_lines))
-    print(f"{'padding':14s} {'norm':13s} {'net':3s} {'max abs diff':>13s} {'max |junyanz|':>13s} {'relative':>10s}")
-    for (padding, variant, key), (diff, scale, ratio, note) in rows.items():
+    print(f"{'norm':13s} {'net':3s} {'max abs diff':>13s} {'max |junyanz|':>13s} {'relative':>10s}")
+    for (variant, key), (diff, scale, ratio, note) in rows.items():
         verdict = "ok" if ratio <= TOLERANCE and not note else "FAIL"
-        print(f"{padding:14s} {variant:13s} {key:3s} {diff:13.3e} {scale:13.3e} {ratio:10.2e}  {verdict}"
+        print(f"{variant:13s} {key:3s} {diff:13.3e} {scale:13.3e} {ratio:10.2e}  {verdict}"
               + (f"  ({note})" if note else ""))
     if args.write_fixture and name == "tiny":
         Path(args.write_fixture).parent.mkdir(parents=True, exist_ok=True)
@@ -340,7 +283,7 @@ def main(argv=None) -> int:
         for name in names:
             rows = check(name, args, Path(tmp))
             failed += [f"{name}/{'/'.join(k)}" for k, (_, _, ratio, note) in rows.items()
-                       if k[0] == "as built" and (ratio > TOLERANCE or note)]
+                       if ratio > TOLERANCE or note]
     print(f"\n{'all outputs within' if not failed else 'FAILED: ' + ', '.join(failed) + ' beyond'} "
           f"{TOLERANCE:g} relative")
     return 1 if failed else 0

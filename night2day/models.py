@@ -53,6 +53,8 @@ def resnet_generator(image_size=256, filters=64, res_blocks=9, weight_init="norm
         ConvTranspose 3x3 s2, 2f -> IN -> ReLU;  ConvTranspose 3x3 s2, f -> IN -> ReLU
         ReflectionPad(3) -> Conv 7x7, 3 (with bias) -> tanh
 
+    Padded as the reference's ResnetGenerator (junyanz's; benchmarks.cyclegan_check): the stride-2 convs by
+    1 px on each side, the transposed convs as ConvTranspose2d(padding=1, output_padding=1).
     Fully convolutional: image_size only fixes the input layer (None accepts any size).
     Sizes must be divisible by 4 so the two stride-2 steps undo exactly.
     weight_init: "normal" (the references': kernels N(0, 0.02), norm scales N(1, 0.02),
@@ -69,15 +71,19 @@ def resnet_generator(image_size=256, filters=64, res_blocks=9, weight_init="norm
     x = instance_norm("stem_norm", gamma_initializer=g_init)(x)
     x = layers.ReLU(name="stem_relu")(x)
     for i, mult in enumerate((2, 4), start=1):
-        x = layers.Conv2D(filters * mult, 3, strides=2, padding="same", use_bias=False, kernel_initializer=k_init,
+        # PyTorch's padding=1 on both sides (Keras's "same" would pad bottom/right only at stride 2)
+        x = layers.ZeroPadding2D(1, name=f"down{i}_pad")(x)
+        x = layers.Conv2D(filters * mult, 3, strides=2, use_bias=False, kernel_initializer=k_init,
                           name=f"down{i}_conv")(x)
         x = instance_norm(f"down{i}_norm", gamma_initializer=g_init)(x)
         x = layers.ReLU(name=f"down{i}_relu")(x)
     for i in range(1, res_blocks + 1):
         x = _residual_block(x, filters * 4, f"res{i}", k_init, g_init)
     for i, mult in enumerate((2, 1), start=1):
-        x = layers.Conv2DTranspose(filters * mult, 3, strides=2, padding="same", use_bias=False,
-                                   kernel_initializer=k_init, name=f"up{i}_conv")(x)
+        # ConvTranspose2d(padding=1, output_padding=1): rows 1 .. 2H of the full 2H + 1 ("same" keeps 0 .. 2H - 1)
+        x = layers.Conv2DTranspose(filters * mult, 3, strides=2, use_bias=False, kernel_initializer=k_init,
+                                   name=f"up{i}_conv")(x)
+        x = layers.Cropping2D(((1, 0), (1, 0)), name=f"up{i}_crop")(x)
         x = instance_norm(f"up{i}_norm", gamma_initializer=g_init)(x)
         x = layers.ReLU(name=f"up{i}_relu")(x)
     x = ReflectionPadding2D(3, name="out_pad")(x)
@@ -87,28 +93,35 @@ def resnet_generator(image_size=256, filters=64, res_blocks=9, weight_init="norm
 
 
 def patch_discriminator(image_size=256, filters=64, weight_init="normal", name="patch_discriminator"):
-    """70x70 PatchGAN discriminator (Isola et al. 2017; SPEC model A), 4x4 kernels, "same" padding.
+    """70x70 PatchGAN discriminator (Isola et al. 2017; SPEC model A), 4x4 kernels, every conv zero-padded by 1
+    on each side as the reference's (junyanz's NLayerDiscriminator; benchmarks.cyclegan_check).
 
         Conv f s2 (bias) -> LeakyReLU(0.2)
         Conv 2f s2 -> IN -> LeakyReLU;  Conv 4f s2 -> IN -> LeakyReLU;  Conv 8f s1 -> IN -> LeakyReLU
         Conv 1 s1 (bias)                                   one real/fake score per patch
 
     Fully convolutional (image_size None accepts any size).
-    input: float32 [B, S, S, 3] in [-1, 1]; output: float32 [B, ceil(S/8), ceil(S/8), 1],
+    input: float32 [B, S, S, 3] in [-1, 1]; output: float32 [B, S//8 - 2, S//8 - 2, 1] (30 x 30 at 256),
     raw unbounded scores (LSGAN compares them to 1 and 0 with MSE).
     weight_init: as resnet_generator.
     At 256 / 64 filters it has 2,765,633 parameters.
     """
     k_init, g_init = weight_initializers(weight_init)
+    if image_size is not None and int(image_size) < 24:
+        raise ValueError(f"image_size must be at least 24 (the two stride-1 4x4 convs take 2 off an S/8 grid), "
+                         f"got {image_size}")
     inputs = _input(image_size)
-    x = layers.Conv2D(filters, 4, strides=2, padding="same", kernel_initializer=k_init, name="conv1")(inputs)
+    x = layers.ZeroPadding2D(1, name="pad1")(inputs)
+    x = layers.Conv2D(filters, 4, strides=2, kernel_initializer=k_init, name="conv1")(x)
     x = layers.LeakyReLU(0.2, name="lrelu1")(x)
     for i, (mult, stride) in enumerate(((2, 2), (4, 2), (8, 1)), start=2):
-        x = layers.Conv2D(filters * mult, 4, strides=stride, padding="same", use_bias=False,
-                          kernel_initializer=k_init, name=f"conv{i}")(x)
+        x = layers.ZeroPadding2D(1, name=f"pad{i}")(x)
+        x = layers.Conv2D(filters * mult, 4, strides=stride, use_bias=False, kernel_initializer=k_init,
+                          name=f"conv{i}")(x)
         x = instance_norm(f"norm{i}", gamma_initializer=g_init)(x)
         x = layers.LeakyReLU(0.2, name=f"lrelu{i}")(x)
-    x = layers.Conv2D(1, 4, padding="same", kernel_initializer=k_init, name="score_conv")(x)
+    x = layers.ZeroPadding2D(1, name="score_pad")(x)
+    x = layers.Conv2D(1, 4, kernel_initializer=k_init, name="score_conv")(x)
     outputs = layers.Activation("linear", dtype="float32", name="score")(x)
     return keras.Model(inputs, outputs, name=name)
 

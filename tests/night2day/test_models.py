@@ -39,7 +39,7 @@ def test_full_size_parameter_counts_equal_spec(builder, expected):
 
 def test_full_size_output_shapes():
     assert models.resnet_generator(256).output_shape == (None, 256, 256, 3)
-    assert models.patch_discriminator(256).output_shape == (None, 32, 32, 1)
+    assert models.patch_discriminator(256).output_shape == (None, 30, 30, 1)  # the 70x70 PatchGAN's 30 x 30
     assert models.multiscale_generator(256).output_shape == (None, 256, 256, 3)
     assert models.multiscale_discriminator(256).output_shape == [(None, 8, 8, 1), (None, 16, 16, 1),
                                                                  (None, 32, 32, 1)]
@@ -75,7 +75,9 @@ def test_patch_discriminator_bias_on_first_and_output_conv_only():
     assert biased(net, keras.layers.Conv2D) == {"conv1": True, "conv2": False, "conv3": False, "conv4": False,
                                                 "score_conv": True}
     convs = [layer for layer in net.layers if isinstance(layer, keras.layers.Conv2D)]
-    assert all(c.kernel_size == (4, 4) and c.padding == "same" for c in convs)
+    assert all(c.kernel_size == (4, 4) and c.padding == "valid" for c in convs)  # each after a ZeroPadding2D(1)
+    pads = [layer for layer in net.layers if isinstance(layer, keras.layers.ZeroPadding2D)]
+    assert [p.padding for p in pads] == [((1, 1), (1, 1))] * 5
     assert [c.strides for c in convs] == [(2, 2), (2, 2), (2, 2), (1, 1), (1, 1)]
 
 
@@ -135,10 +137,15 @@ def test_resnet_generator_and_patch_discriminator_are_fully_convolutional():
     d = models.patch_discriminator(None, filters=4)
     x = images(1, 40, "tanh", width=48)
     assert g(x).shape == (1, 40, 48, 3)
-    assert d(x).shape == (1, 5, 6, 1)
+    assert d(x).shape == (1, 3, 4, 1)  # (S // 8 - 2): three halvings, then two 4x4 convs padded by 1
     assert models.resnet_generator(48, filters=4, res_blocks=1).output_shape == (None, 48, 48, 3)
-    assert models.patch_discriminator(64, filters=4).output_shape == (None, 8, 8, 1)
-    assert models.patch_discriminator(36, filters=4).output_shape == (None, 5, 5, 1)  # ceil(S/8)
+    assert models.patch_discriminator(64, filters=4).output_shape == (None, 6, 6, 1)
+    assert models.patch_discriminator(36, filters=4).output_shape == (None, 2, 2, 1)  # 36 -> 18 -> 9 -> 4 -> 3 -> 2
+
+
+def test_patch_discriminator_rejects_sizes_whose_score_grid_would_vanish():
+    with pytest.raises(ValueError, match="at least 24"):
+        models.patch_discriminator(16, filters=4)
 
 
 def test_resnet_generator_rejects_sizes_not_divisible_by_4():
@@ -150,7 +157,7 @@ def test_patch_discriminator_scores_are_unbounded():
     net = models.patch_discriminator(32, filters=4, name="discriminator_y")
     randomise(net, scale=2.0)
     y = np.asarray(net(images(2, 32, "tanh")))
-    assert net.name == "discriminator_y" and y.shape == (2, 4, 4, 1)
+    assert net.name == "discriminator_y" and y.shape == (2, 2, 2, 1)
     assert np.abs(y).max() > 1  # no squashing activation (LSGAN)
 
 
