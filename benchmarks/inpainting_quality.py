@@ -5,8 +5,8 @@ held-out demo images beside OpenCV's Telea and Navier-Stokes inpainting on the s
     python -m benchmarks.inpainting_quality --steps 300 --mask centre
 
 Trains `python -m inpainting.train --model improved --data demo` with the preset's recipe (U-Net
-generator predicting the hole's content, attention discriminator, 0.01 BCE + 0.99 overlap-weighted
-MSE, Adam 2e-4 beta_1 0.5) at a CPU-sized scale (--image-size 64, --filters 32, batch 16 by
+generator predicting the hole's content from a window around the hole, attention discriminator,
+0.001 BCE + 0.999 overlap-weighted MSE, Adam 2e-4 beta_1 0.5) at a CPU-sized scale (--image-size 64, --filters 32, batch 16 by
 default; random crops and flips, as the demo has only 40 training images), then
 `inpainting.evaluate` fills the demo's test images with holes drawn from a fixed seed and prints
 PSNR/SSIM/MAE/RMSE on the full image and on the hole only for the model, Telea and NS, with the

@@ -159,7 +159,7 @@ def evaluate(inpainter, paths, *, mask=None, seed=0, batch_size=16, feature_extr
     from common.runtime.images import to_uint8
     from inpainting import data
     from inpainting.holes import paste_prediction
-    from inpainting.inpainting_gan import masked_input
+    from inpainting.inpainting_gan import generator_input, masked_input
     from inpainting.masks import make_masks
 
     holes = inpainter.card.holes
@@ -171,7 +171,8 @@ def evaluate(inpainter, paths, *, mask=None, seed=0, batch_size=16, feature_extr
     shown = None
     for step, batch in enumerate(data.ordered_images(paths, image_size=size, batch_size=batch_size)):
         masks = make_masks(kind, seed=seed, step=step, batch_size=int(batch.shape[0]), image_size=size, **options)
-        content = inpainter.generator(masked_input(batch, masks, inpainter.fill_value), training=False)
+        content = inpainter.generator(generator_input(batch, masks, inpainter.fill_value, inpainter.context),
+                                      training=False)
         completed = to_uint8(paste_prediction(batch, tf.cast(content, tf.float32), masks, inpainter.overlap))
         originals = to_uint8(batch)
         masks_np = np.asarray(masks)

@@ -95,6 +95,29 @@ def hole_boxes(masks):
     return tf.cast(tf.stack([y0, x0, tf.where(empty, 2, h), tf.where(empty, 2, w)], axis=1), tf.int32)
 
 
+def hole_context(images, masks):
+    """What the generator sees with context "hole": each image's window of twice its hole's box
+    (hole_boxes) around the box's centre, resampled (bilinear, corners aligned) to the image's size.
+
+    images float [B, H, W, C] (the masked input); masks [B, H, W, 1]. Returns float32 [B, H, W, C].
+    The hole then always fills the middle half of the window, as a centre hole of half the image
+    does in the whole image (for which the window is the image itself): whatever a hole's place
+    and size, the generator's input shows it at the place and scale its output predicts, which the
+    U-Net's skips need (they join encoder features of the input to decoder features of the box).
+    Where a window reaches beyond the image it shows the image mirrored (symmetric padding)."""
+    images = tf.cast(tf.convert_to_tensor(images), tf.float32)
+    height, width = images.shape[1], images.shape[2]
+    y0, x0, h, w = tf.unstack(tf.cast(hole_boxes(masks), tf.float32), axis=1)
+    # a hole box lies inside the image, so its doubled window lies within half an image of it
+    py, px = height // 2, width // 2
+    padded = tf.pad(images, [[0, 0], [py, py], [px, px], [0, 0]], mode="SYMMETRIC")
+    top, left = y0 - h / 2.0 + py, x0 - w / 2.0 + px  # the window's first and last pixel rows/columns
+    bottom, right = top + 2.0 * h - 1.0, left + 2.0 * w - 1.0
+    sy, sx = float(height + 2 * py - 1), float(width + 2 * px - 1)
+    windows = tf.stack([top / sy, left / sx, bottom / sy, right / sx], axis=1)
+    return tf.image.crop_and_resize(padded, windows, tf.range(tf.shape(images)[0]), [height, width])
+
+
 def predicted_regions(masks, overlap):
     """float32 [B, H, W, 1]: 1 on what the generator predicts, the hole grown by `overlap` px
     (Chebyshev distance, cut off at the image border); overlap 0: the hole itself."""

@@ -48,7 +48,7 @@ from common.runtime import generator as gen
 from common.runtime.images import to_pixels
 from inpainting.build import build_gan, mask_options
 from inpainting.holes import expand_content, hole_boxes, paste_holes, region_boxes
-from inpainting.inpainting_gan import masked_input
+from inpainting.inpainting_gan import generator_input
 
 
 def max_hole_fraction(config) -> float:
@@ -61,6 +61,7 @@ def max_hole_fraction(config) -> float:
 def _card_fields(config, network) -> dict:
     return {"model": config["model"], "value_range": "tanh", "image_size": int(config["image_size"]),
             "holes": {"fill_value": config.get("fill_value") or 0.0, "overlap": int(config["overlap"]),
+                      "context": config.get("context", "image"),
                       "mask": config["mask"],
                       "mask_options": mask_options(config), "max_hole_fraction": max_hole_fraction(config)}}
 
@@ -176,6 +177,7 @@ class Inpainter:
         self.fill_value = card.holes["fill_value"]
         self.max_hole = float(card.holes["max_hole_fraction"])
         self.overlap = int(card.holes.get("overlap", 0))  # cards written before the overlap band: none
+        self.context = card.holes.get("context", "image")  # cards written before hole windows: the image
         self.card = card
 
     @classmethod
@@ -234,7 +236,7 @@ class Inpainter:
         window, win_hole = _window(small, small_hole, self.size)
         x = to_range(window[None], "tanh")
         m = tf.constant(win_hole[None, ..., None], tf.float32)
-        content = self.generator(masked_input(x, m, self.fill_value), training=False)
+        content = self.generator(generator_input(x, m, self.fill_value, self.context), training=False)
         # the generator predicts the box of the hole grown by its overlap band (inpainting.holes): the
         # part of that prediction on the hole's own box, at the window's resolution
         on_window = expand_content(content, region_boxes(m, self.overlap), self.size, self.size)

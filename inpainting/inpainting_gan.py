@@ -3,16 +3,20 @@
 One step on a batch (x, M) of images in [-1, 1] and hole masks (1 = missing), in the
 source's order, with Pathak et al.'s overlap (inpainting.holes):
     x_masked = x * (1 - M) + c * M                 c: the fill value (0 or the data's mean colour)
+    x_in     = x_masked's window around the hole   context "hole": twice the hole's box, resampled to
+                                                    the input size (inpainting.holes.hole_context);
+                                                    context "image" (the source's): x_masked itself
     R        = M grown by `overlap` px             the predicted region: the hole and a band of context
     x_hole   = x's box of R at the prediction size (inpainting.holes.crop_holes)
-    x_hat    = G(x_masked)                          that box's content
+    x_hat    = G(x_in)                              that box's content
     fake     = x_hat inside R, x_hole elsewhere in the box (for a block mask: x_hat itself)
     D step:  L_D = BCE(D(x_hole), 1) + BCE(D(fake), 0)          real and fake as separate batches
     G step:  L_G = adv_weight * BCE(D(fake), 1) + recon_weight * recon(x_hat, x_hole; W)
 with D already updated in the G step, as the source does. W are the overlap weights (1 in the
 hole, border_weight on the band, 0 elsewhere in the box; common.losses.overlap_weights) and recon
 their weighted mean, normalised by sum(W), of the squared error ("weighted-l2": the improved
-preset, adv 0.01 and recon 0.99 = (1 - w) and w with w = weightRecon) or of the absolute error
+preset, adv 0.001 and recon 0.999 = (1 - w) and w with Pathak's w = wtl2; the source's 0.99 is a flag
+away) or of the absolute error
 ("l1": the theory chapters' lambda = 100 with adv 1). Only the hole is pasted into a completed
 image. Logged: every term and the mean D outputs the source prints, D(x), D(G(z)) before and
 after the D step.
@@ -25,9 +29,10 @@ import tensorflow as tf
 from common import losses
 from common.gan import GANModel, network
 from common.replicas import cross_replica_mean, layer_draws
-from inpainting.holes import crop_holes, paste_prediction, predicted_regions, region_boxes
+from inpainting.holes import crop_holes, hole_context, paste_prediction, predicted_regions, region_boxes
 
 RECON_LOSSES = ("weighted-l2", "l1")
+CONTEXTS = ("hole", "image")
 
 
 def masked_input(images, masks, fill_value):
@@ -36,19 +41,29 @@ def masked_input(images, masks, fill_value):
     return tf.where(masks > 0.5, tf.broadcast_to(fill, tf.shape(images)), images)
 
 
+def generator_input(images, masks, fill_value, context="hole"):
+    """The generator's input: the masked images (masked_input), whole (context "image", the source's) or
+    each one's window around its hole (context "hole", inpainting.holes.hole_context)."""
+    if context not in CONTEXTS:
+        raise ValueError(f"context must be one of {CONTEXTS}, got {context!r}")
+    x_masked = masked_input(tf.cast(images, tf.float32), tf.cast(masks, tf.float32), fill_value)
+    return x_masked if context == "image" else hole_context(x_masked, masks)
+
+
 class InpaintingGAN(GANModel):
     """Context-Encoder GAN; `fit` on a dataset of (images [B, S, S, 3] in [-1, 1], masks [B, S, S, 1])."""
 
-    def __init__(self, generator, discriminator, *, fill_value=0.0, **kwargs):
+    def __init__(self, generator, discriminator, *, fill_value=0.0, context="hole", **kwargs):
         super().__init__({"generator": generator, "discriminator": discriminator}, **kwargs)
         self.fill_value = [float(v) for v in tf.reshape(tf.convert_to_tensor(fill_value, tf.float32), [-1])]
+        self.context = context
         self.content_size = int(generator.output_shape[1])
 
     generator = network("generator")
     discriminator = network("discriminator")
 
-    def compile(self, *, g_optimizer, d_optimizer, recon_loss="weighted-l2", recon_weight=0.99,
-                adv_weight=0.01, overlap=4, border_weight=10.0, **kwargs):
+    def compile(self, *, g_optimizer, d_optimizer, recon_loss="weighted-l2", recon_weight=0.999,
+                adv_weight=0.001, overlap=4, border_weight=10.0, **kwargs):
         if recon_loss not in RECON_LOSSES:
             raise ValueError(f"recon_loss must be one of {RECON_LOSSES}, got {recon_loss!r}")
         self.recon_loss, self.recon_weight, self.adv_weight = recon_loss, float(recon_weight), float(adv_weight)
@@ -58,7 +73,7 @@ class InpaintingGAN(GANModel):
                                     "d_x", "d_g_z1", "d_g_z2"], **kwargs)
 
     def prepare_batch(self, images, masks):
-        """-> (x_masked, x_hole, weights, region): x_hole the content of the predicted region's box
+        """-> (x_in, x_hole, weights, region): x_in the generator's input (generator_input); x_hole the content of the predicted region's box
         (region_boxes) at the prediction size [B, s, s, 3]; weights [B, s, s, 1] the overlap weights
         there; region [B, s, s, 1] 1 on the predicted region (hole and band), 0 on the rest of the box."""
         images = tf.cast(images, tf.float32)
@@ -67,7 +82,8 @@ class InpaintingGAN(GANModel):
         weights = losses.overlap_weights(masks, overlap=self.overlap, border_weight=self.border_weight)
         region = tf.cast(crop_holes(predicted_regions(masks, self.overlap), boxes, self.content_size) > 0.5,
                          tf.float32)
-        return (masked_input(images, masks, self.fill_value), crop_holes(images, boxes, self.content_size),
+        return (generator_input(images, masks, self.fill_value, self.context),
+                crop_holes(images, boxes, self.content_size),
                 crop_holes(weights, boxes, self.content_size), region)
 
     def reconstruction(self, x_hat, x_hole, weights):
@@ -114,6 +130,6 @@ class InpaintingGAN(GANModel):
     def complete(self, images, masks):
         """images [B, S, S, 3] in [-1, 1], masks [B, S, S, 1] -> (completed float32 [B, S, S, 3], x_masked):
         the generator's prediction pasted into the hole; every known pixel is the input's."""
+        x_hat = self.generator(generator_input(images, masks, self.fill_value, self.context), training=False)
         x_masked = masked_input(tf.cast(images, tf.float32), tf.cast(masks, tf.float32), self.fill_value)
-        x_hat = self.generator(x_masked, training=False)
         return paste_prediction(images, x_hat, masks, self.overlap), x_masked

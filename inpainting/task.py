@@ -30,7 +30,7 @@ def sample_sheet(model, images, masks, tile=None) -> np.ndarray:
 class InpaintingTask(TrainingTask):
     name = "inpainting"
     wandb_project = "inpainting-context-encoder"
-    fixed_on_resume = ("model", "image_size", "filters", "bottleneck", "fill", "fill_value")
+    fixed_on_resume = ("model", "image_size", "filters", "bottleneck", "fill", "fill_value", "context")
 
     def prepare(self, config):
         root = resolve_data(config["data"], layouts=data.LAYOUTS, build_demo=demo_dataset)

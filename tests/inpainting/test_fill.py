@@ -226,3 +226,21 @@ def test_fill_pastes_the_hole_from_the_region_the_generator_predicts_around_it()
     # read as the content of the hole's own box (a card without overlap), the same prediction is off
     shifted = Inpainter(lambda x, training=False: target, STUB_CARD).fill(photo, hole)
     assert np.abs(shifted.image.astype(int) - photo)[hole].max() > 4
+
+
+def test_a_card_with_hole_context_shows_the_generator_the_window_around_its_hole():
+    photo = np.random.default_rng(10).integers(1, 256, (64, 64, 3), dtype=np.uint8)
+    hole = np.zeros((64, 64), bool)
+    hole[20:28, 30:38] = True  # 8 px: the generator sees the 16 px around it, stretched to its 32 px input
+    seen = {}
+    for context in ("image", "hole"):
+        generator = ConstantGenerator()
+        card = dataclasses.replace(STUB_CARD, holes={**STUB_CARD.holes, "context": context})
+        filled = Inpainter(generator, card).fill(photo, hole)
+        assert np.array_equal(filled.image[~hole], photo[~hole])
+        (window,) = generator.windows
+        rows, cols = (np.flatnonzero(np.all(window == 0, axis=-1).any(axis)) for axis in (1, 0))
+        seen[context] = (rows[0], rows[-1], cols[0], cols[-1])
+    assert np.subtract(seen["image"][1::2], seen["image"][::2]).tolist() == [7, 7]  # the 8 px hole as it is
+    top, bottom, left, right = seen["hole"]
+    assert top + bottom == 31 and left + right == 31 and 13 <= bottom - top <= 15  # the middle half of the input

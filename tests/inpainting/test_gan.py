@@ -6,21 +6,21 @@ import pytest
 import tensorflow as tf
 
 from common import losses
-from inpainting.inpainting_gan import InpaintingGAN, masked_input
-from inpainting.holes import crop_holes, hole_boxes, paste_prediction, region_boxes
+from inpainting.inpainting_gan import InpaintingGAN, generator_input, masked_input
+from inpainting.holes import crop_holes, hole_boxes, hole_context, paste_prediction, region_boxes
 from inpainting.masks import KINDS, make_masks
 
 SIZE = 32
 
 
-def tiny_gan(recon_loss="l1", fill_value=0.0, overlap=0, border_weight=10.0):
+def tiny_gan(recon_loss="l1", fill_value=0.0, overlap=0, border_weight=10.0, context="hole"):
     keras.utils.set_random_seed(0)
     x = keras.Input((SIZE, SIZE, 3))
     g = keras.Model(x, keras.layers.Conv2D(3, 3, strides=2, padding="same", activation="tanh")(x))
     h = keras.Input((SIZE // 2, SIZE // 2, 3))
     pooled = keras.layers.GlobalAveragePooling2D(keepdims=True)(keras.layers.Conv2D(4, 3, padding="same")(h))
     d = keras.Model(h, keras.layers.Conv2D(1, 1, activation="sigmoid")(pooled))
-    gan = InpaintingGAN(g, d, fill_value=fill_value)
+    gan = InpaintingGAN(g, d, fill_value=fill_value, context=context)
     gan.compile(g_optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.Adam(1e-3),
                 recon_loss=recon_loss, recon_weight=100.0, adv_weight=1.0, overlap=overlap,
                 border_weight=border_weight)
@@ -79,10 +79,10 @@ def pathak_batch():
 
 
 def test_the_generator_sees_the_overlap_band_and_predicts_the_hole_grown_by_it():
-    gan = tiny_gan("weighted-l2", overlap=2)
+    gan = tiny_gan("weighted-l2", overlap=2, context="image")
     images, masks = pathak_batch()
     x_masked, x_hole, weights, region = (np.asarray(t) for t in gan.prepare_batch(images, masks))
-    # G sees the fill value (0) in the 12 x 12 hole only; the band 8..9 and 22..23 is the image
+    # G sees (context "image") the fill value (0) in the 12 x 12 hole only; the band 8..9 and 22..23 is the image
     assert np.all(x_masked[0, 10:22, 10:22] == 0)
     np.testing.assert_array_equal(x_masked[0, 8:10], np.asarray(images)[0, 8:10])
     np.testing.assert_array_equal(x_masked[0, :, 22:24], np.asarray(images)[0, :, 22:24])
@@ -94,6 +94,20 @@ def test_the_generator_sees_the_overlap_band_and_predicts_the_hole_grown_by_it()
     expected[2:14, 2:14] = 1.0
     np.testing.assert_allclose(weights[0, :, :, 0], expected, atol=1e-6)
     assert np.all(region == 1)
+    # context "hole": the same input, in the window of twice the hole's box (2..25) around it
+    x_in = np.asarray(tiny_gan("weighted-l2", overlap=2).prepare_batch(images, masks)[0])
+    np.testing.assert_array_equal(x_in, np.asarray(hole_context(x_masked, masks)))
+    assert np.all(x_in[0, 9:23, 9:23] == 0) and np.all(x_in[0, :7] != 0)  # its middle half, blended at the edge
+
+
+def test_the_generator_input_is_the_masked_image_or_its_hole_window():
+    images, masks = batch("random-block")
+    masked = np.asarray(masked_input(images, masks, 0.5))
+    np.testing.assert_array_equal(np.asarray(generator_input(images, masks, 0.5, "image")), masked)
+    np.testing.assert_array_equal(np.asarray(generator_input(images, masks, 0.5, "hole")),
+                                  np.asarray(hole_context(masked, masks)))
+    with pytest.raises(ValueError, match="context must be one of"):
+        generator_input(images, masks, 0.5, "box")
 
 
 def test_the_reconstruction_is_the_weighted_mean_over_hole_and_band():

@@ -3,7 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-from inpainting.holes import crop_holes, expand_content, hole_boxes, paste_holes, predicted_regions, region_boxes
+from inpainting.holes import (crop_holes, expand_content, hole_boxes, hole_context, paste_holes, predicted_regions,
+                              region_boxes)
 from inpainting.masks import make_masks
 
 
@@ -60,3 +61,40 @@ def test_the_predicted_region_is_the_hole_grown_by_the_overlap_within_the_image(
     np.testing.assert_array_equal(regions, expected)
     assert np.asarray(region_boxes(masks, 2)).tolist() == [[2, 3, 7, 8], [0, 7, 5, 5]]
     assert np.asarray(region_boxes(masks, 0)).tolist() == np.asarray(hole_boxes(masks)).tolist()
+
+
+def ramp(size):
+    """float32 [1, size, size, 3]: channel 0 = the row, 1 = the column, 2 = 1 (bilinear sampling is exact on it)."""
+    ys, xs = np.meshgrid(np.arange(size, dtype=np.float32), np.arange(size, dtype=np.float32), indexing="ij")
+    return np.stack([ys, xs, np.ones_like(ys)], axis=-1)[None]
+
+
+def block(size, y0, x0, h, w):
+    m = np.zeros((1, size, size, 1), np.float32)
+    m[0, y0:y0 + h, x0:x0 + w] = 1
+    return m
+
+
+def test_the_hole_context_of_a_centre_hole_of_half_the_image_is_the_image_itself():
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3)).astype(np.float32)
+    masks = make_masks("centre", batch_size=2, image_size=64)
+    np.testing.assert_array_equal(np.asarray(hole_context(x, masks)), x)
+
+
+def test_the_hole_context_is_twice_the_holes_box_around_it_resampled_to_the_image_size():
+    # a 16 x 12 hole at (16, 24): the window is rows 8..39, columns 18..41, sampled at 64 points each
+    window = np.asarray(hole_context(ramp(64), block(64, 16, 24, 16, 12)))[0]
+    i = np.arange(64, dtype=np.float32)
+    np.testing.assert_allclose(window[:, 0, 0], 8 + i * 31 / 63, atol=1e-4)
+    np.testing.assert_allclose(window[0, :, 1], 18 + i * 23 / 63, atol=1e-4)
+    # so the hole fills the window's middle half, as a centre hole does the image
+    holes = np.asarray(hole_context(block(64, 16, 24, 16, 12), block(64, 16, 24, 16, 12)))[0, ..., 0] > 0.5
+    rows, cols = np.flatnonzero(holes.any(1)), np.flatnonzero(holes.any(0))
+    assert (rows[0], rows[-1], cols[0], cols[-1]) == (16, 47, 16, 47)
+
+
+def test_a_hole_context_reaching_past_the_image_shows_it_mirrored():
+    # a 16-px hole in the top-left corner: the window starts 8 px before the image, where the image is mirrored
+    window = np.asarray(hole_context(ramp(64), block(64, 0, 0, 16, 16)))[0]
+    np.testing.assert_allclose(window[0, 0, :2], [7, 7], atol=1e-4)  # row and column -8 mirror 7 (symmetric)
+    np.testing.assert_allclose(window[-1, -1, :2], [23, 23], atol=1e-4)
