@@ -71,6 +71,9 @@ class Night2DayOptions(RuntimeOptions):
         if self.image_size % step:
             raise ConfigError(f"--image-size {self.image_size} must be divisible by {step} for the {self.model} "
                               "model")
+        if self.model == "resnet" and self.image_size < 24:
+            raise ConfigError(f"--image-size {self.image_size} is too small for the resnet model: its PatchGAN needs "
+                              "at least 24 px (it scores (size / 8 - 2)^2 patches)")
         if self.model == "multiscale" and self.load_size != self.image_size:
             raise ConfigError("--load-size must equal --image-size for the multiscale model (it does not crop)")
         if self.load_size < self.image_size:

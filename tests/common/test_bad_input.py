@@ -282,6 +282,7 @@ SETTINGS = [
     ("night2day", ["--data", "/no/such/folder"], "/no/such/folder"),
     ("night2day", ["--model", "unet"], "invalid choice"),
     ("night2day", ["--image-size", "48", "--model", "multiscale"], "divisible by 32"),
+    ("night2day", ["--image-size", "16", "--model", "resnet"], "--image-size 16 is too small for the resnet model"),
     ("inpainting", ["--image-size", "48"], "--image-size 48 must be a power of two"),
     ("inpainting", ["--mask", "centre", "--hole-size", "40"], "--hole-size 40 must be at least 2 and smaller"),
     ("inpainting", ["--hole-min", "0.6", "--hole-max", "0.5"], "--hole-min 0.6 and --hole-max 0.5 must satisfy"),

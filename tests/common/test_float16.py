@@ -21,13 +21,15 @@ from common.runtime.distribute import needs_loss_scaling
 INITIAL_SCALE = 2.0 ** 15  # Keras's LossScaleOptimizer default, what the build functions get
 OVERFLOW_SCALE = 2.0 ** 60  # beyond float16's 65504 as soon as the backward pass reaches a float16 layer
 
-# steps before the overflow step. The multiscale CycleGAN's generators start with gradients of ~1.5e3 at scale 1
-# (enc1's kernels): they skip their first ~11 steps while the scale comes down from 2**15 to 32. StyleGAN2 runs
+# steps before the overflow step. The tiny ResNet CycleGAN's generators (4 filters, junyanz's zero-padded
+# convolutions) start with weight gradients of ~10 at scale 1: at 2**15 the float16 backward pass overflows, and
+# they skip their first steps while the scale comes down (4 steps were not enough). The multiscale CycleGAN's
+# generators start with gradients of ~1.5e3 at scale 1 (enc1's kernels): they skip their first ~11 steps while the scale comes down from 2**15 to 32. StyleGAN2 runs
 # with path length every step and R1 every 2nd (intervals lowered from 4 and 16): its path-length loss (with
 # float16 pre-normalisation the kernels' gradients are ~30x the weights') overflows at G's first scales and
 # skips until the scale has come down to a few thousand - at the default interval 4 that took 5 path-length
 # steps (20 steps, G's scale 2**15 -> 2**10), here a few.
-STEPS = {"night2day-resnet": 4, "night2day-multiscale": 14, "inpainting-improved": 4,
+STEPS = {"night2day-resnet": 8, "night2day-multiscale": 14, "inpainting-improved": 4,
          "inpainting-context-encoder": 4, "watches-dcgan": 4, "watches-stylegan2": 8}
 SG2_INTERVALS = ("--g-reg-interval", "1", "--d-reg-interval", "2")
 

@@ -4,7 +4,7 @@ every model (two replicas vs one, export vs checkpoint) build. Importing this se
 COMMON = ["--data", "demo", "--wandb", "disabled", "--seed", "3", "--jit-compile", "off"]
 # tiny versions of the five models (six presets); each global batch splits into two replicas' shares
 MODELS = {
-    "night2day-resnet": ("night2day", ["--model", "resnet", "--image-size", "16", "--filters", "4", "--res-blocks",
+    "night2day-resnet": ("night2day", ["--model", "resnet", "--image-size", "32", "--filters", "4", "--res-blocks",
                                        "1", "--batch-size", "2", "--history-pool", "0"], 2),
     # two_replica_models compares it in float64 (its FLOAT64)
     "night2day-multiscale": ("night2day", ["--model", "multiscale", "--image-size", "32", "--filters", "2",
