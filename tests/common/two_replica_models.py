@@ -26,6 +26,7 @@ import keras  # noqa: E402
 
 from common.replicas import for_replicas  # noqa: E402
 from common.runtime.checkpoint import keyed_variables  # noqa: E402
+from tests.common.variable_groups import relative_diffs  # noqa: E402
 
 # models compared in float64: at test size the multi-scale CycleGAN is so ill-conditioned that float32
 # rounding (sums in another order) moves its first step's Adam moments by 2-15%, which says nothing about
@@ -38,16 +39,6 @@ from tests.common.tiny_models import COMMON, MODELS, task_and_parser as _task  #
 def _values(model):
     return {k: np.asarray(v.numpy() if hasattr(v, "numpy") else v, dtype=np.float64)
             for k, v in keyed_variables(model).items()}
-
-
-def group(key):
-    """network/<net> | optimizer/<name>:<slot> | the key itself (model state)."""
-    parts = key.split("/")
-    if parts[0] == "network":
-        return "/".join(parts[:2])
-    if parts[0] == "optimizer":
-        return f"{parts[1]}:{key.rsplit(':', 1)[-1]}" if ":" in key else key
-    return key
 
 
 def compare(name, steps_override=None):
@@ -75,14 +66,7 @@ def compare(name, steps_override=None):
     a, b = _values(single), _values(mirrored)
     assert a.keys() == b.keys(), sorted(set(a) ^ set(b))
     diffs = {k: float(np.max(np.abs(a[k] - b[k]))) if a[k].size else 0.0 for k in a}
-    # relative to the scale of the variable's group: a network's weights, one optimizer slot kind (Adam's
-    # second moments are ~1e-8, weights ~1), or one piece of model state. Pooled, because a variable whose
-    # true gradient is 0 (a conv bias before a norm, an attention key bias) gets rounding noise that Adam
-    # turns into +-lr steps; a gradient off by a factor shows in its group's moments.
-    scale = {}
-    for k in a:
-        scale[group(k)] = max(scale.get(group(k), 0.0), float(np.max(np.abs(a[k]))) if a[k].size else 0.0)
-    relative = {k: diffs[k] / max(scale[group(k)], 1e-30) for k in a}
+    relative = relative_diffs(a, b)
     worst = max(diffs, key=diffs.get)
     worst_rel = max(relative, key=relative.get)
     changed = max(float(np.max(np.abs(a[k] - before[k]))) for k in a if a[k].size and k.startswith("network/"))
