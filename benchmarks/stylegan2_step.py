@@ -38,8 +38,11 @@ def worker(args) -> dict:
     from watches.build import StyleGAN2Options, build_gan
     from watches.stylegan2 import trainable_count
 
+    # network sizes other than NVIDIA's (the test's tiny networks): attributes the CLI does not set
+    sizes = {k: getattr(args, k) for k in ("channel_base", "channel_max", "w_dim", "latent_dim")
+             if getattr(args, k, None)}
     config = run_config(StyleGAN2Options, "watches", batch_size=args.batch_size, image_size=args.image_size,
-                        jit_compile=args.xla, mixed_precision=args.mixed_precision == "on")
+                        jit_compile=args.xla, mixed_precision=args.mixed_precision == "on", **sizes)
     started = time.perf_counter()
     if config["mixed_precision"]:
         import keras

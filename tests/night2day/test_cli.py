@@ -157,26 +157,33 @@ def test_wandb_config_leads_with_the_notebooks_keys():
 
 
 def test_the_notebook_command_starts_a_full_size_run_with_its_settings(tmp_path):
-    """`python -m night2day.train --epochs 30000`: full-size multi-scale models, one step, clean stop."""
+    """`python -m night2day.train --epochs 30000`: full-size multi-scale models, one step, clean stop.
+
+    The step runs on 64-px crops instead of the default 256 (the networks are fully convolutional: the same
+    parameters, a sixteenth of the CPU time); the defaults the notebook relies on are checked as parsed."""
     import subprocess
     import sys
 
+    defaults = train.parse_config(["--epochs", "30000"])
+    assert (defaults["model"], defaults["epochs"], defaults["steps_per_epoch"], defaults["batch_size"],
+            defaults["image_size"]) == ("multiscale", 30000, 1, 4, 256)
     repo = Path(__file__).resolve().parents[2]
     out = tmp_path / "nb"
     proc = subprocess.run([sys.executable, "-m", "night2day.train", "--epochs", "30000", "--data", "demo",
-                           "--out", str(out), "--wandb", "disabled", "--max-duration", "1s"],
+                           "--out", str(out), "--wandb", "disabled", "--max-duration", "1s", "--image-size", "64"],
                           cwd=repo, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "stopped at --max-duration at step 1/30000" in proc.stdout
     assert (out / "export" / "generator_g.keras").is_file()  # a session cut short still exports
     config = json.loads((out / "config.json").read_text())
     assert (config["model"], config["epochs"], config["steps_per_epoch"], config["batch_size"],
-            config["image_size"]) == ("multiscale", 30000, 1, 4, 256)
+            config["image_size"]) == ("multiscale", 30000, 1, 4, 64)
     state = ckpt.read_state(ckpt.CheckpointManager(out / "checkpoints").latest())
     assert state["step"] == 1
-    # the four full-size networks are in the checkpoint: 2 x 19,998,339 + 2 x 5,469,667 parameters,
-    # plus Adam's two slots for each
-    shapes = state["variable_shapes"]
-    total = sum(int(np.prod(s)) for s in shapes)
-    networks = 2 * 19_998_339 + 2 * 5_469_667
-    assert total >= 3 * networks
+    # the four networks at the default --filters are in the checkpoint, with Adam's two slots for each (their
+    # parameter counts at 256 px, 2 x 19,998,339 + 2 x 5,469,667, are tests/night2day/test_models.py's)
+    sizes = {key: int(np.prod(shape)) for key, shape in zip(state["variable_keys"], state["variable_shapes"])}
+    nets = {key.split("/")[1] for key in sizes if key.startswith("network/")}
+    assert nets == {"generator_g", "generator_f", "discriminator_x", "discriminator_y"}
+    networks = sum(n for key, n in sizes.items() if key.startswith("network/"))
+    assert networks > 40_000_000 and sum(sizes.values()) >= 3 * networks
