@@ -446,7 +446,7 @@ def train(task: TrainingTask, config: dict, *, artifact_store=None, extra_callba
         if worker.chief:
             truncate_log(out / "metrics.jsonl", step)  # lines past the checkpoint are replayed by this run
         tracker = tracking.Tracker(mode=mode, why=why, project=project, config=task.wandb_config(config),
-                                   run_id=run_id, out_dir=out, name=out.name,
+                                   run_id=run_id, out_dir=out, name=out.name, task=task.name,
                                    history=out / "metrics.jsonl" if step else None, samples=out / "samples")
         if tracker.run_id:
             run_id = tracker.run_id
@@ -555,7 +555,7 @@ def _fit(run: Run) -> RunResult:
             _fit_epochs(model, task, config, state, spe, callbacks)
 
     if worker.chief:
-        plot_losses(out / "metrics.jsonl", out / "losses.png")
+        plot_losses(out / "metrics.jsonl", out / "losses.png", task=task.name, title=out.name)
     exit_code = 0
     if state.stop_reason == "nan":
         worker.say(f"training stopped: {state.failure}", file=sys.stderr)

@@ -589,7 +589,7 @@ def _offline_history(folder) -> list:
         if record.WhichOneof("record_type") != "history":
             continue
         items = {item.key or "/".join(item.nested_key): item.value_json for item in record.history.item}
-        if "global_step" in items and "g_loss" in items:
+        if "global_step" in items and "loss/g_loss" in items:  # W&B's name of g_loss (plots.wandb_key)
             steps.append(int(float(items["global_step"])))
     return steps
 
