@@ -10,7 +10,7 @@ short first `fit` that finishes the epoch.
 
 Several machines (`--strategy multi-worker`): every worker runs the same command; the
 strategy is made first (before TensorFlow runs anything else). Only the chief writes
-(checkpoints, samples, metrics.jsonl, config.json, losses.png, exports, W&B); the other
+(checkpoints, samples, metrics.jsonl, config.json, losses.png, report.html, exports, W&B); the other
 workers take part in every collective and write nothing. Every worker reads the chief's
 checkpoints from the shared `--out`, and before training they check that they resume
 from the same step (a worker that cannot see the chief's checkpoint stops with an error).
@@ -556,6 +556,7 @@ def _fit(run: Run) -> RunResult:
 
     if worker.chief:
         plot_losses(out / "metrics.jsonl", out / "losses.png", task=task.name, title=out.name)
+        _write_report(out)
     exit_code = 0
     if state.stop_reason == "nan":
         worker.say(f"training stopped: {state.failure}", file=sys.stderr)
@@ -573,6 +574,17 @@ def _fit(run: Run) -> RunResult:
     tracker.finish(exit_code=exit_code)
     return RunResult(step=state.step, total_steps=total, stop_reason=state.stop_reason, out_dir=out,
                      checkpoint=manager.latest(), exit_code=exit_code, model=model)
+
+
+def _write_report(out: Path) -> None:
+    """report.html of the run (common.runtime.run_report); a page that cannot be written is a warning, the
+    run itself is saved."""
+    from common.runtime.run_report import write_report
+
+    try:
+        write_report(out)
+    except Exception as exc:  # noqa: BLE001 - the report is a view of the run folder, never worth a failed run
+        log.warning("could not write %s: %s", out / "report.html", exc)
 
 
 def _keras_multi_worker_fixes(model) -> None:
