@@ -26,7 +26,7 @@ REPORT_FILE = "report.html"
 EVALUATION_FILE = "evaluation.json"  # where <task>.evaluate writes its results by default (common.report.results_path)
 EVALUATION_SHEET = "evaluation.png"  # inpainting's side-by-side comparison sheet
 MAX_SAMPLES = 8  # sample sheets embedded, evenly spaced over the run, besides the newest
-MAX_IMAGE_WIDTH = 1400  # wider sheets are scaled down in the page (the PNGs in samples/ stay as they are)
+MAX_IMAGE_WIDTH = 1024  # wider sheets are scaled down in the page (the PNGs in samples/ stay as they are)
 MAX_TABLE_ROWS = 50  # rows of a list (e.g. skipped files) shown in an evaluation table
 
 _STYLE = """

@@ -11,7 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from common.runtime.plots import PANELS, ema, loss_figure, metric_kind, plot_losses, read_metrics, wandb_key  # noqa: E402
+from common.runtime.plots import (PANELS, ema, loss_figure, metric_kind, plot_losses, read_metrics,  # noqa: E402
+                                  wandb_key)
 from tests.common.tiny_models import COMMON, MODELS, task_and_parser  # noqa: E402
 
 # what each name a task logs is (a multi-scale CycleGAN's `<name>_scaleK` is its `<name>` at scale K)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.runtime.run_report import MAX_SAMPLES, rewrite_report, sample_sheets, write_report
+from common.runtime.run_report import MAX_IMAGE_WIDTH, MAX_SAMPLES, rewrite_report, sample_sheets, write_report
 from tests.common.test_plots import stylegan2_rows
 from tests.common.tiny_models import COMMON, MODELS, task_and_parser
 
@@ -220,3 +220,15 @@ def test_sample_sheets_are_evenly_spaced_with_the_newest(count, shown, tmp_path)
     (tmp_path / "samples" / "notes.png").write_bytes(b"")  # not a sheet
     picked, total = sample_sheets(tmp_path / "samples")
     assert total == count and [step for step, _ in picked] == shown
+
+
+def test_a_sheet_wider_than_the_page_is_embedded_scaled_down_and_the_file_is_left_as_it_is(tmp_path):
+    run = fake_run(tmp_path, sheets=1)
+    (run / "metrics.jsonl").unlink()
+    wide = np.zeros((30, 3 * MAX_IMAGE_WIDTH, 4), np.uint8)
+    wide[..., 0], wide[..., 3] = 200, 255
+    Image.fromarray(wide).save(run / "samples" / "step_000000200.png")
+    (first, second) = [decoded(img["src"]) for img in Page(write_report(run).read_text()).images()]
+    assert first.shape == (24, 40, 3)  # as it was
+    assert second.shape == (10, MAX_IMAGE_WIDTH, 3) and second[5, 5, 0] == 200
+    assert Image.open(run / "samples" / "step_000000200.png").size == (3 * MAX_IMAGE_WIDTH, 30)
