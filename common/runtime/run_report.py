@@ -319,6 +319,6 @@ def rewrite_report(checkpoint, evaluation, sheet=None) -> Path | None:
         return None
     try:
         return write_report(folder, evaluation=evaluation, sheet=sheet)
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - the evaluation is written; the page is a view of it
         log.warning("could not write %s: %s", folder / REPORT_FILE, exc)
         return None
