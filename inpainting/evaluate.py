@@ -43,6 +43,7 @@ def main(argv=None) -> int:
     args, metrics = evaluation_args(build_parser(), argv)
 
     from common.data import DataError
+    from common.runtime.run_report import rewrite_report
     from common.data_source import resolve_data
     from inpainting.data import LAYOUTS
     from inpainting.demo import demo_dataset
@@ -81,6 +82,9 @@ def main(argv=None) -> int:
     sheet_path = results_path(args.checkpoint, args.sheet, "evaluation.png")
     save_png(sheet_path, sheet)
     print(f"wrote {target} and {sheet_path}")
+    report = rewrite_report(args.checkpoint, target, sheet_path)
+    if report is not None:
+        print(f"wrote {report}")
     return 0
 
 

@@ -32,6 +32,7 @@ def main(argv=None) -> int:
     args, metrics = evaluation_args(build_parser(), argv)
 
     from common.data import DataError
+    from common.runtime.run_report import rewrite_report
     from common.data_source import resolve_data
     from night2day.data import LAYOUTS
     from night2day.demo import demo_dataset
@@ -59,6 +60,9 @@ def main(argv=None) -> int:
     target = results_path(args.checkpoint, args.json)
     target.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {target}")
+    report = rewrite_report(args.checkpoint, target)
+    if report is not None:
+        print(f"wrote {report}")
     return 0
 
 

@@ -31,6 +31,7 @@ def main(argv=None) -> int:
         p.error("--num-fake must be at least 2 and --metrics a list of fid, kid, is, pr")
 
     from common.data import DataError
+    from common.runtime.run_report import rewrite_report
     from common.data_source import resolve_data
     from watches.data import LAYOUTS
     from watches.demo import demo_dataset
@@ -52,6 +53,9 @@ def main(argv=None) -> int:
     target = results_path(args.checkpoint, args.json)
     target.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(f"wrote {target}")
+    report = rewrite_report(args.checkpoint, target)
+    if report is not None:
+        print(f"wrote {report}")
     return 0
 
 

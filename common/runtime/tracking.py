@@ -149,6 +149,7 @@ class Tracker:
     """A thin wrapper over one W&B run; every method is safe in disabled mode.
 
     mode: online | offline | disabled; why: how the mode was chosen (printed).
+    task: the task's name, which decides the W&B section of each metric (common.runtime.plots.metric_kind).
     history: a resumed run's metrics.jsonl (already cut back to the checkpoint). W&B
     cannot append to an offline run, so an offline run that resumes starts a fresh
     offline folder for the same run id, replays the logged steps (and sample grids
@@ -157,10 +158,11 @@ class Tracker:
     """
 
     def __init__(self, *, mode, project, config, run_id=None, out_dir, name=None, why=None, history=None,
-                 samples=None):
+                 samples=None, task=None):
         import wandb
 
         self.mode = mode
+        self.task = task  # the task whose metric names `log` sorts into W&B sections
         self.wandb = wandb
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         self.run = wandb.init(
@@ -188,8 +190,12 @@ class Tracker:
         return self.mode != "disabled"
 
     def log(self, values: dict, step: int) -> None:
+        """Log one step's scalars, each under its W&B section (plots.wandb_key: `loss/g_loss`, `reg/r1`,
+        `ada/p`, ...): the dashboard groups them as the loss plot's panels do."""
         if self.active:
-            self.run.log({**values, "global_step": step})
+            from common.runtime.plots import wandb_key
+
+            self.run.log({**{wandb_key(k, self.task): v for k, v in values.items()}, "global_step": step})
 
     def log_image(self, key: str, image, step: int, caption: str | None = None) -> None:
         if self.active:

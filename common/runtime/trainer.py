@@ -10,7 +10,7 @@ short first `fit` that finishes the epoch.
 
 Several machines (`--strategy multi-worker`): every worker runs the same command; the
 strategy is made first (before TensorFlow runs anything else). Only the chief writes
-(checkpoints, samples, metrics.jsonl, config.json, losses.png, exports, W&B); the other
+(checkpoints, samples, metrics.jsonl, config.json, losses.png, report.html, exports, W&B); the other
 workers take part in every collective and write nothing. Every worker reads the chief's
 checkpoints from the shared `--out`, and before training they check that they resume
 from the same step (a worker that cannot see the chief's checkpoint stops with an error).
@@ -446,7 +446,7 @@ def train(task: TrainingTask, config: dict, *, artifact_store=None, extra_callba
         if worker.chief:
             truncate_log(out / "metrics.jsonl", step)  # lines past the checkpoint are replayed by this run
         tracker = tracking.Tracker(mode=mode, why=why, project=project, config=task.wandb_config(config),
-                                   run_id=run_id, out_dir=out, name=out.name,
+                                   run_id=run_id, out_dir=out, name=out.name, task=task.name,
                                    history=out / "metrics.jsonl" if step else None, samples=out / "samples")
         if tracker.run_id:
             run_id = tracker.run_id
@@ -555,7 +555,8 @@ def _fit(run: Run) -> RunResult:
             _fit_epochs(model, task, config, state, spe, callbacks)
 
     if worker.chief:
-        plot_losses(out / "metrics.jsonl", out / "losses.png")
+        plot_losses(out / "metrics.jsonl", out / "losses.png", task=task.name, title=out.name)
+        _write_report(out)
     exit_code = 0
     if state.stop_reason == "nan":
         worker.say(f"training stopped: {state.failure}", file=sys.stderr)
@@ -573,6 +574,17 @@ def _fit(run: Run) -> RunResult:
     tracker.finish(exit_code=exit_code)
     return RunResult(step=state.step, total_steps=total, stop_reason=state.stop_reason, out_dir=out,
                      checkpoint=manager.latest(), exit_code=exit_code, model=model)
+
+
+def _write_report(out: Path) -> None:
+    """report.html of the run (common.runtime.run_report); a page that cannot be written is a warning, the
+    run itself is saved."""
+    from common.runtime.run_report import write_report
+
+    try:
+        write_report(out)
+    except Exception as exc:  # noqa: BLE001 - the report is a view of the run folder, never worth a failed run
+        log.warning("could not write %s: %s", out / "report.html", exc)
 
 
 def _keras_multi_worker_fixes(model) -> None:

@@ -220,7 +220,7 @@ def test_a_worker_killed_mid_run_resumes_with_the_other_from_the_chiefs_checkpoi
 def test_only_the_chief_writes_into_out(runs, run):
     out = runs["root"] / run / "out"
     assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "config.json", "export", "losses.png",
-                                                     "metrics.jsonl", "samples"]
+                                                     "metrics.jsonl", "report.html", "samples"]
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [
         "ckpt-000000002", "ckpt-000000004", "ckpt-000000006", "latest"]
     assert sorted(p.name for p in (out / "samples").iterdir()) == ["step_000000003.png", "step_000000006.png"]

@@ -231,6 +231,8 @@ def test_sigterm_then_resume_equals_uninterrupted_run(tmp_path):
                 extra_callbacks=[SignalAtStep(5)])  # arrives during step 6, which is finished
     assert cut.step == 6 and cut.stop_reason == "signal" and cut.exit_code == 0
     assert cut.checkpoint.name == "ckpt-000000006"
+    # a run stopped on request has its report too (common.runtime.run_report), at the step it stopped
+    assert "<td>newest checkpoint at step</td><td>6 of 12</td>" in (tmp_path / "cut" / "report.html").read_text()
     resumed = train(ToyTask(), toy_config(tmp_path / "cut", "--epochs", "3", "--deterministic", "true"))
     assert resumed.step == 12
     for x, y in zip(weights_of(full.model), weights_of(resumed.model)):
@@ -240,6 +242,9 @@ def test_sigterm_then_resume_equals_uninterrupted_run(tmp_path):
     for a, b in zip(full_log, resumed_log):
         assert a == pytest.approx(b, abs=1e-6)
     assert (tmp_path / "cut" / "losses.png").stat().st_size > 1000
+    report = (tmp_path / "cut" / "report.html").read_text()  # rewritten at the end of the resumed run
+    assert report.count("<img ") == 1 + 3 and "3 sample sheets in samples/" in report
+    assert "<td>newest checkpoint at step</td><td>12 of 12</td>" in report
     assert sorted(p.name for p in (tmp_path / "cut" / "samples").iterdir()) == [
         "step_000000004.png", "step_000000008.png", "step_000000012.png"]
 
@@ -589,7 +594,7 @@ def _offline_history(folder) -> list:
         if record.WhichOneof("record_type") != "history":
             continue
         items = {item.key or "/".join(item.nested_key): item.value_json for item in record.history.item}
-        if "global_step" in items and "g_loss" in items:
+        if "global_step" in items and "loss/g_loss" in items:  # W&B's name of g_loss (plots.wandb_key)
             steps.append(int(float(items["global_step"])))
     return steps
 

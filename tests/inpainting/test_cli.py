@@ -78,6 +78,7 @@ def test_train_resume_fill_evaluate(model, tmp_path, capsys, feature_extractor):
 def test_evaluate_cli_prints_model_telea_and_ns_and_writes_json_and_sheet(tmp_path, capsys):
     out = tmp_path / "run"
     assert run_train(out, "improved", "--epochs", "1") == 0
+    assert "not evaluated yet" in (out / "report.html").read_text()
     assert evaluate.main(["--checkpoint", str(out), "--data", "demo", "--max-images", "4", "--mask", "centre",
                           "--metrics", "", "--perceptual", "off", "--batch-size", "4"]) == 0
     printed = capsys.readouterr().out
@@ -85,6 +86,10 @@ def test_evaluate_cli_prints_model_telea_and_ns_and_writes_json_and_sheet(tmp_pa
     results = json.loads((out / "evaluation.json").read_text())
     assert results["mask"] == "centre" and set(results["methods"]) == {"model", "telea", "ns"}
     assert (out / "evaluation.png").stat().st_size > 1000
+    # the run's report.html is rewritten with the evaluation: the methods table and the comparison sheet
+    report = (out / "report.html").read_text()
+    assert "not evaluated yet" not in report and "<th>methods</th>" in report and "<td>telea</td>" in report
+    assert 'alt="evaluation sheet"' in report
 
 
 def test_fill_a_folder_with_same_named_masks_and_drawn_masks(tmp_path, capsys):

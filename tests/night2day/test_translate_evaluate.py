@@ -219,6 +219,9 @@ def test_evaluate_cli_prints_and_writes_the_skipped_files(run, data_with_bad_fil
     saved = json.loads(target.read_text())
     assert sorted(item["path"] for item in saved["skipped_files"]) == sorted(str(p) for p in bad)
     assert all(item["reason"] for item in saved["skipped_files"])
+    # --json elsewhere: the run's report.html shows that evaluation, skipped files included
+    report = (run / "report.html").read_text()
+    assert "<h3>skipped_files</h3>" in report and all(f"<td>{path}</td>" in report for path in bad)
 
 
 def test_evaluate_with_no_readable_test_image_is_a_one_line_error(run, tmp_path, capsys):
