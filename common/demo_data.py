@@ -133,8 +133,8 @@ def command_line(demo_dataset, prog: str, argv=None) -> int:
     """`python -m <task>.demo`: build (once) and print the folder of demo_dataset(root, size=)."""
     from common.report import one_line_errors
 
-    parser = one_line_errors(argparse.ArgumentParser(prog=prog,
-                                                     description="Build the built-in demo set once and print its folder."))
+    description = "Build the built-in demo set once and print its folder."
+    parser = one_line_errors(argparse.ArgumentParser(prog=prog, description=description))
     parser.add_argument("--out", default=None, help=f"root folder (default {default_root()})")
     parser.add_argument("--size", type=int, default=None, help="image size (default: the task's)")
     args = parser.parse_args(argv)

@@ -302,7 +302,8 @@ def evaluation_parser(prog: str, doc: str, *, data_help: str, metrics: str, max_
     p.add_argument("--metrics", default=metrics, help="comma list ('' for none)")
     p.add_argument("--max-images", type=int, default=None, metavar="N", help=f"{max_images_help} (default: all)")
     p.add_argument("--inception-weights", default=None,
-                   help="local InceptionV3 weights file (else Keras's ImageNet download; env GANWORKS_INCEPTION_WEIGHTS)")
+                   help="local InceptionV3 weights file (else Keras's ImageNet download; env "
+                        "GANWORKS_INCEPTION_WEIGHTS)")
     p.add_argument("--json", default=None, metavar="FILE", help="results file (default <run>/evaluation.json)")
     return add_verbose(one_line_errors(p))
 

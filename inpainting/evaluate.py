@@ -29,7 +29,7 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0, help="seed of the holes, the same for every method")
     p.add_argument("--perceptual", default="on", choices=["on", "off"],
                    help="the VGG16 perceptual distance (needs ImageNet VGG16 weights)")
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=16, help="images per batch")
     p.add_argument("--vgg16-weights", default=None,
                    help="local VGG16 (notop) weights file for the perceptual distance (else Keras's ImageNet "
                         "download; env GANWORKS_VGG16_WEIGHTS)")

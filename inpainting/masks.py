@@ -182,7 +182,8 @@ def main(argv=None) -> int:
                            hole_size=args.hole_size, min_side=args.hole_min, max_side=args.hole_max,
                            min_area=args.area_min, max_area=args.area_max)
     except ValueError as exc:
-        flags = {"min_side": "hole-min", "max_side": "hole-max", "min_area": "area-min", "max_area": "area-max"}
+        flags = {"min_side": "--hole-min", "max_side": "--hole-max", "min_area": "--area-min",
+                 "max_area": "--area-max"}
         message = str(exc)
         for old, new in flags.items():
             message = message.replace(old, new)

@@ -21,7 +21,7 @@ def build_parser():
     p = evaluation_parser("python -m night2day.evaluate", __doc__, metrics="fid,kid",
                           data_help="folder with testA/ (night) and testB/ (day), 'demo' or 'kaggle:<owner>/<dataset>'",
                           max_images_help="use at most N test images per domain")
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--batch-size", type=int, default=8, help="images per batch")
     return p
 
 

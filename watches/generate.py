@@ -34,7 +34,8 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-15"), help="e.g. 0-63 or 1,5,9 (default: 0-15)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the images")
     p.add_argument("--grid", action="store_true", help="also write grid.png of all the seeds")
-    p.add_argument("--interpolate", metavar="A,B", help="also write interpolation_A_B.png between two seeds (default: none)")
+    p.add_argument("--interpolate", metavar="A,B",
+                   help="also write interpolation_A_B.png between two seeds (default: none)")
     p.add_argument("--steps", type=int, default=8, help="images in the interpolation strip")
     p.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
                    help="truncation (1 = off; StyleGAN2: 0 = the average w)")

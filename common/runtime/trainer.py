@@ -149,7 +149,7 @@ def _configure_determinism(config):
 
 # Settings that describe this session rather than the experiment: a resumed run
 # always takes them from the current command line.
-SESSION_KEYS = ("out", "resume", "max_duration", "wandb", "strategy", "jit_compile", "explicit_keys")
+SESSION_KEYS = ("out", "resume", "max_duration", "wandb", "strategy", "jit_compile", "verbose", "explicit_keys")
 
 
 def _local_checkpoint(config, manager, task_name=None) -> Path | None:

@@ -118,6 +118,15 @@ def test_masks_cli_hole_flags_match_the_training_flags(tmp_path):
     free_old = ["--kind", "free-form", "--min-area", "0.2", "--max-area", "0.25"]
     for name, flags in (("free_new", free_new), ("free_old", free_old)):
         assert masks.main([*flags, "--n", "2", "--size", "32", "--out", str(tmp_path / name)]) == 0
-    a, b = ([cv2.imread(str(tmp_path / n / f"mask_{i:03d}.png"), 0) for i in range(2)] for n in ("free_new", "free_old"))
+    a, b = ([cv2.imread(str(tmp_path / n / f"mask_{i:03d}.png"), 0) for i in range(2)]
+            for n in ("free_new", "free_old"))
     np.testing.assert_array_equal(np.stack(a), np.stack(b))
     assert all(0.15 <= (m > 0).mean() <= 0.25 for m in a)
+
+
+def test_masks_cli_names_the_canonical_flags_in_its_errors(tmp_path, capsys):
+    from inpainting import masks
+
+    with pytest.raises(SystemExit, match="2"):
+        masks.main(["--kind", "random-block", "--min-side", "0.6", "--max-side", "0.5", "--out", str(tmp_path)])
+    assert "error: --hole-min 0.6 and --hole-max 0.5 must satisfy" in capsys.readouterr().err

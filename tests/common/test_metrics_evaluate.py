@@ -266,7 +266,8 @@ def test_cli_prints_and_writes_the_skipped_files(folders_with_bad_files, tmp_pat
     real, fake, bad = folders_with_bad_files
     out = tmp_path / "m.json"
     code = evaluate.main(["--real", str(real), "--fake", str(fake), "--extractor", str(feature_model),
-                          "--metrics", "fid,kid", "--kid-subset-size", "4", "--no-cache", "--quiet", "--json", str(out)])
+                          "--metrics", "fid,kid", "--kid-subset-size", "4", "--no-cache", "--quiet",
+                          "--json", str(out)])
     assert code == 0
     printed = capsys.readouterr().out.splitlines()
     assert "skipped 4 unreadable image file(s):" in printed
