@@ -130,3 +130,48 @@ def test_masks_cli_names_the_canonical_flags_in_its_errors(tmp_path, capsys):
     with pytest.raises(SystemExit, match="2"):
         masks.main(["--kind", "random-block", "--min-side", "0.6", "--max-side", "0.5", "--out", str(tmp_path)])
     assert "error: --hole-min 0.6 and --hole-max 0.5 must satisfy" in capsys.readouterr().err
+
+
+def _half_white(folder):
+    """folder/a.png: a 32x32 image, black on the left, white on the right (its mirror is the other way round)."""
+    from PIL import Image
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    pixels = np.zeros((32, 32, 3), np.uint8)
+    pixels[:, 16:] = 255
+    Image.fromarray(pixels).save(folder / "a.png")
+    return folder
+
+
+def _pipeline(task, root, flip):
+    """The first training batch of `task`'s pipeline over root with --flip `flip`: float [B, 32, 32, 3]."""
+    import numpy as np
+
+    if task == "night2day":
+        from night2day.data import train_dataset
+
+        for split in ("trainA", "trainB"):
+            _half_white(root / split)
+        batch = train_dataset(root, model="multiscale", image_size=32, batch_size=8, seed=0, start_step=0, flip=flip)
+    elif task == "inpainting":
+        from inpainting.data import train_dataset
+
+        batch = train_dataset(_half_white(root), image_size=32, batch_size=8, seed=0, start_step=0, mask="centre",
+                              mask_options={"hole_size": 16}, flip=flip)
+    else:
+        from watches.data import train_dataset
+
+        return np.asarray(next(iter(train_dataset(_half_white(root), image_size=32, batch_size=8, seed=0, start_step=0,
+                                                  flip=flip))))
+    return np.asarray(next(iter(batch))[0])  # night2day: (night, day); inpainting: (images, masks)
+
+
+@pytest.mark.parametrize("task", ["night2day", "inpainting", "watches"])
+def test_every_tasks_pipeline_flips_only_with_flip(task, tmp_path):
+    def mirrored(images):
+        return [bool(img[:, :16].mean() > img[:, 16:].mean()) for img in images]
+
+    assert not any(mirrored(_pipeline(task, tmp_path / "off", False)))
+    on = mirrored(_pipeline(task, tmp_path / "on", True))
+    assert any(on) and not all(on)
