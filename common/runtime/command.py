@@ -30,15 +30,31 @@ class TrainCommand:
             self._task_cls = getattr(importlib.import_module(module), attr)
         return self._task_cls
 
-    def _init_keys(self):
+    def _init_keys(self, argv):
+        """(network_keys, shape_keys) of the task, for --init-from: imports it (and TensorFlow, quietened
+        first unless --verbose is on this command line)."""
+        import argparse
+
+        from common.report import quiet_tensorflow
+        from common.runtime.options import parse_bool
+
+        peek = argparse.ArgumentParser(add_help=False)
+        peek.add_argument("--verbose", nargs="?", const=True, default=False, type=parse_bool)
+        try:
+            verbose = peek.parse_known_args(argv)[0].verbose
+        except SystemExit:  # a bad --verbose value: the real parser has said so already
+            verbose = False
+        quiet_tensorflow(verbose)
         keys, fixed = self.task_cls.network_keys, self.task_cls.fixed_on_resume
         return keys, [k for k in keys if k in fixed]
 
     def parse_config(self, argv=None) -> dict:
         from common.runtime.config import resolve_config
 
+        argv = sys.argv[1:] if argv is None else list(argv)
         return resolve_config(self.options, argv, task=self.name, presets=self.presets,
-                              prog=f"python -m {self.name}.train", description=self.doc, network_keys=self._init_keys)
+                              prog=f"python -m {self.name}.train", description=self.doc,
+                              network_keys=lambda: self._init_keys(argv))
 
     def main(self, argv=None) -> int:
         from common.report import quiet_tensorflow
