@@ -63,7 +63,7 @@ def train_argv(args, out: Path, data="demo") -> list[str]:
     return ["--model", "improved", "--data", str(data), "--image-size", str(args.image_size),
             "--filters", str(args.filters), "--bottleneck", str(32 * args.filters),
             "--batch-size", str(args.batch_size), "--mask", args.mask,
-            *(["--load-size", str(args.image_size * 5 // 4), "--random-flip", "true"] if args.augment == "on" else []),
+            *(["--load-size", str(args.image_size * 5 // 4), "--flip", "true"] if args.augment == "on" else []),
             "--steps-per-epoch", str(steps_per_epoch), "--epochs", str(epochs), "--seed", str(args.seed),
             "--checkpoint-every", str(epochs * steps_per_epoch), "--sample-every", str(epochs * steps_per_epoch),
             "--max-duration", f"{args.max_minutes * 60:.0f}s", "--wandb", "disabled", "--out", str(out),

@@ -131,9 +131,12 @@ def save_images(folder: Path, images) -> None:
 
 def command_line(demo_dataset, prog: str, argv=None) -> int:
     """`python -m <task>.demo`: build (once) and print the folder of demo_dataset(root, size=)."""
-    parser = argparse.ArgumentParser(prog=prog, description="Build the built-in demo set once and print its folder.")
+    from common.report import one_line_errors
+
+    description = "Build the built-in demo set once and print its folder."
+    parser = one_line_errors(argparse.ArgumentParser(prog=prog, description=description))
     parser.add_argument("--out", default=None, help=f"root folder (default {default_root()})")
-    parser.add_argument("--size", type=int, default=None, help="image size instead of the task's default")
+    parser.add_argument("--size", type=int, default=None, help="image size (default: the task's)")
     args = parser.parse_args(argv)
     print(demo_dataset(args.out, size=args.size), flush=True)
     return 0

@@ -62,7 +62,8 @@ def one_line_error(exc: BaseException) -> str:
 
 
 def one_line_errors(parser):
-    """Make an argparse parser's errors one line, `<prog>: error: <message>`, exit 2.
+    """Make an argparse parser's errors one line, `<prog>: error: <message>`, exit 2, and its --help show
+    every option's default (DefaultsHelpFormatter, keeping a raw description raw).
 
     argparse would print its whole usage block first; a user needs only the line that
     says what is wrong. Returns the parser.
@@ -71,7 +72,121 @@ def one_line_errors(parser):
         parser.exit(2, f"{parser.prog}: error: {message}\n")
 
     parser.error = error
+    if parser.formatter_class is argparse.RawDescriptionHelpFormatter:
+        parser.formatter_class = RawDefaultsHelpFormatter
+    elif parser.formatter_class is argparse.HelpFormatter:
+        parser.formatter_class = DefaultsHelpFormatter
     return parser
+
+
+def default_shown(value) -> str:
+    """A default as --help shows it: none, on/off, a list as a comma list, else str()."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Every optional flag's help ends with "(default: X)" unless it already names its default; required
+    flags, positionals and --help are left as they are."""
+
+    def _format_action(self, action):
+        if (action.option_strings and not (action.help or "").strip() and not action.required
+                and action.default is not argparse.SUPPRESS and not isinstance(action, argparse._HelpAction)):
+            import copy
+
+            action = copy.copy(action)  # argparse shows no help line at all for a flag without help
+            action.help = f"(default: {default_shown(action.default).replace('%', '%%')})"
+        return super()._format_action(action)
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (not action.option_strings or action.required or action.default is argparse.SUPPRESS
+                or "default" in text.lower() or isinstance(action, argparse._HelpAction)):
+            return text
+        value = default_shown(action.default)
+        if isinstance(action, argparse._StoreConstAction) and not isinstance(action, argparse._StoreTrueAction):
+            return text
+        return f"{text} (default: {value.replace('%', '%%')})".strip()
+
+
+class RawDefaultsHelpFormatter(DefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """DefaultsHelpFormatter with the description kept as written (a module docstring's examples)."""
+
+
+# --------------------------------------------------------------------------- TensorFlow's start-up noise
+
+# what TensorFlow's C++ side prints before its own log level applies (TF 2.16+): the absl pre-init notice
+# and INFO/WARNING lines such as the oneDNN and CUDA-driver notes, each twice (two shared libraries)
+_TF_NOISE = re.compile(r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+                       r"|[IW]\d{4} [\d:.]+\s+\d+ \S+:\d+\]"
+                       r"|To enable the following instructions: .* rebuild TensorFlow)")
+
+
+def add_verbose(parser):
+    """The shared --verbose flag (TensorFlow's start-up and C++ log lines are hidden without it)."""
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up and C++ log lines (hidden otherwise, unless "
+                             "TF_CPP_MIN_LOG_LEVEL is set)")
+    return parser
+
+
+def quiet_tensorflow(verbose: bool = False) -> None:
+    """Call after the arguments are parsed, before TensorFlow is imported. Unless verbose (or the user set
+    TF_CPP_MIN_LOG_LEVEL), TensorFlow's C++ logging is limited to fatal errors (no oneDNN, CPU-feature
+    or `failed call to cuInit` lines), absl's Python logging to errors, and TensorFlow is imported here
+    with the lines it prints before its log level applies filtered out of stderr (anything else it
+    prints is passed on)."""
+    import os
+
+    if verbose or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    if "tensorflow" not in sys.modules:
+        _import_filtered()
+    try:
+        import logging
+
+        from absl import logging as absl_logging
+
+        absl_logging.set_verbosity(absl_logging.ERROR)
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    except ImportError:  # pragma: no cover - absl comes with TensorFlow
+        pass
+
+
+def _import_filtered() -> None:
+    """import tensorflow with file descriptor 2 captured; its start-up noise dropped, the rest re-printed."""
+    import os
+    import tempfile
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real stderr (some notebook front ends)
+        import tensorflow  # noqa: F401
+        return
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        finally:
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            text = tmp.read().decode("utf-8", "replace")
+            kept = [line for line in text.splitlines() if line.strip() and not _TF_NOISE.match(line)]
+            if kept:
+                sys.stderr.write("\n".join(kept) + "\n")
+                sys.stderr.flush()
 
 
 def output_folder(path, flag: str = "--out"):
@@ -166,25 +281,37 @@ def parse_seeds(text) -> list[int]:
 
 # ----------------------------------------------------------------------------- evaluate CLIs
 
+EXTRACTORS = ("inception", "inception-2015")  # by name; any other feature network is given as a .keras file
+
+
+def extractor_arg(value: str) -> str:
+    """argparse type of an --extractor option: a name in EXTRACTORS or a path ending in .keras."""
+    if value in EXTRACTORS or value.endswith(".keras"):
+        return value
+    raise argparse.ArgumentTypeError(f"{value!r} is neither {' nor '.join(EXTRACTORS)} nor a .keras feature model file")
+
+
 
 def evaluation_parser(prog: str, doc: str, *, data_help: str, metrics: str, max_images_help: str):
     """The flags every `python -m <task>.evaluate` shares, on a parser with one-line errors:
     --checkpoint (anything common.runtime.generator.load takes), --data, --metrics, --max-images,
-    --inception-weights and --json (default <run>/evaluation.json)."""
+    --inception-weights, --json (default <run>/evaluation.json) and --verbose."""
     p = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True, help="run folder, checkpoint folder or exported .keras generator")
     p.add_argument("--data", required=True, help=data_help)
-    p.add_argument("--metrics", default=metrics, help=f"comma list ('' for none) ({metrics})")
-    p.add_argument("--max-images", type=int, default=None, help=max_images_help)
+    p.add_argument("--metrics", default=metrics, help="comma list ('' for none)")
+    p.add_argument("--max-images", type=int, default=None, metavar="N", help=f"{max_images_help} (default: all)")
     p.add_argument("--inception-weights", default=None,
-                   help="local InceptionV3 weights file (else Keras's ImageNet download; env GANWORKS_INCEPTION_WEIGHTS)")
-    p.add_argument("--json", default=None, help="results file (default <run>/evaluation.json)")
-    return one_line_errors(p)
+                   help="local InceptionV3 weights file (else Keras's ImageNet download; env "
+                        "GANWORKS_INCEPTION_WEIGHTS)")
+    p.add_argument("--json", default=None, metavar="FILE", help="results file (default <run>/evaluation.json)")
+    return add_verbose(one_line_errors(p))
 
 
 def evaluation_args(parser, argv=None):
     """Parse an evaluation_parser's arguments -> (args, [metric names]); one-line errors for a missing
-    --checkpoint or a --max-images below 1."""
+    --checkpoint or a --max-images below 1. TensorFlow's start-up logging is quietened (quiet_tensorflow)
+    unless --verbose."""
     from pathlib import Path
 
     args = parser.parse_args(argv)
@@ -192,6 +319,7 @@ def evaluation_args(parser, argv=None):
         parser.error(f"--checkpoint not found: {args.checkpoint}")
     if args.max_images is not None and args.max_images < 1:
         parser.error("--max-images must be positive")
+    quiet_tensorflow(args.verbose)
     return args, [m.strip() for m in args.metrics.split(",") if m.strip()]
 
 

@@ -36,14 +36,14 @@ def splits(root) -> dict[str, Path | None]:
 
 
 def train_dataset(folder, *, image_size, batch_size, seed, start_step, mask, mask_options, load_size=None,
-                  random_flip=False):
+                  flip=False):
     """Infinite (images float32 [B, S, S, 3] in [-1, 1], masks float32 [B, S, S, 1]) batches; batch k is
     the one of global step start_step + k. load_size: resize to it and take a random S x S crop (None:
-    resize to S, as the source); random_flip: mirror left-right at random (augmentation for small sets)."""
+    resize to S, as the source); flip: mirror left-right at random (augmentation for small sets)."""
     crop = load_size is not None and load_size != image_size
     images = image_dataset(folder, image_size=image_size, batch_size=batch_size, value_range="tanh",
                            order="shuffle", seed=seed, start_step=start_step, resize_to=load_size if crop else None,
-                           random_crop=crop, random_flip=random_flip)
+                           random_crop=crop, random_flip=flip)
 
     def with_masks(step, batch):
         return batch, make_masks(mask, seed=seed, step=step, batch_size=batch_size, image_size=image_size,

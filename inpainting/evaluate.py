@@ -14,24 +14,22 @@ is inpainting.evaluation.
 from __future__ import annotations
 
 import json
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from common.report import evaluation_args, evaluation_parser, results_path
 
-from common.report import evaluation_args, evaluation_parser, results_path  # noqa: E402
 
 def build_parser():
-    from inpainting.masks import KINDS
+    from inpainting.options import KINDS
 
     p = evaluation_parser("python -m inpainting.evaluate", __doc__, metrics="fid,kid",
                           data_help="folder with test/ (or val/, or just images), 'demo' or 'kaggle:<owner>/<dataset>'",
                           max_images_help="use at most N test images")
     p.add_argument("--mask", default=None, choices=KINDS, help="hole shape (default: the one the model trained on)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the holes, the same for every method (0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the holes, the same for every method")
     p.add_argument("--perceptual", default="on", choices=["on", "off"],
-                   help="the VGG16 perceptual distance (needs ImageNet VGG16 weights) (on)")
-    p.add_argument("--batch-size", type=int, default=16, help="(16)")
+                   help="the VGG16 perceptual distance (needs ImageNet VGG16 weights)")
+    p.add_argument("--batch-size", type=int, default=16, help="images per batch")
     p.add_argument("--vgg16-weights", default=None,
                    help="local VGG16 (notop) weights file for the perceptual distance (else Keras's ImageNet "
                         "download; env GANWORKS_VGG16_WEIGHTS)")

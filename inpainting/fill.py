@@ -1,8 +1,8 @@
 """Fill the holes in your own photos with a trained inpainting generator.
 
-    python -m inpainting.fill --checkpoint runs/inpainting --input photo.jpg --mask mask.png [--output out.png]
+    python -m inpainting.fill --checkpoint runs/inpainting --input photo.jpg --mask mask.png [--out out.png]
     python -m inpainting.fill --checkpoint runs/inpainting --input photo.jpg --mask free-form [--seed 3]
-    python -m inpainting.fill --checkpoint runs/inpainting --input photos/ --mask masks/ --output filled/
+    python -m inpainting.fill --checkpoint runs/inpainting --input photos/ --mask masks/ --out filled/
     python -m inpainting.fill --checkpoint runs/inpainting --export generator.keras
 
 A mask is an image of the photo's size, white (> 127) where pixels are missing; a folder of
@@ -11,7 +11,7 @@ random-block (or random) or free-form, seeded. Any photo size works, and each se
 of a mask is filled in its own window: see inpainting.inference.
 Every pixel outside the holes is written back unchanged, in the photo's own mode (grey stays
 grey, the alpha channel is kept; a palette photo is written as RGB, or RGBA when it has
-transparency), as PNG unless --output names another format. For a JPEG photo the pixels kept
+transparency), as PNG unless --out names another format. For a JPEG photo the pixels kept
 are Pillow's (libjpeg) decode of it, written losslessly to the PNG.
 --export writes the generator as a standalone .keras file with its model card (.json) beside it;
 it does not overwrite an existing file.
@@ -20,13 +20,10 @@ it does not overwrite an existing file.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from common.report import one_line_error, one_line_errors  # noqa: E402
+from common.report import add_verbose, one_line_error, one_line_errors, quiet_tensorflow
 
 DRAWN = {"centre": "centre", "random": "random-block", "random-block": "random-block", "free-form": "free-form"}
 
@@ -35,13 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m inpainting.fill", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True, help="run folder, checkpoint folder or exported .keras generator")
-    p.add_argument("--input", help="a photo or a folder of photos")
-    p.add_argument("--mask", help="a mask image, a folder of same-named masks, or centre|random-block|free-form")
-    p.add_argument("--output", help="output file (one photo) or folder (default: <photo>_filled.png beside it, "
-                                    "or <folder>_filled/)")
+    p.add_argument("--input", help="a photo or a folder of photos (default: none)")
+    p.add_argument("--mask", help="a mask image, a folder of same-named masks, or centre|random-block|free-form "
+                                  "(default: none, required with --input)")
+    p.add_argument("--out", "--output", dest="out", metavar="PATH",
+                   help="output file (one photo) or folder (default: <photo>_filled.png beside it, "
+                        "or <folder>_filled/)")
     p.add_argument("--seed", type=int, default=0, help="seed of a drawn mask")
-    p.add_argument("--export", metavar="PATH.keras", help="write the generator as a standalone .keras file")
-    return one_line_errors(p)
+    p.add_argument("--export", metavar="PATH.keras", help="write the generator as a standalone .keras file "
+                                                          "(default: none)")
+    return add_verbose(one_line_errors(p))
 
 
 def drawn_mask(kind, height, width, seed):
@@ -73,11 +73,11 @@ def jobs(args, p):
     if source.is_file():
         if masks is not None and masks.is_dir():
             p.error("--mask must be a mask image (or a kind) when --input is one photo")
-        out = Path(args.output) if args.output else source.with_name(f"{source.stem}_filled.png")
+        out = Path(args.out) if args.out else source.with_name(f"{source.stem}_filled.png")
         return [(source, masks, out)]
     if masks is not None and masks.is_file():
         p.error("--mask must be a folder of masks (or a kind) when --input is a folder")
-    out_dir = Path(args.output) if args.output else source.with_name(f"{source.name}_filled")
+    out_dir = Path(args.out) if args.out else source.with_name(f"{source.name}_filled")
     by_stem = {} if masks is None else {m.stem: m for m in input_images(masks)}
     return [(photo, None if drawn else by_stem.get(photo.stem, "missing"), out_dir / f"{photo.stem}.png")
             for photo in photos]
@@ -109,6 +109,7 @@ def main(argv=None) -> int:
         p.error("--mask is required with --input: a mask image or folder, or centre|random-block|free-form")
     if args.export:
         check_export(Path(args.export), p)
+    quiet_tensorflow(args.verbose)
 
     import numpy as np
     from PIL import Image

@@ -30,8 +30,7 @@ from common import losses
 from common.gan import GANModel, network
 from common.replicas import cross_replica_mean, layer_draws
 from inpainting.holes import crop_holes, hole_context, paste_prediction, predicted_regions, region_boxes
-
-RECON_LOSSES = ("weighted-l2", "l1")
+from inpainting.options import RECON_LOSSES
 CONTEXTS = ("hole", "image")
 
 

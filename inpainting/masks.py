@@ -12,7 +12,7 @@ stateless key, so a resumed run (and a batch of any size) draws the same holes.
                   covers an area drawn in [min_area, max_area] of the image; columns are then
                   trimmed from the right while it covers more than max_area
 
-    python -m inpainting.masks --kind free-form --n 16 --out DIR     # writes DIR/mask_000.png ...
+    python -m inpainting.masks --mask free-form --n 16 --out DIR     # writes DIR/mask_000.png ...
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import argparse
 import math
 import sys
 
-import tensorflow as tf
+from inpainting.options import KINDS
 
-KINDS = ("centre", "random-block", "free-form")
+if __name__ != "__main__":  # `python -m inpainting.masks` parses its flags before TensorFlow loads (main)
+    import tensorflow as tf
 
 _MAX_STROKES = 24  # free-form: strokes per mask at most (the loop stops once min_area is covered)
 _VERTICES = (4, 12)
@@ -150,29 +151,43 @@ def make_masks(kind, *, seed=0, step=0, batch_size, image_size, **options):
 
 
 def main(argv=None) -> int:
-    from common.report import one_line_errors
+    from common.report import add_verbose, one_line_errors, quiet_tensorflow
 
     p = one_line_errors(argparse.ArgumentParser(prog="python -m inpainting.masks",
                                                 description="Write example hole masks as PNG (white = hole)."))
-    p.add_argument("--kind", default="free-form", choices=KINDS)
+    # the hole flags are spelled as inpainting.train's (the old --kind, --min-side ... still work)
+    p.add_argument("--mask", "--kind", dest="mask", default="free-form", choices=KINDS, help="hole shape")
     p.add_argument("--n", type=int, default=16, help="how many masks")
     p.add_argument("--size", type=int, default=128, help="side in pixels")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--hole-size", type=int, default=None, help="centre: hole side (default half the image)")
-    p.add_argument("--min-side", type=float, default=0.25, help="random-block: smallest side (fraction)")
-    p.add_argument("--max-side", type=float, default=0.5, help="random-block: largest side (fraction)")
-    p.add_argument("--min-area", type=float, default=0.1, help="free-form: smallest hole area (fraction)")
-    p.add_argument("--max-area", type=float, default=0.4, help="free-form: largest hole area (fraction)")
+    p.add_argument("--hole-min", "--min-side", dest="hole_min", type=float, default=0.25, metavar="F",
+                   help="random-block: smallest side, fraction of the image side")
+    p.add_argument("--hole-max", "--max-side", dest="hole_max", type=float, default=0.5, metavar="F",
+                   help="random-block: largest side")
+    p.add_argument("--area-min", "--min-area", dest="area_min", type=float, default=0.1, metavar="F",
+                   help="free-form: smallest hole area, fraction of the image")
+    p.add_argument("--area-max", "--max-area", dest="area_max", type=float, default=0.4, metavar="F",
+                   help="free-form: largest hole area")
+    add_verbose(p)
     args = p.parse_args(argv)
     if args.n < 1 or args.size < 8:
         p.error("--n must be positive and --size at least 8")
+    quiet_tensorflow(args.verbose)
+    from inpainting.masks import make_masks  # this module under its own name, with TensorFlow
+
     try:
-        masks = make_masks(args.kind, seed=args.seed, step=0, batch_size=args.n, image_size=args.size,
-                           hole_size=args.hole_size, min_side=args.min_side, max_side=args.max_side,
-                           min_area=args.min_area, max_area=args.max_area)
+        masks = make_masks(args.mask, seed=args.seed, step=0, batch_size=args.n, image_size=args.size,
+                           hole_size=args.hole_size, min_side=args.hole_min, max_side=args.hole_max,
+                           min_area=args.area_min, max_area=args.area_max)
     except ValueError as exc:
-        p.error(str(exc).replace("_", "-"))
+        flags = {"min_side": "--hole-min", "max_side": "--hole-max", "min_area": "--area-min",
+                 "max_area": "--area-max"}
+        message = str(exc)
+        for old, new in flags.items():
+            message = message.replace(old, new)
+        p.error(message.replace("_", "-"))
     import cv2
     import numpy as np
 
@@ -187,7 +202,7 @@ def main(argv=None) -> int:
     for i, mask in enumerate(pixels):
         cv2.imwrite(str(out / f"mask_{i:03d}.png"), mask)
     areas = pixels.reshape(args.n, -1).mean(axis=1) / 255
-    print(f"wrote {args.n} {args.kind} masks of {args.size}x{args.size} px to {out}; hole area "
+    print(f"wrote {args.n} {args.mask} masks of {args.size}x{args.size} px to {out}; hole area "
           f"min {areas.min():.3f} mean {areas.mean():.3f} max {areas.max():.3f}")
     return 0
 

@@ -52,7 +52,7 @@ class InpaintingTask(TrainingTask):
         return data.train_dataset(self.folders["train"], image_size=config["image_size"],
                                   batch_size=config["batch_size"], seed=config["seed"], start_step=start_step,
                                   mask=config["mask"], mask_options=mask_options(config),
-                                  load_size=config["load_size"], random_flip=config["random_flip"])
+                                  load_size=config["load_size"], flip=config.get("flip", False))
 
     def sample_grid(self, model):
         if self._samples is None:  # the same images and holes every time, so sheets compare across steps

@@ -8,17 +8,21 @@ DIR holds train/ [val/ test/] (see inpainting.prepare), or just images (all used
 'kaggle:<owner>/<dataset>' downloads one.
 """
 
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from common.runtime.command import TrainCommand
+from inpainting.options import PRESETS, InpaintingOptions
 
-from common.runtime.trainer import TrainCommand  # noqa: E402
-from inpainting.build import PRESETS, InpaintingOptions  # noqa: E402
-from inpainting.task import InpaintingTask  # noqa: E402
-
-command = TrainCommand(InpaintingTask, InpaintingOptions, PRESETS, __doc__)
+# the task (and TensorFlow with it) is imported once the arguments are parsed: --help stays instant
+command = TrainCommand("inpainting.task:InpaintingTask", InpaintingOptions, PRESETS, __doc__, name="inpainting")
 parse_config, main = command.parse_config, command.main
+
+
+def __getattr__(name):  # inpainting.train.InpaintingTask, as before
+    if name == "InpaintingTask":
+        return command.task_cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 if __name__ == "__main__":
     sys.exit(main())

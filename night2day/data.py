@@ -1,6 +1,6 @@
 """night2day pipelines (SPEC section 1) over the trainA/trainB/testA/testB layout (A = night, B = day).
 
-ResNet preset: random flip, resize to 720 (scaled with --image-size), random crop,
+ResNet preset: random flip (--flip), resize to 720 (scaled with --image-size), random crop,
 [-1, 1]; epochs are passes over the larger domain. Multi-scale preset: resize,
 [0, 1], a fresh random batch from each domain every step. Both are functions of
 (seed, step), so a resumed run sees the batches an uninterrupted one would.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from common.data import DataError, image_dataset, list_images, steps_per_epoch, unpaired_dataset
-from night2day.build import default_load_size
+from night2day.options import default_load_size
 
 # the sub-folders a night2day data folder holds, in order of preference (common.data_source.resolve_data)
 LAYOUTS = (("trainA", "trainB"), ("testA", "testB"))
@@ -41,21 +41,23 @@ def value_range_of(model: str) -> str:
     """The generator's output range: tanh for the ResNet preset, sigmoid for the multi-scale one."""
     return "tanh" if model == "resnet" else "sigmoid"
 
-def train_dataset(root, *, model, image_size, batch_size, seed, start_step, load_size=None):
+def train_dataset(root, *, model, image_size, batch_size, seed, start_step, load_size=None, flip=None):
     """(night, day) batches: float32 [B, S, S, 3] each, in the preset's value range.
 
     ResNet: random flip, resize to load_size x load_size, random S x S crop (load_size
-    None: night2day.build.default_load_size). Multi-scale: resize to S.
+    None: night2day.options.default_load_size). Multi-scale: resize to S. flip: random left-right
+    flips (None: the preset's, on for ResNet and off for multi-scale).
     """
+    flip = (model == "resnet") if flip is None else bool(flip)
     folders = domain_folders(root)
     if model == "resnet":
         return unpaired_dataset(folders["trainA"], folders["trainB"], image_size=image_size,
                                 batch_size=batch_size, value_range="tanh", order="shuffle", seed=seed,
                                 start_step=start_step, resize_to=load_size or default_load_size(model, image_size),
-                                random_crop=True, random_flip=True)
+                                random_crop=True, random_flip=flip)
     return unpaired_dataset(folders["trainA"], folders["trainB"], image_size=image_size,
                             batch_size=batch_size, value_range="sigmoid", order="random", seed=seed,
-                            start_step=start_step)
+                            start_step=start_step, random_flip=flip)
 
 def default_steps_per_epoch(root, *, model, batch_size) -> int:
     """ResNet: one pass over the larger domain; multi-scale: 1 (the notebook's one-batch epochs)."""

@@ -12,19 +12,16 @@ the JSON's "skipped_files". The library behind it: night2day.evaluation.
 from __future__ import annotations
 
 import json
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from common.report import evaluation_args, evaluation_parser, results_path  # noqa: E402
+from common.report import evaluation_args, evaluation_parser, results_path
 
 
 def build_parser():
     p = evaluation_parser("python -m night2day.evaluate", __doc__, metrics="fid,kid",
                           data_help="folder with testA/ (night) and testB/ (day), 'demo' or 'kaggle:<owner>/<dataset>'",
                           max_images_help="use at most N test images per domain")
-    p.add_argument("--batch-size", type=int, default=8, help="(8)")
+    p.add_argument("--batch-size", type=int, default=8, help="images per batch")
     return p
 
 

@@ -40,8 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     how = parser.add_mutually_exclusive_group()
     how.add_argument("--copy", dest="mode", action="store_const", const="copy", help="copy the files (default)")
     how.add_argument("--link", dest="mode", action="store_const", const="link",
-                     help="hard-link the files (symlink where a hard link is impossible, e.g. across filesystems)")
-    how.add_argument("--symlink", dest="mode", action="store_const", const="symlink", help="symlink the files")
+                     help="hard-link the files (symlink where a hard link is impossible, e.g. across filesystems) "
+                          "(default: --copy)")
+    how.add_argument("--symlink", dest="mode", action="store_const", const="symlink",
+                     help="symlink the files (default: --copy)")
     parser.set_defaults(mode="copy")
     parser.add_argument("--overwrite", action="store_true",
                         help="empty existing non-empty output folders first (otherwise that is an error)")

@@ -95,7 +95,7 @@ class Night2DayTask(TrainingTask):
     def dataset(self, config, start_step):
         return data.train_dataset(config["data_root"], model=config["model"], image_size=config["image_size"],
                                   load_size=config.get("load_size"), batch_size=config["batch_size"],
-                                  seed=config["seed"], start_step=start_step)
+                                  seed=config["seed"], start_step=start_step, flip=config.get("flip"))
 
     def sample_grid(self, model):
         if self._samples is None:

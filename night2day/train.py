@@ -7,17 +7,21 @@
 DIR holds trainA/ (night) and trainB/ (day) [+ testA/ testB/]; see night2day.prepare.
 """
 
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from common.runtime.command import TrainCommand
+from night2day.options import PRESETS, Night2DayOptions
 
-from common.runtime.trainer import TrainCommand  # noqa: E402
-from night2day.build import PRESETS, Night2DayOptions  # noqa: E402
-from night2day.task import Night2DayTask  # noqa: E402
-
-command = TrainCommand(Night2DayTask, Night2DayOptions, PRESETS, __doc__)
+# the task (and TensorFlow with it) is imported once the arguments are parsed: --help stays instant
+command = TrainCommand("night2day.task:Night2DayTask", Night2DayOptions, PRESETS, __doc__, name="night2day")
 parse_config, main = command.parse_config, command.main
+
+
+def __getattr__(name):  # night2day.train.Night2DayTask, as before
+    if name == "Night2DayTask":
+        return command.task_cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 if __name__ == "__main__":
     sys.exit(main())

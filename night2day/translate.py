@@ -1,7 +1,7 @@
 """Translate images with a trained night2day generator.
 
-    python -m night2day.translate --checkpoint runs/night2day --input photos/ --output day/
-    python -m night2day.translate --checkpoint runs/night2day --input a.jpg --output out/ --grid
+    python -m night2day.translate --checkpoint runs/night2day --input photos/ --out day/
+    python -m night2day.translate --checkpoint runs/night2day --input a.jpg --out out/ --grid
     python -m night2day.translate --checkpoint runs/night2day --export generator.keras
 
 --checkpoint: a ckpt-* folder, a run folder, or an exported generator (.keras).
@@ -18,13 +18,10 @@ The library behind it: night2day.inference.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from common.report import one_line_errors  # noqa: E402
+from common.report import add_verbose, one_line_errors, quiet_tensorflow
 
 
 def build_parser():
@@ -32,17 +29,18 @@ def build_parser():
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", required=True, help="checkpoint folder, run folder or .keras generator")
     p.add_argument("--input", help="an image or a folder of images")
-    p.add_argument("--output", help="folder for the translated images (PNG, same names)")
+    p.add_argument("--out", "--output", dest="out", metavar="DIR",
+                   help="folder for the translated images (PNG, same names) (default: none, required with --input)")
     p.add_argument("--direction", default="night2day", choices=["night2day", "day2night"])
     p.add_argument("--size", default="train",
-                   help="'train' (default: the scale the generator learned at - the image is resized to the "
+                   help="'train' (the default: the scale the generator learned at - the image is resized to the "
                         "training load size, as in training, and the result back to the image's size), "
                         "'original' (the image's own resolution) or a square size in pixels, e.g. 256")
     p.add_argument("--grid", action="store_true",
                    help="also write <name>_grid.png: input | translated | reconstructed (needs a checkpoint)")
     p.add_argument("--export", metavar="FILE.keras",
-                   help="save the chosen direction's generator as a standalone .keras file")
-    return one_line_errors(p)
+                   help="save the chosen direction's generator as a standalone .keras file (default: none)")
+    return add_verbose(one_line_errors(p))
 
 
 def main(argv=None) -> int:
@@ -50,12 +48,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.size not in ("train", "original") and not args.size.isdigit():
         parser.error(f"--size must be 'train', 'original' or a whole number of pixels, got {args.size!r}")
-    if not args.export and not (args.input and args.output):
-        parser.error("give --input and --output (and/or --export FILE.keras)")
+    if not args.export and not (args.input and args.out):
+        parser.error("give --input and --out (and/or --export FILE.keras)")
     if args.input and not Path(args.input).exists():
         parser.error(f"--input not found: {args.input}")
     if not Path(args.checkpoint).exists():
         parser.error(f"--checkpoint not found: {args.checkpoint}")
+    quiet_tensorflow(args.verbose)
 
     from common.data import DataError
     from common.runtime.generator import export
@@ -85,7 +84,7 @@ def main(argv=None) -> int:
 
     try:
         paths = input_images(args.input)
-        out = output_folder(args.output, "--output")
+        out = output_folder(args.out, "--out")
     except DataError as exc:
         parser.exit(2, f"error: {exc}\n")
 

@@ -38,8 +38,7 @@ import math
 import tensorflow as tf
 
 from common.replicas import Draws
-
-KINDS = ("ada", "fixed", "diffaugment", "none")
+from watches.options import AUGMENTS as KINDS
 
 # NVIDIA's bgc: the transformations ADA applies, in its order (the first seven geometric, the others colour)
 BGC = ("xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac",

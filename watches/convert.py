@@ -16,14 +16,10 @@ virtualenv: PyTorch is never needed for training). The folder it writes: watches
 
 from __future__ import annotations
 
-import os
+import argparse
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import argparse  # noqa: E402
-
-from common.report import one_line_errors  # noqa: E402
+from common.report import add_verbose, one_line_errors, quiet_tensorflow
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,11 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                              "importable already)")
     parser.add_argument("--torch-python", metavar="PYTHON", help="read the pickle with this interpreter (one that "
                                                                  "has PyTorch; default: this one)")
-    return one_line_errors(parser)
+    return add_verbose(one_line_errors(parser))
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    quiet_tensorflow(args.verbose)
     from common.data import DataError
     from watches import conversion
 

@@ -9,7 +9,7 @@ from common.data import image_dataset
 LAYOUTS = ()  # any folder of images: no sub-folders to look for (common.data_source.resolve_data)
 
 
-def train_dataset(folder, *, image_size, batch_size, seed, start_step, mirror=False):
+def train_dataset(folder, *, image_size, batch_size, seed, start_step, flip=False):
     """Infinite batches float32 [B, S, S, 3] in [-1, 1]; batch k is the one of global step start_step + k."""
     return image_dataset(folder, image_size=image_size, batch_size=batch_size, value_range="tanh", order="shuffle",
-                         seed=seed, start_step=start_step, random_flip=mirror)
+                         seed=seed, start_step=start_step, random_flip=flip)

@@ -8,21 +8,16 @@ Prints a table and writes JSON (default <run>/evaluation.json). The library: wat
 from __future__ import annotations
 
 import json
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from common.report import evaluation_args, evaluation_parser, results_path  # noqa: E402
+from common.report import evaluation_args, evaluation_parser, extractor_arg, results_path
 
 
 def main(argv=None) -> int:
-    from common.metrics.evaluate import extractor_arg
-
     p = evaluation_parser("python -m watches.evaluate", __doc__, metrics="fid,kid,is,pr",
                           data_help="the real images: a folder, 'demo' or 'kaggle:<owner>/<dataset>'",
-                          max_images_help="use at most N real images (all)")
-    p.add_argument("--num-fake", type=int, default=10000, help="generated images (10000)")
+                          max_images_help="use at most N real images")
+    p.add_argument("--num-fake", type=int, default=10000, metavar="N", help="generated images scored")
     p.add_argument("--extractor", default="inception", type=extractor_arg, metavar="NAME|FILE.keras",
                    help="features: inception (Keras ImageNet InceptionV3), inception-2015 (the TF-slim graph of "
                         "published FIDs) or a saved Keras feature model (FILE.keras: images -> features)")

@@ -21,32 +21,31 @@ fine = 64 px and up, or a range of w indices such as 0-3) taken from each column
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from common.report import one_line_errors, parse_seeds  # noqa: E402
+from common.report import add_verbose, one_line_errors, parse_seeds, quiet_tensorflow
 
 
 def main(argv=None) -> int:
     p = one_line_errors(argparse.ArgumentParser(prog="python -m watches.generate", description=__doc__,
                                                 formatter_class=argparse.RawDescriptionHelpFormatter))
     p.add_argument("--checkpoint", required=True, help="run folder, checkpoint folder or exported .keras generator")
-    p.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-15"), help="e.g. 0-63 or 1,5,9 (0-15)")
-    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-15"), help="e.g. 0-63 or 1,5,9 (default: 0-15)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the images")
     p.add_argument("--grid", action="store_true", help="also write grid.png of all the seeds")
-    p.add_argument("--interpolate", metavar="A,B", help="also write interpolation_A_B.png between two seeds")
-    p.add_argument("--steps", type=int, default=8, help="images in the interpolation strip (8)")
+    p.add_argument("--interpolate", metavar="A,B",
+                   help="also write interpolation_A_B.png between two seeds (default: none)")
+    p.add_argument("--steps", type=int, default=8, help="images in the interpolation strip")
     p.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
                    help="truncation (1 = off; StyleGAN2: 0 = the average w)")
     p.add_argument("--noise-mode", choices=["const", "random", "none"], default=None,
-                   help="StyleGAN2's noise inputs (const)")
+                   help="StyleGAN2's noise inputs (default: const)")
     p.add_argument("--style-mix", metavar="ROWS:COLUMNS", help="StyleGAN2: write style_mixing.png for these seeds, "
-                                                              "e.g. 85,100,75:55,821,1789")
+                                                              "e.g. 85,100,75:55,821,1789 (default: none)")
     p.add_argument("--styles", default="coarse", help="what the column seeds give in --style-mix: coarse, middle, "
-                                                      "fine or w indices such as 0-3 (coarse)")
+                                                      "fine or w indices such as 0-3")
+    add_verbose(p)
     args = p.parse_args(argv)
     if not Path(args.checkpoint).exists():
         p.error(f"--checkpoint not found: {args.checkpoint}")
@@ -64,6 +63,7 @@ def main(argv=None) -> int:
     pair = parse_seeds(args.interpolate) if args.interpolate else None
     if pair is not None and len(pair) != 2:
         p.error("--interpolate takes two seeds, e.g. 3,7")
+    quiet_tensorflow(args.verbose)
 
     from common.data import DataError
     from common.report import output_folder

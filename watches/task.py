@@ -44,7 +44,7 @@ class WatchesTask(TrainingTask):
     def dataset(self, config, start_step):
         return data.train_dataset(config["data_root"], image_size=config["image_size"],
                                   batch_size=config["batch_size"], seed=config["seed"], start_step=start_step,
-                                  mirror=config["mirror"])
+                                  flip=config.get("flip", False))
 
     def sample_grid(self, model):
         return sample_grid(model.sampler, self._latents)

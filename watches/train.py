@@ -7,17 +7,21 @@
 DIR (or the Kaggle dataset) is a folder of images, searched recursively.
 """
 
-import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from common.runtime.command import TrainCommand
+from watches.options import PRESETS, WatchesOptions
 
-from common.runtime.trainer import TrainCommand  # noqa: E402
-from watches.build import PRESETS, WatchesOptions  # noqa: E402
-from watches.task import WatchesTask  # noqa: E402
-
-command = TrainCommand(WatchesTask, WatchesOptions, PRESETS, __doc__)
+# the task (and TensorFlow with it) is imported once the arguments are parsed: --help stays instant
+command = TrainCommand("watches.task:WatchesTask", WatchesOptions, PRESETS, __doc__, name="watches")
 parse_config, main = command.parse_config, command.main
+
+
+def __getattr__(name):  # watches.train.WatchesTask, as before
+    if name == "WatchesTask":
+        return command.task_cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,7 +1,7 @@
 """Compare a folder of generated images with a folder of real ones: FID, KID, IS, precision/recall.
 
     python -m common.metrics.evaluate --real DIR --fake DIR [--metrics fid,kid,is,pr]
-        [--max-images N] [--batch-size 64] [--out metrics.json]
+        [--max-images N] [--batch-size 64] [--json metrics.json]
         [--extractor inception|inception-2015|FILE.keras] [--inception-weights PATH]
 
 Prints a table and writes every number, with its sample counts and the extractor that
@@ -22,9 +22,12 @@ import time
 from pathlib import Path
 
 from common import report
-from common.data import decode_error, scan_images
-from common.metrics import features as F
-from common.metrics import registry
+from common.report import EXTRACTORS, extractor_arg  # noqa: F401  (the --extractor type, light)
+
+if __name__ != "__main__":  # `python -m common.metrics.evaluate` parses its flags before TensorFlow loads (main)
+    from common.data import decode_error, scan_images
+    from common.metrics import features as F
+    from common.metrics import registry
 
 DEFAULT_METRICS = ("fid", "kid", "is", "pr")
 INCEPTION_2015_ENV = "GANWORKS_INCEPTION_2015_GRAPH"
@@ -185,16 +188,6 @@ def format_table(result: dict, metrics=DEFAULT_METRICS) -> str:
     return "\n".join(lines)
 
 
-EXTRACTORS = ("inception", "inception-2015")  # by name; any other feature network is given as a .keras file
-
-
-def extractor_arg(value: str) -> str:
-    """argparse type of an --extractor option: a name in EXTRACTORS or a path ending in .keras."""
-    if value in EXTRACTORS or value.endswith(".keras"):
-        return value
-    raise argparse.ArgumentTypeError(f"{value!r} is neither {' nor '.join(EXTRACTORS)} nor a .keras feature model file")
-
-
 def build_extractor(kind: str, weights: str | None) -> F.FeatureExtractor:
     """CLI choice -> extractor. inception: Keras InceptionV3 (weights: .h5 path, else env/Keras);
     inception-2015: the TF-slim-era graph .pb (path, else $GANWORKS_INCEPTION_2015_GRAPH);
@@ -216,31 +209,44 @@ def build_extractor(kind: str, weights: str | None) -> F.FeatureExtractor:
                      "feature model")
 
 
-def main(argv=None) -> int:
+def build_parser():
     parser = report.one_line_errors(
         argparse.ArgumentParser(prog="python -m common.metrics.evaluate", description=__doc__.split("\n")[0]))
     parser.add_argument("--real", required=True, help="folder of real images (searched recursively)")
     parser.add_argument("--fake", required=True, help="folder of generated images")
-    parser.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help=f"comma list of {registry.list_metrics()}")
-    parser.add_argument("--max-images", type=int, default=None, help="at most N images per folder (seeded subset)")
+    parser.add_argument("--metrics", default=",".join(DEFAULT_METRICS), help="comma list of fid, kid, is, pr")
+    parser.add_argument("--max-images", type=int, default=None, metavar="N",
+                        help="at most N images per folder (seeded subset; default: all)")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--out", default="metrics.json", help="JSON file for the full results")
+    parser.add_argument("--json", "--out", dest="json", default="metrics.json", metavar="FILE",
+                        help="JSON file for the full results")
     parser.add_argument("--extractor", default="inception", type=extractor_arg, metavar="NAME|FILE.keras",
                         help="inception: Keras InceptionV3 ImageNet; inception-2015: the 2015 TF graph used by "
                         "papers (needs its .pb); FILE.keras: a saved Keras model, images [B, S, S, 3] in "
                         "[0, 255] -> features [B, D] (or features and logits)")
     parser.add_argument("--inception-weights", default=None, metavar="PATH",
-                        help=f"weights file (.h5 for inception, .pb for inception-2015); default "
-                        f"${F.INCEPTION_WEIGHTS_ENV}, else Keras's download")
-    parser.add_argument("--cache-dir", default=None, help=f"feature cache (default ${F.FEATURE_CACHE_ENV} or "
+                        help="weights file (.h5 for inception, .pb for inception-2015); default "
+                        "$GANWORKS_INCEPTION_WEIGHTS, else Keras's download")
+    parser.add_argument("--cache-dir", default=None, help="feature cache (default $GANWORKS_FEATURE_CACHE or "
                         "~/.cache/ganworks/features)")
     parser.add_argument("--no-cache", action="store_true", help="do not read or write cached real features")
     parser.add_argument("--kid-subsets", type=int, default=100)
     parser.add_argument("--kid-subset-size", type=int, default=1000)
     parser.add_argument("--pr-k", type=int, default=3)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
+    return report.add_verbose(parser)
 
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    report.quiet_tensorflow(args.verbose)
+    from common.metrics import evaluate  # this module under its own name, with its TensorFlow imports
+
+    return evaluate.run(args)
+
+
+def run(args) -> int:
+    """The command line's work once its arguments are parsed."""
     try:
         metrics = _metric_names(args.metrics)
         extractor = build_extractor(args.extractor, args.inception_weights)
@@ -267,7 +273,7 @@ def main(argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(format_table(result, metrics))
-    out = Path(args.out)
+    out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")

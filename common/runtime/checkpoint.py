@@ -408,7 +408,13 @@ def is_readable(path) -> bool:
 
 
 def read_state(path) -> dict:
-    return json.loads((Path(path) / STATE_FILE).read_text())
+    """A checkpoint's state; its config with renamed keys under their new names (options.upgrade_keys)."""
+    from common.runtime.options import upgrade_keys
+
+    state = json.loads((Path(path) / STATE_FILE).read_text())
+    if isinstance(state, dict) and isinstance(state.get("config"), dict):
+        state["config"] = upgrade_keys(state["config"])
+    return state
 
 
 def restore_networks(model, path, task: str) -> Path:

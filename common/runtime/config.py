@@ -19,7 +19,7 @@ from pathlib import Path
 
 from common.report import one_line_errors
 from common.runtime.options import (ConfigError, Options, add_arguments, defaults, flag_name, option, option_fields,
-                                    parse_bool)
+                                    parse_bool, upgrade_keys)
 
 __all__ = ["ConfigError", "RuntimeOptions", "RunConfig", "build_parser", "load_config_file", "parse_bool",
            "parse_duration", "resolve_config", "run_config", "save_config"]
@@ -56,6 +56,8 @@ class RuntimeOptions(Options):
                                          none="one pass over the larger domain/folder")
     batch_size: int = option(1, "global batch size (split across devices)", group=RUN)
     image_size: int = option(256, "training resolution in pixels (square)", group=RUN)
+    flip: bool = option(False, "flip training images left-right at random (augmentation)", group=RUN,
+                        aliases=("--random-flip", "--mirror"))
     out: str | None = option(None, "run folder: checkpoints, samples, logs", metavar="DIR", group=RUN,
                              none="runs/<task>")
     resume: str = option("auto", "auto: continue from the newest checkpoint in --out (or the W&B run's latest "
@@ -74,6 +76,8 @@ class RuntimeOptions(Options):
     seed: int = option(0, "seed for initialisation, data order and augmentation", group=CHECKPOINTS)
     deterministic: bool = option(False, "enable TensorFlow op determinism (bit-exact reruns and resumes; slower)",
                                  group=CHECKPOINTS)
+    verbose: bool = option(False, "show TensorFlow's start-up and C++ log lines (hidden otherwise, unless "
+                                  "TF_CPP_MIN_LOG_LEVEL is set)", group=MONITORING)
     sample_every: int = option(500, "write a sample image grid every N steps", metavar="N", group=MONITORING)
     log_every: int = option(1, "log losses every N steps", metavar="N", group=MONITORING)
     wandb: str = option("auto", "auto: online when W&B credentials exist, otherwise offline (sync later)",
@@ -173,7 +177,7 @@ def load_config_file(path) -> dict:
                              f"{exc.msg}") from None
     if not isinstance(data, dict):
         raise ValueError(f"config file {path} must hold a mapping of option: value")
-    return {str(k).replace("-", "_"): v for k, v in data.items()}
+    return upgrade_keys({str(k).replace("-", "_"): v for k, v in data.items()})
 
 
 def build_parser(options_cls, presets=None, *, prog=None, description=None, preset_key="model"):
@@ -182,7 +186,7 @@ def build_parser(options_cls, presets=None, *, prog=None, description=None, pres
     parser = argparse.ArgumentParser(prog=prog, description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE",
-                        help="YAML or JSON file with any of these options (flags given here win)")
+                        help="YAML or JSON file with any of these options (flags given here win) (default none)")
     add_arguments(parser, presets or {"": options_cls}, preset_key=preset_key, runtime_cls=RuntimeOptions,
                   default_preset=defaults(options_cls)[preset_key] if presets else None)
     return parser
@@ -205,7 +209,8 @@ def resolve_config(options_cls, argv=None, *, task: str, presets=None, preset_ke
 
     options_cls: the task's options (a RuntimeOptions subclass); presets: {name: subclass of it},
     chosen by `preset_key` (from the flags, the config file or options_cls's default). With --init-from,
-    the `network_keys` not given come from the run it starts from (`init_settings`).
+    the `network_keys` not given come from the run it starts from (`init_settings`); network_keys may be
+    a function returning (network_keys, shape_keys), called only then (so the task need not be imported).
     """
     parser = build_parser(options_cls, presets, prog=prog, description=description, preset_key=preset_key)
     one_line_errors(parser)
@@ -221,6 +226,8 @@ def resolve_config(options_cls, argv=None, *, task: str, presets=None, preset_ke
     values = {**from_file, **given}
     explicit = sorted(values)
     if values.get("init_from") is not None:
+        if callable(network_keys):
+            network_keys, shape_keys = network_keys()
         try:
             values.update(init_settings(values, task, network_keys, shape_keys))
         except (ValueError, OSError) as exc:

@@ -42,11 +42,33 @@ def parse_bool(text) -> bool:
     raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
 
 
-def option(default, help="", *, metavar=None, choices=None, group=None, flag=True, none=None):
+def option(default, help="", *, metavar=None, choices=None, group=None, flag=True, none=None, aliases=()):
     """A field with what its --flag needs. flag=False: a config key with no flag (set by the task);
-    none: what a default of None means, for --help (e.g. "one pass over the data")."""
+    none: what a default of None means, for --help (e.g. "one pass over the data"); aliases: older
+    spellings of the flag that still work (shown after the canonical one; see RENAMED_KEYS for the
+    config keys a saved config may still hold)."""
     return dataclasses.field(default=default, metadata={"help": help, "metavar": metavar, "choices": choices,
-                                                        "group": group, "flag": flag, "none": none})
+                                                        "group": group, "flag": flag, "none": none,
+                                                        "aliases": tuple(aliases)})
+
+
+# config keys renamed so that one meaning has one name in every task: {old key: new key}. A saved config
+# (a checkpoint's state, a run's config.json, a --config file) that has an old key still loads.
+RENAMED_KEYS = {"random_flip": "flip", "mirror": "flip"}
+
+
+def upgrade_keys(config: dict) -> dict:
+    """config with RENAMED_KEYS' old keys under their new names (a new copy; a new key given too wins),
+    and its "explicit_keys" list renamed likewise."""
+    out = {}
+    for key, value in config.items():
+        new = RENAMED_KEYS.get(key, key)
+        if new != key and new in config:
+            continue
+        out[new] = value
+    if isinstance(out.get("explicit_keys"), list):
+        out["explicit_keys"] = sorted({RENAMED_KEYS.get(k, k) for k in out["explicit_keys"]})
+    return out
 
 
 def one_of(values) -> str:
@@ -66,7 +88,7 @@ def metadata(cls, key: str) -> dict:
         f = getattr(klass, "__dataclass_fields__", {}).get(key)
         if f is not None and f.metadata:
             return dict(f.metadata)
-    return {"help": "", "metavar": None, "choices": None, "group": None, "flag": True, "none": None}
+    return {"help": "", "metavar": None, "choices": None, "group": None, "flag": True, "none": None, "aliases": ()}
 
 
 @lru_cache(maxsize=None)
@@ -233,13 +255,14 @@ def add_arguments(parser: argparse.ArgumentParser, presets: dict, *, default_pre
         if key == preset_key and default_preset is not None:
             kwargs["choices"] = list(presets)
             shown = f"(default {default_preset})"
-        if kind is bool:
-            kwargs.update(type=parse_bool, metavar=meta["metavar"] or "BOOL")
+        if kind is bool:  # --flag alone is --flag true
+            kwargs.update(type=parse_bool, metavar=meta["metavar"] or "BOOL", nargs="?", const=True)
         elif kind in (int, float):
             kwargs["type"] = kind
         help_text = " ".join(t for t in (meta["help"], shown) if t)
         group_name = meta["group"] or "options"
         if group_name not in groups:
             groups[group_name] = parser.add_argument_group(group_name)
-        groups[group_name].add_argument(flag_name(key), help=help_text.replace("%", "%%"),
+        groups[group_name].add_argument(flag_name(key), *meta.get("aliases", ()), dest=key,
+                                        help=help_text.replace("%", "%%"),
                                         **{k: v for k, v in kwargs.items() if v is not None})

@@ -149,7 +149,7 @@ def _configure_determinism(config):
 
 # Settings that describe this session rather than the experiment: a resumed run
 # always takes them from the current command line.
-SESSION_KEYS = ("out", "resume", "max_duration", "wandb", "strategy", "jit_compile", "explicit_keys")
+SESSION_KEYS = ("out", "resume", "max_duration", "wandb", "strategy", "jit_compile", "verbose", "explicit_keys")
 
 
 def _local_checkpoint(config, manager, task_name=None) -> Path | None:
@@ -692,25 +692,4 @@ def run_cli(task: TrainingTask, config: dict, argv=None) -> int:
     return result.exit_code
 
 
-class TrainCommand:
-    """`python -m <task>.train`: the task's options and presets as flags, then run_cli.
-
-        command = TrainCommand(Night2DayTask, Night2DayOptions, PRESETS, __doc__)
-        config = command.parse_config(["--model", "resnet"])     # the resolved run config (a dict)
-        command.main(["--epochs", "3"])                          # parse and train; the exit code
-    """
-
-    def __init__(self, task_cls, options, presets=None, doc=None):
-        self.task_cls, self.options, self.presets, self.doc = task_cls, options, presets, doc
-
-    def parse_config(self, argv=None) -> dict:
-        from common.runtime.config import resolve_config
-
-        name = self.task_cls.name
-        keys, fixed = self.task_cls.network_keys, self.task_cls.fixed_on_resume
-        return resolve_config(self.options, argv, task=name, presets=self.presets, prog=f"python -m {name}.train",
-                              description=self.doc, network_keys=keys, shape_keys=[k for k in keys if k in fixed])
-
-    def main(self, argv=None) -> int:
-        argv = sys.argv[1:] if argv is None else list(argv)
-        return run_cli(self.task_cls(), self.parse_config(argv), argv)
+from common.runtime.command import TrainCommand  # noqa: E402,F401  (its old home)

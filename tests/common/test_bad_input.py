@@ -35,12 +35,12 @@ COMMON = ("--data", "demo", "--image-size", "32", "--batch-size", "2", "--steps-
 
 TASKS = {
     "night2day": Task("night2day", ("--model", "resnet", "--filters", "4", "--res-blocks", "1", *COMMON),
-                      consumers=(("night2day.translate", ("--input", "{photo}", "--output", "{tmp}/translated")),
+                      consumers=(("night2day.translate", ("--input", "{photo}", "--out", "{tmp}/translated")),
                                  ("night2day.evaluate", ("--data", "demo", "--metrics", ""))),
                       splits=("trainA", "trainB")),
     "inpainting": Task("inpainting", ("--model", "improved", "--filters", "4", "--bottleneck", "16", *COMMON),
                        consumers=(("inpainting.fill", ("--input", "{photo}", "--mask", "centre",
-                                                       "--output", "{tmp}/filled.png")),
+                                                       "--out", "{tmp}/filled.png")),
                                   ("inpainting.evaluate", ("--data", "demo", "--metrics", "", "--perceptual", "off"))),
                        splits=("train",)),
     "watches": Task("watches", ("--filters", "4", "--latent-dim", "8", *COMMON),
@@ -165,8 +165,8 @@ def test_a_run_whose_only_checkpoint_is_corrupt_is_not_restarted_over_its_log(na
 
 OUT_FLAGS = [("watches.generate", "watches", ("--seeds", "0-1", "--out", "{file}")),
              ("inpainting.masks", None, ("--n", "2", "--out", "{file}")),
-             ("night2day.translate", "night2day", ("--input", "{photo}", "--output", "{file}")),
-             ("inpainting.fill", "inpainting", ("--input", "{photo}", "--mask", "centre", "--output",
+             ("night2day.translate", "night2day", ("--input", "{photo}", "--out", "{file}")),
+             ("inpainting.fill", "inpainting", ("--input", "{photo}", "--mask", "centre", "--out",
                                                 "{file}/filled.png"))]
 
 

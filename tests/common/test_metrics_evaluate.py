@@ -156,7 +156,7 @@ def test_cli_prints_a_table_and_writes_json(folders, tmp_path, capsys, monkeypat
     monkeypatch.setenv(F.FEATURE_CACHE_ENV, str(tmp_path / "cache"))
     out = tmp_path / "out" / "metrics.json"
     code = evaluate.main(["--real", str(real), "--fake", str(fake), "--extractor", str(feature_model),
-                          "--out", str(out), "--kid-subset-size", "8", "--max-images", "20"])
+                          "--json", str(out), "--kid-subset-size", "8", "--max-images", "20"])
     assert code == 0
     printed = capsys.readouterr()
     for name in ("fid", "kid", "is", "precision", "recall", "n_real=20", "n_fake=20"):
@@ -176,7 +176,7 @@ def test_cli_without_inception_weights_says_how_to_provide_them(folders, tmp_pat
     monkeypatch.setattr(keras.utils, "get_file", offline)
     monkeypatch.delenv(F.INCEPTION_WEIGHTS_ENV, raising=False)
     real, fake = folders
-    code = evaluate.main(["--real", str(real), "--fake", str(fake), "--out", str(tmp_path / "m.json")])
+    code = evaluate.main(["--real", str(real), "--fake", str(fake), "--json", str(tmp_path / "m.json")])
     assert code == 2
     err = capsys.readouterr().err
     assert "--inception-weights" in err and F.INCEPTION_WEIGHTS_ENV in err
@@ -192,7 +192,7 @@ def test_cli_takes_inception_names_or_a_keras_feature_model_and_nothing_else(fol
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "nor a .keras feature model file" in err[0], err
     code = evaluate.main(["--real", str(real), "--fake", str(fake), "--extractor", str(tmp_path / "missing.keras"),
-                          "--out", str(tmp_path / "m.json")])
+                          "--json", str(tmp_path / "m.json")])
     assert code == 2 and "missing.keras" in capsys.readouterr().err
 
 
@@ -202,7 +202,7 @@ def test_cli_runs_as_a_module(folders, tmp_path, feature_model):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **{F.FEATURE_CACHE_ENV: str(tmp_path / "cache")})
     proc = subprocess.run(
         [sys.executable, "-m", "common.metrics.evaluate", "--real", str(real), "--fake", str(fake),
-         "--metrics", "fid,is", "--extractor", str(feature_model), "--out", str(out), "--quiet"],
+         "--metrics", "fid,is", "--extractor", str(feature_model), "--json", str(out), "--quiet"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
@@ -266,7 +266,8 @@ def test_cli_prints_and_writes_the_skipped_files(folders_with_bad_files, tmp_pat
     real, fake, bad = folders_with_bad_files
     out = tmp_path / "m.json"
     code = evaluate.main(["--real", str(real), "--fake", str(fake), "--extractor", str(feature_model),
-                          "--metrics", "fid,kid", "--kid-subset-size", "4", "--no-cache", "--quiet", "--out", str(out)])
+                          "--metrics", "fid,kid", "--kid-subset-size", "4", "--no-cache", "--quiet",
+                          "--json", str(out)])
     assert code == 0
     printed = capsys.readouterr().out.splitlines()
     assert "skipped 4 unreadable image file(s):" in printed
@@ -280,7 +281,7 @@ def test_cli_with_no_readable_real_image_is_a_one_line_error(folders, tmp_path, 
     _, fake = folders
     bad = _bad_files(tmp_path / "real")
     code = evaluate.main(["--real", str(tmp_path / "real"), "--fake", str(fake), "--extractor", str(feature_model),
-                          "--no-cache", "--quiet", "--out", str(tmp_path / "m.json")])
+                          "--no-cache", "--quiet", "--json", str(tmp_path / "m.json")])
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: none of the 3 images in {tmp_path / 'real'} can be read")

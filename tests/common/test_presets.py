@@ -49,7 +49,8 @@ def test_help_names_each_presets_value_where_they_differ():
     watches = help_entries("watches")
     assert watches["--pl-decay"].endswith("(stylegan2 0.01)")  # an option only StyleGAN2 has
     assert watches["--label-flip"].endswith("(dcgan 0.1)")
-    assert watches["--mirror"].endswith("(default false)")
+    assert watches["--flip"].endswith("(default false)")
+    assert help_entries("night2day")["--flip"].endswith("(resnet true, multiscale false)")
 
 
 def test_a_preset_beats_the_task_default_and_a_flag_beats_the_preset():
@@ -77,7 +78,7 @@ def test_a_config_file_beats_the_preset_and_a_flag_beats_the_file(tmp_path):
     ("model: stylegan2\nlabel_flip: 0.2\n", "--label-flip applies to --model dcgan only, not stylegan2"),
     ("model: stylegan2\npl_decay: -1\n", "--pl-decay must not be negative"),
     ("epochs: many\n", "--epochs must be a whole number, got 'many'"),
-    ("mirror: perhaps\n", "--mirror: expected true/false, got 'perhaps'"),
+    ("mirror: perhaps\n", "--flip: expected true/false, got 'perhaps'"),  # the old key of --flip
     ("wandb: sometimes\n", "--wandb must be auto, online, offline or disabled, got 'sometimes'"),
 ])
 def test_a_config_file_with_an_unknown_key_another_models_key_or_a_bad_value_is_refused(text, message, tmp_path, capsys):

@@ -114,7 +114,7 @@ def test_help_shows_every_flag_with_its_default_per_preset(capsys):
     assert "--model {small,big} which preset (default small)" in text
     for flag, shown in (("--epochs EPOCHS", "(small 1, big 7)"), ("--batch-size BATCH_SIZE", "(small 4, big 8)"),
                         ("--checkpoint-every N", "(default 1000)"), ("--sample-every N", "(default 500)"),
-                        ("--deterministic BOOL", "(default false)"),
+                        ("--deterministic [BOOL]", "(default false)"),  # a bool flag alone is true
                         ("--steps-per-epoch STEPS_PER_EPOCH", "(default one pass over")):
         assert flag in text
         assert shown in text.split(flag, 1)[1].split(" --", 1)[0], flag

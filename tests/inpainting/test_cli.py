@@ -58,7 +58,7 @@ def test_train_resume_fill_evaluate(model, tmp_path, capsys, feature_extractor):
     save_png(tmp_path / "photo.png", photo)
     save_png(tmp_path / "mask.png", mask)
     assert fill.main(["--checkpoint", str(out), "--input", str(tmp_path / "photo.png"),
-                      "--mask", str(tmp_path / "mask.png"), "--output", str(tmp_path / "filled.png")]) == 0
+                      "--mask", str(tmp_path / "mask.png"), "--out", str(tmp_path / "filled.png")]) == 0
     filled = np.asarray(load_image(str(tmp_path / "filled.png")))
     known = mask[..., 0] == 0
     assert filled.shape == photo.shape and np.array_equal(filled[known], photo[known])
@@ -106,13 +106,13 @@ def test_fill_a_folder_with_same_named_masks_and_drawn_masks(tmp_path, capsys):
         save_png(tmp_path / "masks" / f"{name}.png", mask)
     (tmp_path / "photos" / "broken.jpg").write_bytes(b"not a jpeg")
     code = fill.main(["--checkpoint", str(out), "--input", str(tmp_path / "photos"), "--mask",
-                      str(tmp_path / "masks"), "--output", str(tmp_path / "filled")])
+                      str(tmp_path / "masks"), "--out", str(tmp_path / "filled")])
     captured = capsys.readouterr()
     assert code == 0 and "scaled by" in captured.out and "broken.jpg" in captured.err
     assert sorted(p.name for p in (tmp_path / "filled").iterdir()) == ["a.png", "b.png"]
     for kind in ("centre", "random", "free-form"):
         assert fill.main(["--checkpoint", str(out / "export" / "generator.keras"), "--input",
-                          str(tmp_path / "photos" / "b.png"), "--mask", kind, "--output",
+                          str(tmp_path / "photos" / "b.png"), "--mask", kind, "--out",
                           str(tmp_path / f"{kind}.png")]) == 0
         drawn = np.asarray(load_image(str(tmp_path / f"{kind}_mask.png")))[..., 0] > 127
         result = np.asarray(load_image(str(tmp_path / f"{kind}.png")))

@@ -38,7 +38,7 @@ def write_mask(tmp_path, height=40, width=56):
 
 def fill_file(checkpoint, photo, mask, out):
     assert fill.main(["--checkpoint", str(checkpoint), "--input", str(photo), "--mask", str(mask),
-                      "--output", str(out)]) == 0
+                      "--out", str(out)]) == 0
     return Image.open(out)
 
 

@@ -82,13 +82,13 @@ def test_bad_options_are_one_line_value_errors(kind, options, message):
 
 
 def test_the_cli_writes_masks_a_user_can_look_at(tmp_path, capsys):
-    assert M.main(["--kind", "free-form", "--n", "4", "--size", "48", "--out", str(tmp_path)]) == 0
+    assert M.main(["--mask", "free-form", "--n", "4", "--size", "48", "--out", str(tmp_path)]) == 0
     files = sorted(tmp_path.iterdir())
     assert [f.name for f in files] == [f"mask_{i:03d}.png" for i in range(4)]
     image = cv2.imread(str(files[0]), cv2.IMREAD_UNCHANGED)
     assert image.shape == (48, 48) and set(np.unique(image)) == {0, 255}
     assert "wrote 4 free-form masks" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="2"):
-        M.main(["--kind", "nope", "--out", str(tmp_path)])
+        M.main(["--mask", "nope", "--out", str(tmp_path)])
     err = capsys.readouterr().err.strip()
     assert "invalid choice: 'nope'" in err and len(err.splitlines()) == 1

@@ -58,7 +58,7 @@ def test_train_resume_translate_evaluate(model, tmp_path, capsys, feature_extrac
     demo = demo_dataset()
     night = sorted((demo / "testA").iterdir())[0]
     translated = tmp_path / "translated"
-    assert translate.main(["--checkpoint", str(out), "--input", str(night), "--output", str(translated),
+    assert translate.main(["--checkpoint", str(out), "--input", str(night), "--out", str(translated),
                            "--grid"]) == 0
     original = np.asarray(load_image(str(night)))
     result = np.asarray(load_image(str(translated / f"{night.stem}.png")))
@@ -84,7 +84,7 @@ def test_translate_at_training_scale_original_size_and_export(tmp_path, capsys):
     src = tmp_path / "in" / "wide.png"
     save_png(src, image)
     exported = tmp_path / "g.keras"
-    assert translate.main(["--checkpoint", str(out), "--input", str(src.parent), "--output",
+    assert translate.main(["--checkpoint", str(out), "--input", str(src.parent), "--out",
                            str(tmp_path / "o"), "--export", str(exported)]) == 0
     assert np.asarray(load_image(str(tmp_path / "o" / "wide.png"))).shape == (36, 52, 3)
     # --size train: resized to the 88-px training scale (32 * 720/256, as in training), translated, resized back
@@ -95,7 +95,7 @@ def test_translate_at_training_scale_original_size_and_export(tmp_path, capsys):
     expected = np.asarray(resize(at_scale, (36, 52)))
     assert np.abs(np.asarray(load_image(str(tmp_path / "o" / "wide.png"))) - expected).max() <= 3
     # --size original runs the fully convolutional generator at the image's own 36 x 52 (rounded to 36 x 52)
-    assert translate.main(["--checkpoint", str(out), "--input", str(src), "--output", str(tmp_path / "orig"),
+    assert translate.main(["--checkpoint", str(out), "--input", str(src), "--out", str(tmp_path / "orig"),
                            "--size", "original"]) == 0
     own = np.asarray(load_image(str(tmp_path / "orig" / "wide.png")))
     assert own.shape == (36, 52, 3) and np.array_equal(own, translator.translate(image, "original"))
@@ -103,10 +103,10 @@ def test_translate_at_training_scale_original_size_and_export(tmp_path, capsys):
     # the exported generator alone translates the same way: its training scale travels in g.json
     card = json.loads(exported.with_suffix(".json").read_text())
     assert card["training_scale"] == 88 and card["network"] == "generator_g"
-    assert translate.main(["--checkpoint", str(exported), "--input", str(src), "--output",
+    assert translate.main(["--checkpoint", str(exported), "--input", str(src), "--out",
                            str(tmp_path / "o2")]) == 0
     # a fixed square size, with the side-by-side sheet
-    assert translate.main(["--checkpoint", str(out), "--input", str(src), "--output", str(tmp_path / "o3"),
+    assert translate.main(["--checkpoint", str(out), "--input", str(src), "--out", str(tmp_path / "o3"),
                            "--size", "32", "--grid"]) == 0
     assert np.asarray(load_image(str(tmp_path / "o3" / "wide.png"))).shape == (32, 32, 3)
     assert np.asarray(load_image(str(tmp_path / "o3" / "wide_grid.png"))).shape[0] == 32 + 4
@@ -117,7 +117,7 @@ def test_translate_at_training_scale_original_size_and_export(tmp_path, capsys):
     exported.with_suffix(".json").unlink()
     capsys.readouterr()
     with pytest.raises(SystemExit, match="2"):
-        translate.main(["--checkpoint", str(exported), "--input", str(src), "--output", str(tmp_path / "o4")])
+        translate.main(["--checkpoint", str(exported), "--input", str(src), "--out", str(tmp_path / "o4")])
     err = capsys.readouterr().err.strip()
     assert "has no generator card (g.json)" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o4").exists()

@@ -67,7 +67,7 @@ def test_translate_skips_a_tiny_and_unreadable_files_and_goes_on(run, tmp_path, 
     out = tmp_path / "out"
 
     # at its own resolution (--size original) an image has to reach the generator's 8-px minimum
-    code = translate.main(["--checkpoint", str(run), "--input", str(src), "--output", str(out), "--grid",
+    code = translate.main(["--checkpoint", str(run), "--input", str(src), "--out", str(out), "--grid",
                            "--size", "original"])
 
     captured = capsys.readouterr()
@@ -91,7 +91,7 @@ def test_translate_skips_a_tiny_and_unreadable_files_and_goes_on(run, tmp_path, 
 def test_at_the_training_scale_a_tiny_image_is_translated_like_any_other(run, tmp_path):
     save_png(tmp_path / "in" / "tiny.png", rgb(7, 5, 2))
     assert translate.main(["--checkpoint", str(run), "--input", str(tmp_path / "in"),
-                           "--output", str(tmp_path / "o")]) == 0  # --size train: resized to 88 px and back
+                           "--out", str(tmp_path / "o")]) == 0  # --size train: resized to 88 px and back
     assert np.asarray(load_image(str(tmp_path / "o" / "tiny.png"))).shape == (7, 5, 3)
 
 
@@ -99,7 +99,7 @@ def test_translate_exits_1_only_when_every_image_is_skipped(run, tmp_path, capsy
     src = tmp_path / "in"
     save_png(src / "tiny.png", rgb(3, 100))
     (src / "corrupt.png").write_bytes(b"not an image at all")
-    assert translate.main(["--checkpoint", str(run), "--input", str(src), "--output", str(tmp_path / "o"),
+    assert translate.main(["--checkpoint", str(run), "--input", str(src), "--out", str(tmp_path / "o"),
                            "--size", "original"]) == 1
     captured = capsys.readouterr()
     assert len(skip_lines(captured.err)) == 2 and "100x3 px is smaller than the 8 px minimum" in captured.err
@@ -123,7 +123,7 @@ def test_an_unexpected_per_image_failure_is_one_line_and_the_batch_goes_on(run, 
         return real_translate(self, image, size)
 
     monkeypatch.setattr(Translator, "translate", flaky)
-    assert translate.main(["--checkpoint", str(run), "--input", str(src), "--output", str(tmp_path / "o")]) == 0
+    assert translate.main(["--checkpoint", str(run), "--input", str(src), "--out", str(tmp_path / "o")]) == 0
     captured = capsys.readouterr()
     assert skip_lines(captured.err) == [f"skipped {src / '1.png'}: translation failed "
                                         "(InvalidArgumentError: out of luck)"]
@@ -155,11 +155,11 @@ def test_the_minimum_size_is_worked_out_from_the_network_and_is_tight(run):
 def test_size_option_rounds_to_the_generator_step_and_refuses_too_small(run, tmp_path, capsys):
     src = tmp_path / "wide.png"
     save_png(src, rgb(20, 30))
-    assert translate.main(["--checkpoint", str(run), "--input", str(src), "--output", str(tmp_path / "o"),
+    assert translate.main(["--checkpoint", str(run), "--input", str(src), "--out", str(tmp_path / "o"),
                            "--size", "30", "--grid"]) == 0
     assert np.asarray(load_image(str(tmp_path / "o" / "wide.png"))).shape == (30, 30, 3)
     with pytest.raises(SystemExit) as exit_:
-        translate.main(["--checkpoint", str(run), "--input", str(src), "--output", str(tmp_path / "o2"),
+        translate.main(["--checkpoint", str(run), "--input", str(src), "--out", str(tmp_path / "o2"),
                         "--size", "6"])
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -26,7 +26,7 @@ def restored(run):
 
 def test_train_prints_a_data_summary_logs_the_tricks_and_exports(tmp_path, capsys):
     out = tmp_path / "run"
-    assert run_train(out, "--epochs", "2", "--patch-discriminator", "true", "--mirror", "true") == 0
+    assert run_train(out, "--epochs", "2", "--patch-discriminator", "true", "--flip", "true") == 0
     printed = capsys.readouterr().out
     assert "data: 48 images in" in printed and "sizes seen: 64x64 (48)" in printed
     log = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
