@@ -4,6 +4,11 @@
     python -m watches.generate --checkpoint runs/watches --interpolate 3,7 --out generated/
     python -m watches.generate --checkpoint runs/watches/export/generator.keras --seeds 0,5,9 --out gen/
 
+It writes what it is asked for: each seed's image as <out>/seeds/seed0007.png (for --seeds, or seeds
+0-15 when no sheet is asked for), and beside that folder the sheets asked for: grid.png (--grid: the
+seeds' images, each captioned with its seed), interpolation_A_B.png (--interpolate) and
+style_mixing.png (--style-mix). Sheets show every image at least 128 px wide (small ones enlarged).
+
     python -m watches.generate --checkpoint runs/sg2 --seeds 0-15 --truncation 0.7 --out gen/ --grid
     python -m watches.generate --checkpoint runs/sg2 --style-mix 85,100,75:55,821,1789,293 --out gen/
 
@@ -34,9 +39,10 @@ def main(argv=None) -> int:
     p = one_line_errors(argparse.ArgumentParser(prog="python -m watches.generate", description=__doc__,
                                                 formatter_class=argparse.RawDescriptionHelpFormatter))
     p.add_argument("--checkpoint", required=True, help="run folder, checkpoint folder or exported .keras generator")
-    p.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-15"), help="e.g. 0-63 or 1,5,9 (0-15)")
+    p.add_argument("--seeds", type=parse_seeds, default=None,
+                   help="write these seeds' images to DIR/seeds/, e.g. 0-63 or 1,5,9 (0-15 when no sheet is asked for)")
     p.add_argument("--out", required=True, metavar="DIR")
-    p.add_argument("--grid", action="store_true", help="also write grid.png of all the seeds")
+    p.add_argument("--grid", action="store_true", help="write grid.png: the seeds' images, captioned (--seeds, or 0-15)")
     p.add_argument("--interpolate", metavar="A,B", help="also write interpolation_A_B.png between two seeds")
     p.add_argument("--steps", type=int, default=8, help="images in the interpolation strip (8)")
     p.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
@@ -67,8 +73,9 @@ def main(argv=None) -> int:
 
     from common.data import DataError
     from common.report import output_folder
-    from common.runtime.images import image_grid, save_png
-    from watches.inference import generate, interpolation, is_stylegan2, load_generator, style_mixing
+    from common.runtime.images import save_png
+    from watches.inference import generate, interpolation, interpolation_sheet, is_stylegan2, load_generator, style_mixing
+    from watches.sampling import seed_sheet
 
     try:
         generator, latent_dim = load_generator(args.checkpoint)
@@ -82,17 +89,21 @@ def main(argv=None) -> int:
         from watches.stylegan2 import set_noise_mode
 
         set_noise_mode(generator, args.noise_mode or "const")
-    images = generate(generator, latent_dim, args.seeds, args.truncation)
-    for seed, image in zip(args.seeds, images):
-        save_png(out / f"seed{seed:04d}.png", image)
-    written = [f"{len(images)} images"]
+    seeds = args.seeds if args.seeds is not None else parse_seeds("0-15")
+    written, images = [], None
+    if args.seeds is not None or not (args.grid or pair or mix):
+        images = generate(generator, latent_dim, seeds, args.truncation)
+        for seed, image in zip(seeds, images):
+            save_png(out / "seeds" / f"seed{seed:04d}.png", image)
+        written.append(f"{len(images)} images in seeds/")
     if args.grid:
-        columns = int(len(images) ** 0.5 + 0.999)
-        save_png(out / "grid.png", image_grid([list(images[i:i + columns]) for i in range(0, len(images), columns)]))
+        if images is None:
+            images = generate(generator, latent_dim, seeds, args.truncation)
+        save_png(out / "grid.png", seed_sheet(images, seeds))
         written.append("grid.png")
     if pair:
         strip = interpolation(generator, latent_dim, *pair, steps=args.steps, truncation=args.truncation)
-        save_png(out / f"interpolation_{pair[0]}_{pair[1]}.png", image_grid([list(strip)]))
+        save_png(out / f"interpolation_{pair[0]}_{pair[1]}.png", interpolation_sheet(strip, *pair))
         written.append(f"interpolation_{pair[0]}_{pair[1]}.png")
     if mix:
         try:
