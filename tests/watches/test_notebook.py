@@ -44,7 +44,7 @@ def test_notebook_runs_end_to_end_on_demo_data(tmp_path, monkeypatch, feature_mo
     assert json.loads(text.strip().splitlines()[-1])["prefix"] == sys.prefix
     states = sorted((out / "checkpoints").glob("ckpt-*/state.json"))
     assert json.loads(states[-1].read_text())["step"] == 4  # 2 steps, then resumed for one more epoch
-    assert sorted(p.name for p in (out / "generated").iterdir()) == [
-        "grid.png", "interpolation_0_1.png", "seed0000.png", "seed0001.png", "seed0002.png", "seed0003.png"]
+    assert sorted(str(p.relative_to(out / "generated")) for p in (out / "generated").rglob("*.png")) == [
+        "grid.png", "interpolation_0_1.png", *(f"seeds/seed000{s}.png" for s in range(4))]
     results = json.loads((out / "evaluation.json").read_text())
     assert results["n_fake"] == 16 and "fid" in results and "recall" in results
