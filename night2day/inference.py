@@ -219,7 +219,8 @@ def _min_size(net) -> int:
 
 def translate_file(translator, path, out, *, size="train", grid=False) -> str | None:
     """Translate one file and write <out>/<stem>.png (and <stem>_grid.png: input | translated |
-    reconstructed, labelled e.g. night | G(night) | F(G(night)), small images enlarged to 128 px) -> None, or why it was skipped, in one line (no traceback, no TensorFlow
+    reconstructed, under the columns' names, e.g. night | G(night) | F(G(night)), small images enlarged
+    to 128 px) -> None, or why it was skipped, in one line (no traceback, no TensorFlow
     function_node text)."""
     path, out = Path(path), Path(out)
     reason = check_image_file(path)

@@ -63,12 +63,12 @@ def test_generate_is_deterministic_per_seed_and_writes_exactly_what_was_asked_fo
     image = lambda d, name: np.asarray(load_image(str(tmp_path / d / name)))  # noqa: E731
     for seed in ("seeds/seed0003.png", "seeds/seed0007.png"):  # a seed gives one image, checkpoint or export
         assert np.array_equal(image("a", seed), image("b", seed))
-    assert image("a", "seeds/seed0000.png").shape == (16, 16, 3)  # the images at the model's own size
+    assert image("a", "seeds/seed0000.png").shape == (32, 32, 3)  # the images at the model's own size
     assert not np.array_equal(image("a", "seeds/seed0000.png"), image("a", "seeds/seed0001.png"))
-    # the sheets: the 16-px images enlarged 8 times, each captioned in a band under it
+    # the sheets: the 32-px images enlarged 4 times, each captioned in a band under it
     grid = image("a", "grid.png")
     assert grid.shape == (2 * (128 + LABEL_BAND + 2) + 2, 3 * (128 + 2) + 2, 3)  # 5 seeds, 3 a row
-    assert np.array_equal(grid[2:130, 2:130], np.repeat(np.repeat(image("a", "seeds/seed0000.png"), 8, 0), 8, 1))
+    assert np.array_equal(grid[2:130, 2:130], np.repeat(np.repeat(image("a", "seeds/seed0000.png"), 4, 0), 4, 1))
     strip = image("a", "interpolation_3_7.png")
     assert strip.shape == (128 + LABEL_BAND + 4, 5 * (128 + 2) + 2, 3)  # five images side by side
     # only what is asked for: an interpolation alone writes no seed images and no grid

@@ -133,9 +133,19 @@ def test_generate_truncation_noise_modes_style_mixing_and_w_interpolation(tmp_pa
     assert mix.shape[0] == 2 * LABEL_BAND + 3 * (128 + 2) + 2 and 0 < left <= 2 * 128
     row_band = mix[2 * LABEL_BAND + 130:2 * LABEL_BAND + 258, :left]  # beside the first row seed's image
     assert row_band.min() < 100 and row_band.max() == 255  # its seed, dark on white
-    # only what is asked for: style mixing alone writes style_mixing.png and nothing else
+    # only what is asked for: style mixing alone writes style_mixing.png and nothing else; the truncation
+    # sheet is a row per seed (labelled) by a column per psi (labelled), psi 0 the same average watch in each row
     assert generate.main(["--checkpoint", str(out), "--style-mix", "0:1", "--out", str(tmp_path / "m")]) == 0
     assert [p.name for p in (tmp_path / "m").rglob("*")] == ["style_mixing.png"]
+    assert generate.main(["--checkpoint", str(out), "--truncation-grid", "1,0.5,0", "--out", str(tmp_path / "t")]) == 0
+    assert [p.name for p in (tmp_path / "t").rglob("*")] == ["truncation.png"]
+    sheet = image("t", "truncation.png")
+    left = sheet.shape[1] - (3 * 130 + 2)
+    assert sheet.shape[0] == LABEL_BAND + 4 * 130 + 2 and 0 < left <= 256  # seeds 0-3 by default
+    average = [sheet[LABEL_BAND + 2 + r * 130:LABEL_BAND + 130 + r * 130, left + 262:left + 390] for r in range(4)]
+    assert all(np.array_equal(average[0], a) for a in average[1:])
+    assert not np.array_equal(sheet[LABEL_BAND + 2:LABEL_BAND + 130, left + 2:left + 130],
+                              sheet[LABEL_BAND + 132:LABEL_BAND + 260, left + 2:left + 130])  # psi 1: two seeds
     # psi 0: every seed gives the average watch
     assert generate.main(["--checkpoint", str(out), "--seeds", "0,1", "--truncation", "0",
                           "--out", str(tmp_path / "avg")]) == 0
