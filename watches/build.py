@@ -108,7 +108,7 @@ class StyleGAN2Options(WatchesOptions):
     loss.py, networks.py) are options too, with NVIDIA's values."""
 
     cfg: str = option("auto", "auto: NVIDIA's --cfg auto (the defaults shown); cpu: a model a CPU trains (32 px, "
-                              "z = w = 64, 2 mapping layers, at most 128 channels, batch 8: about 0.4 s a step on "
+                              "z = w = 64, 2 mapping layers, at most 128 channels, batch 8: about 0.3 s a step on "
                               "2 cores); flags given override either", choices=("auto", "cpu"), group=STYLEGAN2)
     w_dim: int = option(512, "intermediate latent size", group=STYLEGAN2)
     mapping_layers: int = option(2, "mapping network depth", group=STYLEGAN2)
@@ -186,8 +186,8 @@ class StyleGAN2Options(WatchesOptions):
 class StyleGAN2CPUOptions(StyleGAN2Options):
     """--model stylegan2 --cfg cpu: the same training (NVIDIA's losses, lazy regularisation, ADA, EMA; R1 gamma
     and the EMA half-life follow from size and batch as in --cfg auto) with networks a CPU trains: 32 px,
-    z = w = 64, 2 mapping layers, 128 channels (64 at 32 px), batch 8 (measured on 2 busy CPU cores: about
-    0.4 s a step, after a first step of about 36 s of CPU time; `benchmarks.stylegan2_step --cfg cpu`)."""
+    z = w = 64, 2 mapping layers, 128 channels (64 at 32 px), batch 8 (measured on 2 CPU cores: the first
+    step after 18 s, then 0.29 s a step; `python -m benchmarks.stylegan2_step --cfg cpu`)."""
 
 
 # the defaults --cfg selects (StyleGAN2Options.__new__)

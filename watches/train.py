@@ -7,7 +7,7 @@
 
 DIR (or the Kaggle dataset) is a folder of images, searched recursively. StyleGAN2's --cfg picks its
 defaults: auto (NVIDIA's --cfg auto, 128 px) or cpu (32 px, z = w = 64, 2 mapping layers, 128 channels
-(64 at 32 px), batch 8: about 0.4 s a step on 2 CPU cores); any flag given overrides them.
+(64 at 32 px), batch 8: about 0.3 s a step on 2 CPU cores); any flag given overrides them.
 """
 
 import os
