@@ -3,6 +3,7 @@ on this machine, with and without XLA, so a GPU figure can be projected and late
 
     python -m benchmarks.stylegan2_step                        # batch 4, XLA off and on, 2 timed steps each
     python -m benchmarks.stylegan2_step --batch-size 8 --xla on --mixed-precision off,on --repeats 2
+    python -m benchmarks.stylegan2_step --cfg cpu --xla off      # the CPU preset (32 px, batch 8)
 
 A training step is not one cost: every step runs Gmain and Dmain, every 4th adds the path-length
 regulariser (Greg) and every 16th R1 (Dreg). Each configuration runs in its own fresh process
@@ -38,11 +39,14 @@ def worker(args) -> dict:
     from watches.build import StyleGAN2Options, build_gan
     from watches.stylegan2 import trainable_count
 
-    # network sizes other than NVIDIA's (the test's tiny networks): attributes the CLI does not set
-    sizes = {k: getattr(args, k) for k in ("channel_base", "channel_max", "w_dim", "latent_dim")
-             if getattr(args, k, None)}
-    config = run_config(StyleGAN2Options, "watches", batch_size=args.batch_size, image_size=args.image_size,
-                        jit_compile=args.xla, mixed_precision=args.mixed_precision == "on", **sizes)
+    # the sizes given (batch and image size on the command line; the test's tiny networks as attributes the
+    # command line does not set) over the --cfg's
+    sizes = {k: getattr(args, k) for k in ("batch_size", "image_size") if getattr(args, k) is not None}
+    sizes.update({k: getattr(args, k) for k in ("channel_base", "channel_max", "w_dim", "latent_dim")
+                  if getattr(args, k, None)})
+    config = run_config(StyleGAN2Options, "watches", cfg=getattr(args, "cfg", "auto"), **sizes,
+                        jit_compile=args.xla, mixed_precision=args.mixed_precision == "on")
+    args.batch_size, args.image_size = config["batch_size"], config["image_size"]
     started = time.perf_counter()
     if config["mixed_precision"]:
         import keras
@@ -84,8 +88,9 @@ def _label(row) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.stylegan2_step", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--image-size", type=int, default=128)
+    p.add_argument("--cfg", default="auto", choices=["auto", "cpu"], help="the watches.train --cfg (auto)")
+    p.add_argument("--batch-size", type=int, default=None, help="(4 with --cfg auto, else the cfg's)")
+    p.add_argument("--image-size", type=int, default=None, help="(the cfg's: 128 auto, 32 cpu)")
     p.add_argument("--xla", default="off,on", help="off, on or both (off,on)")
     p.add_argument("--mixed-precision", default="off", help="off, on or both (off,on)")
     p.add_argument("--steps", type=int, default=2, help="timed steps of each kind per process (2)")
@@ -95,23 +100,28 @@ def main(argv=None) -> int:
     p.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.batch_size is None and args.cfg == "auto":
+        args.batch_size = 4
     if args.worker:
         print(json.dumps(worker(args)), flush=True)
         return 0
     if bool(args.torch_python) != bool(args.nvidia_repo):
         p.error("--torch-python and --nvidia-repo go together")
+    if args.torch_python and args.cfg != "auto":
+        p.error("NVIDIA's reference (--torch-python) runs --cfg auto's networks only")
     configs = [(x, m) for x in args.xla.split(",") for m in args.mixed_precision.split(",")]
     if args.torch_python:
         configs.append(("torch", "off"))
     results = {c: [] for c in configs}
-    sizes = ["--batch-size", str(args.batch_size), "--image-size", str(args.image_size), "--steps", str(args.steps)]
+    sizes = ["--steps", str(args.steps), *(["--batch-size", str(args.batch_size)] if args.batch_size else []),
+             *(["--image-size", str(args.image_size)] if args.image_size else [])]
     for round_ in range(args.repeats):
         for xla, mp in configs:
             if xla == "torch":
                 cmd = [args.torch_python, os.path.join(os.path.dirname(__file__), "torch_stylegan2.py"),
                        "--repo", args.nvidia_repo, *sizes]
             else:
-                cmd = [sys.executable, "-m", "benchmarks.stylegan2_step", "--worker", "--xla", xla,
+                cmd = [sys.executable, "-m", "benchmarks.stylegan2_step", "--worker", "--cfg", args.cfg, "--xla", xla,
                        "--mixed-precision", mp, *sizes]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
@@ -123,8 +133,11 @@ def main(argv=None) -> int:
             print(f"round {round_ + 1}: {who}: {row['s_per_kimg']:.0f} s/kimg", flush=True)
     import numpy as np
 
-    print(f"\nStyleGAN2-ADA 128 px (G {22_949_277:,} / D {23_882_369:,} parameters), batch {args.batch_size}, "
-          f"{os.cpu_count()} CPU cores; medians over {args.repeats} process(es)")
+    first = next((runs[0] for (xla, _), runs in results.items() if runs and xla != "torch"), None)
+    if first is not None:
+        print(f"\nStyleGAN2-ADA --cfg {args.cfg}, {first['size']} px (G {first['g_params']:,} / "
+              f"D {first['d_params']:,} parameters), batch {first['batch']}, {os.cpu_count()} CPU cores; medians over {args.repeats} "
+              "process(es); first step (building and tracing) {:.0f} s".format(first["setup_s"]))
     print(f"{'XLA':>5} {'mixed':>6} {'main s':>8} {'+PL s':>8} {'+R1 s':>8} {'s/step':>8} {'s/kimg':>9}")
     rows = []
     for (xla, mp), runs in results.items():
@@ -132,7 +145,8 @@ def main(argv=None) -> int:
             continue
         med = {k: float(np.median([r[k] for r in runs])) for k in ("s_main", "s_pl", "s_r1", "s_per_step",
                                                                     "s_per_kimg")}
-        rows.append({"xla": xla, "mixed_precision": mp, "batch": args.batch_size, **med, "runs": runs})
+        rows.append({"xla": xla, "mixed_precision": mp, "batch": runs[0].get("batch", args.batch_size), **med,
+                     "runs": runs})
         print(f"{xla:>5} {mp:>6} {med['s_main']:8.2f} {med['s_pl']:8.2f} {med['s_r1']:8.2f} "
               f"{med['s_per_step']:8.2f} {med['s_per_kimg']:9.0f}")
     reference = next((r for r in rows if r["xla"] == "torch"), rows[0] if rows else None)

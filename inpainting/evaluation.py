@@ -128,12 +128,14 @@ def format_results(results, images, mask_kind) -> str:
 
 
 def comparison_sheet(masked_inputs, completed_by_method, originals, limit=8) -> np.ndarray:
-    """uint8 sheet, one row per image: input | each method's completion (in the dict's order) | original."""
-    from common.runtime.images import labelled_grid
+    """uint8 sheet, one row per image: input | each method's completion (in the dict's order) | original,
+    under a band naming the columns; small images enlarged (nearest) to at least 128 px."""
+    from common.runtime.images import enlarged, labelled_grid
 
     n = min(limit, len(originals))
     labels = ("input", *(METHOD_LABELS.get(m, m) for m in completed_by_method), "original")
-    rows = [[masked_inputs[i], *(c[i] for c in completed_by_method.values()), originals[i]] for i in range(n)]
+    rows = [[enlarged(x) for x in (masked_inputs[i], *(c[i] for c in completed_by_method.values()), originals[i])]
+            for i in range(n)]
     return labelled_grid([(labels, rows)])
 
 

@@ -18,7 +18,7 @@ import common.layers  # noqa: F401 - registers the custom layers for load_model 
 from common.data import check_image_file, from_range, resize, to_range
 from common.report import one_line_error
 from common.runtime import generator as gen
-from common.runtime.images import image_grid, read_image, save_png, to_uint8
+from common.runtime.images import enlarged, image_grid, read_image, save_png, to_uint8
 from night2day.build import build_cyclegan, training_scale
 from night2day.data import value_range_of
 
@@ -50,6 +50,10 @@ class ImageTooSmallError(ValueError):
 SIZE_STEP = 4
 
 
+# the columns of a translation sheet (translate --grid, and the training sample sheets), by direction
+GRID_COLUMNS = {"night2day": ("night", "G(night)", "F(G(night))"), "day2night": ("day", "F(day)", "G(F(day))")}
+
+
 class Translator:
     """Runs one generator (and optionally its inverse) on uint8 images.
 
@@ -62,6 +66,7 @@ class Translator:
     crop (night2day.build.training_scale), which size="train" runs at; None if unknown,
     and then "train" means "original".
     card: the forward generator's card (what `translate --export` writes beside it).
+    direction: "night2day" (forward = G) or "day2night" (forward = F), which names a sheet's columns.
 
     size, in translate / reconstruct: "train" (run at the training scale, the image resized
     to training_scale x training_scale as in training and the result back to the image's
@@ -69,8 +74,9 @@ class Translator:
     """
 
     def __init__(self, forward, backward=None, *, value_range, image_size, fully_convolutional,
-                 training_scale=None, card=None):
+                 training_scale=None, card=None, direction="night2day"):
         self.forward, self.backward = forward, backward
+        self.direction = direction
         self.card = card
         self.value_range = value_range
         self.image_size = image_size
@@ -93,7 +99,8 @@ class Translator:
             forward, backward = (g, f) if direction == "night2day" else (f, g)
             card = found.cards[forward.name]
         return cls(forward, backward, value_range=card.value_range, image_size=card.image_size,
-                   fully_convolutional=card.model == "resnet", training_scale=card.training_scale, card=card)
+                   fully_convolutional=card.model == "resnet", training_scale=card.training_scale, card=card,
+                   direction=direction)
 
     @property
     def min_size(self) -> int:
@@ -212,7 +219,8 @@ def _min_size(net) -> int:
 
 def translate_file(translator, path, out, *, size="train", grid=False) -> str | None:
     """Translate one file and write <out>/<stem>.png (and <stem>_grid.png: input | translated |
-    reconstructed) -> None, or why it was skipped, in one line (no traceback, no TensorFlow
+    reconstructed, under the columns' names, e.g. night | G(night) | F(G(night)), small images enlarged
+    to 128 px) -> None, or why it was skipped, in one line (no traceback, no TensorFlow
     function_node text)."""
     path, out = Path(path), Path(out)
     reason = check_image_file(path)
@@ -230,7 +238,8 @@ def translate_file(translator, path, out, *, size="train", grid=False) -> str | 
             shown = image
             if image.shape != translated.shape:  # --size N: show the input at the size it was translated
                 shown = to_uint8(resize(image, translated.shape[:2]), "pixels")
-            sheet = image_grid([[shown, translated, rebuilt]])
+            sheet = image_grid([[enlarged(x) for x in (shown, translated, rebuilt)]],
+                               columns=GRID_COLUMNS[translator.direction])
         save_png(out / f"{path.stem}.png", translated)
         if sheet is not None:
             save_png(out / f"{path.stem}_grid.png", sheet)

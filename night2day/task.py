@@ -15,6 +15,7 @@ from common.runtime.trainer import TrainingTask
 from night2day import data
 from night2day.demo import demo_dataset
 from night2day.build import build_cyclegan, training_scale
+from night2day.inference import GRID_COLUMNS
 
 
 def sample_inputs(data_root, *, model, image_size, n=4):
@@ -36,8 +37,7 @@ def sample_inputs(data_root, *, model, image_size, n=4):
 # at the end of training, G(night) is scored on at most this many paired test images
 PAIRED_REPORT_LIMIT = 64
 
-NIGHT_COLUMNS = ("night", "G(night)", "F(G(night))")
-DAY_COLUMNS = ("day", "F(day)", "G(F(day))")
+NIGHT_COLUMNS, DAY_COLUMNS = GRID_COLUMNS["night2day"], GRID_COLUMNS["day2night"]
 
 
 def sample_sheet(generator_g, generator_f, night, day, value_range, tile=None) -> np.ndarray:

@@ -4,8 +4,15 @@
     python -m watches.generate --checkpoint runs/watches --interpolate 3,7 --out generated/
     python -m watches.generate --checkpoint runs/watches/export/generator.keras --seeds 0,5,9 --out gen/
 
+It writes what it is asked for: each seed's image as <out>/seeds/seed0007.png (for --seeds, or seeds
+0-15 when no sheet is asked for), and beside that folder the sheets asked for: grid.png (--grid: the
+seeds' images, each captioned with its seed), interpolation_A_B.png (--interpolate),
+style_mixing.png (--style-mix) and truncation.png (--truncation-grid: a row per seed, a column per
+psi). Sheets show every image at least 128 px wide (small ones enlarged).
+
     python -m watches.generate --checkpoint runs/sg2 --seeds 0-15 --truncation 0.7 --out gen/ --grid
     python -m watches.generate --checkpoint runs/sg2 --style-mix 85,100,75:55,821,1789,293 --out gen/
+    python -m watches.generate --checkpoint runs/sg2 --seeds 0-3 --truncation-grid 1,0.7,0.5,0 --out gen/
 
 Seed s always gives the same image: its latent is N(0, 1) drawn by numpy's PCG64 from s, the same
 on every machine. --truncation PSI (1 = off; less variety, fewer failures): a StyleGAN2 generator moves
@@ -31,12 +38,15 @@ def main(argv=None) -> int:
     p = one_line_errors(argparse.ArgumentParser(prog="python -m watches.generate", description=__doc__,
                                                 formatter_class=argparse.RawDescriptionHelpFormatter))
     p.add_argument("--checkpoint", required=True, help="run folder, checkpoint folder or exported .keras generator")
-    p.add_argument("--seeds", type=parse_seeds, default=parse_seeds("0-15"), help="e.g. 0-63 or 1,5,9 (default: 0-15)")
-    p.add_argument("--out", required=True, metavar="DIR", help="folder for the images")
-    p.add_argument("--grid", action="store_true", help="also write grid.png of all the seeds")
-    p.add_argument("--interpolate", metavar="A,B",
-                   help="also write interpolation_A_B.png between two seeds (default: none)")
-    p.add_argument("--steps", type=int, default=8, help="images in the interpolation strip")
+    p.add_argument("--seeds", type=parse_seeds, default=None,
+                   help="write these seeds' images to DIR/seeds/, e.g. 0-63 or 1,5,9 (default: 0-15 when no sheet is asked for)")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the images and sheets")
+    p.add_argument("--grid", action="store_true",
+                   help="write grid.png: the seeds' images, captioned (--seeds, or 0-15)")
+    p.add_argument("--interpolate", metavar="A,B", help="also write interpolation_A_B.png between two seeds (default: none)")
+    p.add_argument("--steps", type=int, default=8, help="images in the interpolation strip (8)")
+    p.add_argument("--truncation-grid", metavar="PSIS", help="write truncation.png: each seed (--seeds, or 0-3) "
+                                                            "at each truncation psi, e.g. 1,0.7,0.5,0 (default: none)")
     p.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
                    help="truncation (1 = off; StyleGAN2: 0 = the average w)")
     p.add_argument("--noise-mode", choices=["const", "random", "none"], default=None,
@@ -60,6 +70,14 @@ def main(argv=None) -> int:
             mix = (parse_seeds(rows), parse_seeds(cols))
         except argparse.ArgumentTypeError as exc:
             p.error(f"--style-mix: {exc}")
+    psis = None
+    if args.truncation_grid:
+        try:
+            psis = [float(v) for v in args.truncation_grid.split(",")]
+        except ValueError:
+            psis = []
+        if not psis or not all(0 <= v <= 1 for v in psis):
+            p.error(f"--truncation-grid takes psi values in [0, 1], e.g. 1,0.7,0.5,0; got {args.truncation_grid!r}")
     pair = parse_seeds(args.interpolate) if args.interpolate else None
     if pair is not None and len(pair) != 2:
         p.error("--interpolate takes two seeds, e.g. 3,7")
@@ -67,8 +85,10 @@ def main(argv=None) -> int:
 
     from common.data import DataError
     from common.report import output_folder
-    from common.runtime.images import image_grid, save_png
-    from watches.inference import generate, interpolation, is_stylegan2, load_generator, style_mixing
+    from common.runtime.images import save_png
+    from watches.inference import (generate, interpolation, interpolation_sheet, is_stylegan2, load_generator,
+                                   style_mixing, truncation_grid)
+    from watches.sampling import seed_sheet
 
     try:
         generator, latent_dim = load_generator(args.checkpoint)
@@ -82,18 +102,26 @@ def main(argv=None) -> int:
         from watches.stylegan2 import set_noise_mode
 
         set_noise_mode(generator, args.noise_mode or "const")
-    images = generate(generator, latent_dim, args.seeds, args.truncation)
-    for seed, image in zip(args.seeds, images):
-        save_png(out / f"seed{seed:04d}.png", image)
-    written = [f"{len(images)} images"]
+    seeds = args.seeds if args.seeds is not None else parse_seeds("0-15")
+    written, images = [], None
+    if args.seeds is not None or not (args.grid or pair or mix or psis):
+        images = generate(generator, latent_dim, seeds, args.truncation)
+        for seed, image in zip(seeds, images):
+            save_png(out / "seeds" / f"seed{seed:04d}.png", image)
+        written.append(f"{len(images)} images in seeds/")
     if args.grid:
-        columns = int(len(images) ** 0.5 + 0.999)
-        save_png(out / "grid.png", image_grid([list(images[i:i + columns]) for i in range(0, len(images), columns)]))
+        if images is None:
+            images = generate(generator, latent_dim, seeds, args.truncation)
+        save_png(out / "grid.png", seed_sheet(images, seeds))
         written.append("grid.png")
     if pair:
         strip = interpolation(generator, latent_dim, *pair, steps=args.steps, truncation=args.truncation)
-        save_png(out / f"interpolation_{pair[0]}_{pair[1]}.png", image_grid([list(strip)]))
+        save_png(out / f"interpolation_{pair[0]}_{pair[1]}.png", interpolation_sheet(strip, *pair))
         written.append(f"interpolation_{pair[0]}_{pair[1]}.png")
+    if psis:
+        rows = args.seeds if args.seeds is not None else parse_seeds("0-3")
+        save_png(out / "truncation.png", truncation_grid(generator, latent_dim, rows, psis))
+        written.append("truncation.png")
     if mix:
         try:
             figure = style_mixing(generator, latent_dim, *mix, styles=args.styles, truncation=args.truncation)

@@ -15,7 +15,7 @@ import numpy as np
 
 from common.report import parse_seeds
 from common.runtime import generator as gen
-from common.runtime.images import image_grid, to_uint8
+from common.runtime.images import image_grid, shown, to_uint8
 from watches.build import build_gan
 from watches.sampling import is_stylegan2, run_generator, seed_latents
 
@@ -80,22 +80,40 @@ def style_indices(styles, num_ws) -> list[int]:
 
 
 def style_mixing(generator, latent_dim, rows, columns, styles="coarse", truncation=1.0):
-    """uint8 grid image: top row the column seeds' images, left column the row seeds', and at (r, c) row
-    seed r's image with the `styles` layers' w taken from column seed c (the StyleGAN paper's Figure 3)."""
+    """uint8 sheet (the StyleGAN paper's Figure 3): top row the column seeds' images, left column the row
+    seeds', and at (r, c) row seed r's image with the `styles` layers' w taken from column seed c; each
+    row and column labelled with its seed, the title saying which styles are mixed."""
     ws, synthesis = _ws(generator, latent_dim, list(rows) + list(columns), truncation)
     row_ws, col_ws = ws[:len(rows)], ws[len(rows):]
     take = style_indices(styles, ws.shape[1])
     mixed = np.repeat(row_ws[:, None], len(columns), axis=1)  # [R, C, num_ws, w_dim]
     mixed[:, :, take] = col_ws[None, :, take]
-    size = synthesis.outputs[0].shape[1]
-    row_images = to_uint8(synthesis(row_ws, training=False))
-    col_images = to_uint8(synthesis(col_ws, training=False))
-    mixed_images = to_uint8(synthesis(mixed.reshape(-1, *ws.shape[1:]), training=False))
-    blank = np.full((size, size, 3), 255, np.uint8)
+    row_images = shown(synthesis(row_ws, training=False))
+    col_images = shown(synthesis(col_ws, training=False))
+    mixed_images = shown(synthesis(mixed.reshape(-1, *ws.shape[1:]), training=False))
+    blank = np.full_like(row_images[0], 255)
     grid = [[blank] + list(col_images)]
     for r in range(len(rows)):
         grid.append([row_images[r]] + list(mixed_images[r * len(columns):(r + 1) * len(columns)]))
-    return image_grid(grid)
+    what = styles if styles in STYLE_RANGES else f"w {styles}"
+    return image_grid(grid, columns=[""] + [f"seed {c}" for c in columns],
+                      row_labels=[""] + [f"seed {r}" for r in rows],
+                      title=f"row seed with the {what} styles of the column seed")
+
+
+def interpolation_sheet(strip, a, b) -> np.ndarray:
+    """uint8 [steps, S, S, 3] (interpolation) -> one labelled row: "seed a", the fractions between, "seed b"."""
+    ts = np.linspace(0.0, 1.0, len(strip))
+    labels = [f"seed {a}"] + [f"{t:.2f}" for t in ts[1:-1]] + [f"seed {b}"]
+    return image_grid([shown(np.asarray(strip), "pixels")], captions=[labels])
+
+
+def truncation_grid(generator, latent_dim, seeds, psis=(1.0, 0.7, 0.5, 0.0)) -> np.ndarray:
+    """uint8 sheet: one row per seed (labelled), one column per truncation psi (labelled "psi 0.7"):
+    less variety, fewer failures towards psi 0 (the average watch for StyleGAN2)."""
+    by_psi = [shown(generate(generator, latent_dim, seeds, psi), "pixels") for psi in psis]
+    rows = [[images[i] for images in by_psi] for i in range(len(seeds))]
+    return image_grid(rows, columns=[f"psi {psi:g}" for psi in psis], row_labels=[f"seed {s}" for s in seeds])
 
 
 def interpolation(generator, latent_dim, a, b, steps=8, truncation=1.0):

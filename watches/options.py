@@ -94,6 +94,9 @@ class StyleGAN2Options(WatchesOptions):
     1600 epochs of the 15.5k images is its 25,000 kimg. The training loop's constants (training_loop.py,
     loss.py, networks.py) are options too, with NVIDIA's values."""
 
+    cfg: str = option("auto", "auto: NVIDIA's --cfg auto (the defaults shown); cpu: a model a CPU trains (32 px, "
+                              "z = w = 64, 2 mapping layers, at most 128 channels, batch 8: about 0.3 s a step on "
+                              "2 cores); flags given override either", choices=("auto", "cpu"), group=STYLEGAN2)
     w_dim: int = option(512, "intermediate latent size", group=STYLEGAN2)
     mapping_layers: int = option(2, "mapping network depth", group=STYLEGAN2)
     channel_base: int = option(16384, "channels at a resolution: min(BASE / res, max)", group=STYLEGAN2)
@@ -122,6 +125,14 @@ class StyleGAN2Options(WatchesOptions):
     mixed_resolutions: int = option(4, "with --mixed-precision, the N highest resolutions compute in it (NVIDIA's "
                                        "num_fp16_res)", metavar="N", group=STYLEGAN2)
     mbstd_group: int = option(4, "minibatch standard deviation group size", group=STYLEGAN2)
+
+    def __new__(cls, *args, **values):
+        # --cfg picks the defaults: StyleGAN2Options(cfg="cpu", ...) is a StyleGAN2CPUOptions, whose class
+        # defaults are the CPU values, so only the options given override them (the dataclass's replace and
+        # the config resolution build options this way too)
+        if "cfg" in values and values["cfg"] in CFGS:
+            cls = CFGS[values["cfg"]]
+        return super().__new__(cls)
 
     def validate_types(self) -> None:
         super().validate_types()
@@ -156,5 +167,17 @@ class StyleGAN2Options(WatchesOptions):
         _check(self.mixed_resolutions >= 0, "--mixed-resolutions must not be negative")
         _check(self.conv_clamp is None or self.conv_clamp > 0, "--conv-clamp must be positive")
 
+
+@preset(cfg="cpu", image_size=32, batch_size=8, latent_dim=64, w_dim=64, mapping_layers=2, channel_base=2048,
+        channel_max=128, sample_every=200)
+class StyleGAN2CPUOptions(StyleGAN2Options):
+    """--model stylegan2 --cfg cpu: the same training (NVIDIA's losses, lazy regularisation, ADA, EMA; R1 gamma
+    and the EMA half-life follow from size and batch as in --cfg auto) with networks a CPU trains: 32 px,
+    z = w = 64, 2 mapping layers, 128 channels (64 at 32 px), batch 8 (measured on 2 CPU cores: the first
+    step after 18 s, then 0.29 s a step; `python -m benchmarks.stylegan2_step --cfg cpu`)."""
+
+
+# the defaults --cfg selects (StyleGAN2Options.__new__)
+CFGS = {"auto": StyleGAN2Options, "cpu": StyleGAN2CPUOptions}
 
 PRESETS = {"dcgan": DCGANOptions, "stylegan2": StyleGAN2Options}

@@ -37,8 +37,19 @@ def latent_size(generator) -> int:
     return int(generator.inputs[0].shape[-1])
 
 
-def sample_grid(generator, latents, columns=4, tile=None) -> np.ndarray:
-    """uint8 grid of the generator's images of these latents, `columns` a row, each at the sheet tile
-    side (common.runtime.images.sheet_tile) unless given."""
+def seed_sheet(images, seeds, columns=None) -> np.ndarray:
+    """images of these seeds (uint8 [B, S, S, 3], or a list of uint8 [S, S, 3]) -> a sheet, `columns` a
+    row (default: about square), each enlarged to the sheet tile (common.runtime.images.sheet_tile: at
+    least 128 px) and captioned "seed N"."""
+    images = shown(np.stack(list(images)), "pixels")
+    columns = columns or int(np.ceil(np.sqrt(len(images))))
+    labels = [f"seed {s}" for s in seeds]
+    return image_grid([images[i:i + columns] for i in range(0, len(images), columns)],
+                      captions=[labels[i:i + columns] for i in range(0, len(labels), columns)])
+
+
+def sample_grid(generator, latents, seeds, columns=4, tile=None) -> np.ndarray:
+    """The training sample sheet: the generator's images of these latents (seed_latents(seeds)), `columns`
+    a row, each captioned with its seed; tile: the side each is shown at (default sheet_tile(S))."""
     pixels = shown(np.asarray(run_generator(generator, latents)), "tanh", tile)
-    return image_grid([pixels[i:i + columns] for i in range(0, len(pixels), columns)])
+    return seed_sheet(pixels, seeds, columns)

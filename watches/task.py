@@ -47,7 +47,7 @@ class WatchesTask(TrainingTask):
                                   flip=config.get("flip", False))
 
     def sample_grid(self, model):
-        return sample_grid(model.sampler, self._latents)
+        return sample_grid(model.sampler, self._latents, SAMPLE_SEEDS)
 
     def step_metrics(self, model, step):
         """FID and KID of --metrics-fake generated images every --metrics-every steps (as NVIDIA's code

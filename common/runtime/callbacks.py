@@ -206,7 +206,8 @@ def truncate_log(path, step: int) -> None:
 
 
 class SampleWriter(keras.callbacks.Callback):
-    """Every `every` steps: task.sample_grid(model) -> PNG under samples/ and a W&B image."""
+    """Every `every` steps, and once at the run's last step (however short the run, and when it stops on
+    a signal or at --max-duration): task.sample_grid(model) -> PNG under samples/ and a W&B image."""
 
     def __init__(self, state: RunState, make_grid, out_dir, every, tracker=None):
         super().__init__()
@@ -215,11 +216,14 @@ class SampleWriter(keras.callbacks.Callback):
         self.out_dir = Path(out_dir)
         self.every = every
         self.tracker = tracker
+        self._written = None  # the step of the last sheet written
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.state.step % self.every or self.state.stop_reason == "nan":
+        s = self.state
+        if s.stop_reason == "nan" or s.step == self._written:
             return
-        self.write(self.state.step)
+        if s.step % self.every == 0 or s.stop_reason or s.step >= s.total_steps:
+            self.write(s.step)
 
     def write(self, step):
         from common.runtime.images import save_png
@@ -227,6 +231,7 @@ class SampleWriter(keras.callbacks.Callback):
         grid = self.make_grid(self.model)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         save_png(self.out_dir / f"step_{step:09d}.png", grid)
+        self._written = step
         if self.tracker is not None:
             self.tracker.log_image("samples", grid, step=step, caption=f"step {step}")
 

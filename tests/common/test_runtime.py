@@ -243,10 +243,33 @@ def test_sigterm_then_resume_equals_uninterrupted_run(tmp_path):
         assert a == pytest.approx(b, abs=1e-6)
     assert (tmp_path / "cut" / "losses.png").stat().st_size > 1000
     report = (tmp_path / "cut" / "report.html").read_text()  # rewritten at the end of the resumed run
-    assert report.count("<img ") == 1 + 3 and "3 sample sheets in samples/" in report
+    assert report.count("<img ") == 1 + 4 and "4 sample sheets in samples/" in report
     assert "<td>newest checkpoint at step</td><td>12 of 12</td>" in report
+    # every 4 steps, and the interrupted session's last step (6)
     assert sorted(p.name for p in (tmp_path / "cut" / "samples").iterdir()) == [
-        "step_000000004.png", "step_000000008.png", "step_000000012.png"]
+        "step_000000004.png", "step_000000006.png", "step_000000008.png", "step_000000012.png"]
+
+
+class CountingSheets(ToyTask):
+    """Counts the sheets asked for, and the step each was asked at."""
+
+    def prepare(self, config):
+        super().prepare(config)
+        self.asked = 0
+
+    def sample_grid(self, model):
+        self.asked += 1
+        return super().sample_grid(model)
+
+
+@pytest.mark.parametrize("steps, every, expected", [(1, 100, [1]), (6, 4, [4, 6]), (8, 4, [4, 8])])
+def test_every_run_ends_with_one_sample_sheet_however_short(tmp_path, steps, every, expected):
+    task = CountingSheets()
+    result = train(task, parse(["--out", str(tmp_path), "--epochs", "1", "--steps-per-epoch", str(steps),
+                                "--sample-every", str(every)]))
+    assert result.step == steps
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [f"step_{s:09d}.png" for s in expected]
+    assert task.asked == len(expected)  # the last step's sheet once, also when it is a multiple of every
 
 
 def test_max_duration_stops_cleanly_with_a_checkpoint_and_the_task_exports(tmp_path):

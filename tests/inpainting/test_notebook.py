@@ -15,12 +15,12 @@ import ipykernel  # noqa: F401 - the kernel the notebook runs in (the `test` ext
 import nbclient
 import nbformat
 
-from tests.notebook_params import parameters
+from tests.notebook_params import assert_sample_sheets, parameters
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "inpainting.ipynb"
 TINY = ("--image-size 32 --filters 4 --bottleneck 16 --batch-size 2 --epochs 1 --steps-per-epoch 2 "
-        "--sample-every 2 --checkpoint-every 2")
+        "--sample-every 100 --checkpoint-every 2")  # the sheets: the one at the end of each run
 
 
 def read_notebook():
@@ -63,6 +63,7 @@ def test_notebook_runs_end_to_end_on_demo_data(tmp_path, monkeypatch):
     assert (config["model"], config["image_size"], config["epochs"]) == ("improved", 32, 2)  # resumed for 1 more
     states = sorted((out / "checkpoints").glob("ckpt-*/state.json"))
     assert json.loads(states[-1].read_text())["step"] == 4
+    assert assert_sample_sheets(out, 4) == ["step_000000002.png", "step_000000004.png"]  # each run's last step
     printed = "\n".join(text(c) for c in nb.cells if c.cell_type == "code")
     assert "resuming from" in printed and "at step 2/4" in printed
     filled = sorted(p.name for p in (out / "filled").glob("*.png"))

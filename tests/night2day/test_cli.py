@@ -9,6 +9,7 @@ import pytest
 from common.data import load_image, resize
 from night2day.demo import demo_dataset
 from common.runtime import checkpoint as ckpt
+from common.runtime.images import LABEL_BAND
 from night2day import train, translate
 from night2day.evaluation import evaluate
 from night2day.inference import Translator
@@ -109,7 +110,11 @@ def test_translate_at_training_scale_original_size_and_export(tmp_path, capsys):
     assert translate.main(["--checkpoint", str(out), "--input", str(src), "--out", str(tmp_path / "o3"),
                            "--size", "32", "--grid"]) == 0
     assert np.asarray(load_image(str(tmp_path / "o3" / "wide.png"))).shape == (32, 32, 3)
-    assert np.asarray(load_image(str(tmp_path / "o3" / "wide_grid.png"))).shape[0] == 32 + 4
+    # the sheet's 32-px images enlarged 4 times (nearest) to 128 px, under a band naming the columns
+    sheet = np.asarray(load_image(str(tmp_path / "o3" / "wide_grid.png")))
+    assert sheet.shape == (LABEL_BAND + 128 + 4, 3 * (128 + 2) + 2, 3)
+    tile = sheet[LABEL_BAND + 2:LABEL_BAND + 130, 2:130]
+    assert np.array_equal(tile, np.repeat(np.repeat(tile[::4, ::4], 4, axis=0), 4, axis=1))
     a = np.asarray(load_image(str(tmp_path / "o" / "wide.png"))).astype(int)
     b = np.asarray(load_image(str(tmp_path / "o2" / "wide.png"))).astype(int)
     assert np.max(np.abs(a - b)) <= 1

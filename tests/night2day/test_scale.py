@@ -6,6 +6,7 @@ import pytest
 from night2day.demo import demo_dataset
 from night2day import data, train
 from night2day.build import build_cyclegan, default_load_size, training_scale
+from common.runtime.images import LABEL_BAND
 from night2day.task import DAY_COLUMNS, NIGHT_COLUMNS, sample_inputs, sample_sheet, sheet_tile
 
 
@@ -57,9 +58,10 @@ def test_sample_sheet_runs_at_the_training_scale_with_labelled_columns():
 
     G, F = copy_with_input_size(gan.generator_g), copy_with_input_size(gan.generator_f)
     sheet = sample_sheet(G, F, night, day, "tanh", tile=sheet_tile(88))
-    tile = 128
-    # two label strips (18 px) + two groups of 2 rows of 128-px tiles with 2-px padding
-    assert sheet.shape == (2 * 18 + 2 * (2 * (tile + 2) + 2), 3 * (tile + 2) + 2, 3)
-    strip = sheet[:18]
+    tile = 176  # 88 px enlarged twice (nearest), the smallest whole factor reaching 128 px
+    # two label bands + two groups of 2 rows of 176-px tiles with 2-px padding
+    band = LABEL_BAND
+    assert sheet.shape == (2 * band + 2 * (2 * (tile + 2) + 2), 3 * (tile + 2) + 2, 3)
+    strip = sheet[:band]
     assert strip.min() < 100 and strip.max() == 255  # dark label text on white
     assert len(NIGHT_COLUMNS) == len(DAY_COLUMNS) == 3

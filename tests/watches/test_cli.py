@@ -1,6 +1,7 @@
 """watches end to end through its command-line modules, on the built-in demo data at tiny size."""
 
 import json
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -39,8 +40,14 @@ def test_train_prints_a_data_summary_logs_the_tricks_and_exports(tmp_path, capsy
     assert generator.output_shape == (None, 32, 32, 3)
 
 
-def test_generate_is_deterministic_per_seed_and_writes_grid_and_interpolation(tmp_path, capsys):
+def written(folder) -> list[str]:
+    """Every file under folder, as paths relative to it."""
+    return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*") if p.is_file())
+
+
+def test_generate_is_deterministic_per_seed_and_writes_exactly_what_was_asked_for(tmp_path, capsys):
     from common.data import load_image
+    from common.runtime.images import LABEL_BAND
     from watches import generate
 
     out = tmp_path / "run"
@@ -49,16 +56,26 @@ def test_generate_is_deterministic_per_seed_and_writes_grid_and_interpolation(tm
                           "--interpolate", "3,7", "--steps", "5"]) == 0
     assert generate.main(["--checkpoint", str(out / "export" / "generator.keras"), "--seeds", "7,3",
                           "--out", str(tmp_path / "b")]) == 0
-    names = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert names == ["grid.png", "interpolation_3_7.png", "seed0000.png", "seed0001.png", "seed0002.png",
-                     "seed0003.png", "seed0007.png"]
-    for seed in ("seed0003.png", "seed0007.png"):  # the same seed gives the same image, checkpoint or export
-        assert np.array_equal(np.asarray(load_image(str(tmp_path / "a" / seed))),
-                              np.asarray(load_image(str(tmp_path / "b" / seed))))
-    assert not np.array_equal(np.asarray(load_image(str(tmp_path / "a" / "seed0000.png"))),
-                              np.asarray(load_image(str(tmp_path / "a" / "seed0001.png"))))
-    strip = np.asarray(load_image(str(tmp_path / "a" / "interpolation_3_7.png")))
-    assert strip.shape[1] > 4 * strip.shape[0]  # five images side by side
+    assert written(tmp_path / "a") == ["grid.png", "interpolation_3_7.png", "seeds/seed0000.png",
+                                       "seeds/seed0001.png", "seeds/seed0002.png", "seeds/seed0003.png",
+                                       "seeds/seed0007.png"]
+    assert written(tmp_path / "b") == ["seeds/seed0003.png", "seeds/seed0007.png"]
+    image = lambda d, name: np.asarray(load_image(str(tmp_path / d / name)))  # noqa: E731
+    for seed in ("seeds/seed0003.png", "seeds/seed0007.png"):  # a seed gives one image, checkpoint or export
+        assert np.array_equal(image("a", seed), image("b", seed))
+    assert image("a", "seeds/seed0000.png").shape == (32, 32, 3)  # the images at the model's own size
+    assert not np.array_equal(image("a", "seeds/seed0000.png"), image("a", "seeds/seed0001.png"))
+    # the sheets: the 32-px images enlarged 4 times, each captioned in a band under it
+    grid = image("a", "grid.png")
+    assert grid.shape == (2 * (128 + LABEL_BAND + 2) + 2, 3 * (128 + 2) + 2, 3)  # 5 seeds, 3 a row
+    assert np.array_equal(grid[2:130, 2:130], np.repeat(np.repeat(image("a", "seeds/seed0000.png"), 4, 0), 4, 1))
+    strip = image("a", "interpolation_3_7.png")
+    assert strip.shape == (128 + LABEL_BAND + 4, 5 * (128 + 2) + 2, 3)  # five images side by side
+    # only what is asked for: an interpolation alone writes no seed images and no grid
+    assert generate.main(["--checkpoint", str(out), "--interpolate", "0,1", "--out", str(tmp_path / "c")]) == 0
+    assert written(tmp_path / "c") == ["interpolation_0_1.png"]
+    assert generate.main(["--checkpoint", str(out), "--grid", "--out", str(tmp_path / "d")]) == 0
+    assert written(tmp_path / "d") == ["grid.png"]
     with pytest.raises(SystemExit, match="2"):
         generate.main(["--checkpoint", str(out), "--seeds", "5-2", "--out", str(tmp_path / "c")])
     assert "not a seed list" in capsys.readouterr().err

@@ -15,6 +15,7 @@ import pytest
 
 from common.data import load_image
 from common.runtime import checkpoint as ckpt
+from common.runtime.images import LABEL_BAND
 from watches import generate, train
 from watches.build import build_gan
 
@@ -120,21 +121,40 @@ def test_generate_truncation_noise_modes_style_mixing_and_w_interpolation(tmp_pa
                           "--styles", "middle"]) == 0
     assert generate.main(["--checkpoint", str(out / "export" / "generator.keras"), "--seeds", "2,3",
                           "--out", str(tmp_path / "b")]) == 0
-    a = {p.name for p in (tmp_path / "a").iterdir()}
-    assert {"grid.png", "interpolation_1_2.png", "style_mixing.png", "seed0000.png", "seed0003.png"} <= a
+    a = sorted(str(p.relative_to(tmp_path / "a")) for p in (tmp_path / "a").rglob("*.png"))
+    assert a == ["grid.png", "interpolation_1_2.png", *(f"seeds/seed000{s}.png" for s in range(4)),
+                 "style_mixing.png"]
     image = lambda d, name: np.asarray(load_image(str(tmp_path / d / name)))  # noqa: E731
-    assert np.array_equal(image("a", "seed0003.png"), image("b", "seed0003.png"))  # checkpoint = export
+    assert np.array_equal(image("a", "seeds/seed0003.png"), image("b", "seeds/seed0003.png"))  # checkpoint = export
+    # 3 rows (the column seeds, then 2 row seeds) by 4 columns (the row seeds, then 3 column seeds) of 16-px
+    # images enlarged to 128 px, under a title band and a band of column seeds, beside a band of row seeds
     mix = image("a", "style_mixing.png")
-    assert mix.shape[0] < mix.shape[1]  # 3 rows (header + 2 seeds) by 4 columns
+    left = mix.shape[1] - (4 * (128 + 2) + 2)
+    assert mix.shape[0] == 2 * LABEL_BAND + 3 * (128 + 2) + 2 and 0 < left <= 2 * 128
+    row_band = mix[2 * LABEL_BAND + 130:2 * LABEL_BAND + 258, :left]  # beside the first row seed's image
+    assert row_band.min() < 100 and row_band.max() == 255  # its seed, dark on white
+    # only what is asked for: style mixing alone writes style_mixing.png and nothing else; the truncation
+    # sheet is a row per seed (labelled) by a column per psi (labelled), psi 0 the same average watch in each row
+    assert generate.main(["--checkpoint", str(out), "--style-mix", "0:1", "--out", str(tmp_path / "m")]) == 0
+    assert [p.name for p in (tmp_path / "m").rglob("*")] == ["style_mixing.png"]
+    assert generate.main(["--checkpoint", str(out), "--truncation-grid", "1,0.5,0", "--out", str(tmp_path / "t")]) == 0
+    assert [p.name for p in (tmp_path / "t").rglob("*")] == ["truncation.png"]
+    sheet = image("t", "truncation.png")
+    left = sheet.shape[1] - (3 * 130 + 2)
+    assert sheet.shape[0] == LABEL_BAND + 4 * 130 + 2 and 0 < left <= 256  # seeds 0-3 by default
+    average = [sheet[LABEL_BAND + 2 + r * 130:LABEL_BAND + 130 + r * 130, left + 262:left + 390] for r in range(4)]
+    assert all(np.array_equal(average[0], a) for a in average[1:])
+    assert not np.array_equal(sheet[LABEL_BAND + 2:LABEL_BAND + 130, left + 2:left + 130],
+                              sheet[LABEL_BAND + 132:LABEL_BAND + 260, left + 2:left + 130])  # psi 1: two seeds
     # psi 0: every seed gives the average watch
     assert generate.main(["--checkpoint", str(out), "--seeds", "0,1", "--truncation", "0",
                           "--out", str(tmp_path / "avg")]) == 0
-    assert np.array_equal(image("avg", "seed0000.png"), image("avg", "seed0001.png"))
-    assert not np.array_equal(image("a", "seed0000.png"), image("a", "seed0001.png"))
+    assert np.array_equal(image("avg", "seeds/seed0000.png"), image("avg", "seeds/seed0001.png"))
+    assert not np.array_equal(image("a", "seeds/seed0000.png"), image("a", "seeds/seed0001.png"))
     # random noise: the same seed differs between calls only in the noise
     assert generate.main(["--checkpoint", str(out), "--seeds", "0", "--noise-mode", "none",
                           "--out", str(tmp_path / "none")]) == 0
-    assert image("none", "seed0000.png").shape == (16, 16, 3)
+    assert image("none", "seeds/seed0000.png").shape == (16, 16, 3)
     with pytest.raises(SystemExit, match="2"):
         generate.main(["--checkpoint", str(out), "--style-mix", "0,1", "--out", str(tmp_path / "c")])
     assert "ROWS:COLUMNS" in capsys.readouterr().err
