@@ -23,6 +23,14 @@ StyleGAN2 only: --noise-mode const (a fixed noise image per layer, the default, 
 generate.py), random or none; interpolation runs linearly in w space; --style-mix ROWS:COLUMNS writes the
 paper's Figure 3: each row seed's image with the --styles (coarse = 4-8 px layers, middle = 16-32 px,
 fine = 64 px and up, or a range of w indices such as 0-3) taken from each column seed.
+
+StyleGAN2, a projected w (`python -m watches.project`'s projected_w.npz): --projected-w FILE writes
+proj00.png (one image per w in the file, as NVIDIA's generate.py), with the projection's noise images
+as the constant noise when the file holds them (then every image of this call is drawn with that
+noise); with --style-mix the projection is the sheet's first row (--style-mix :COLUMNS for it alone):
+
+    python -m watches.generate --checkpoint runs/sg2 --projected-w proj/projected_w.npz --out gen/
+    python -m watches.generate --checkpoint runs/sg2 --projected-w proj/projected_w.npz --style-mix :55,821 --out gen/
 """
 
 from __future__ import annotations
@@ -53,6 +61,9 @@ def main(argv=None) -> int:
                    help="StyleGAN2's noise inputs (default: const)")
     p.add_argument("--style-mix", metavar="ROWS:COLUMNS", help="StyleGAN2: write style_mixing.png for these seeds, "
                                                               "e.g. 85,100,75:55,821,1789 (default: none)")
+    p.add_argument("--projected-w", metavar="FILE",
+                   help="StyleGAN2: write proj00.png from this projected_w.npz (watches.project), also the first "
+                        "row of --style-mix (default: none)")
     p.add_argument("--styles", default="coarse", help="what the column seeds give in --style-mix: coarse, middle, "
                                                       "fine or w indices such as 0-3")
     add_verbose(p)
@@ -67,7 +78,7 @@ def main(argv=None) -> int:
         if not sep:
             p.error(f"--style-mix takes ROWS:COLUMNS seed lists, e.g. 85,100:55,821; got {args.style_mix!r}")
         try:
-            mix = (parse_seeds(rows), parse_seeds(cols))
+            mix = (parse_seeds(rows) if rows.strip() or not args.projected_w else [], parse_seeds(cols))
         except argparse.ArgumentTypeError as exc:
             p.error(f"--style-mix: {exc}")
     psis = None
@@ -78,6 +89,8 @@ def main(argv=None) -> int:
             psis = []
         if not psis or not all(0 <= v <= 1 for v in psis):
             p.error(f"--truncation-grid takes psi values in [0, 1], e.g. 1,0.7,0.5,0; got {args.truncation_grid!r}")
+    if args.projected_w and not Path(args.projected_w).is_file():
+        p.error(f"--projected-w not found: {args.projected_w}")
     pair = parse_seeds(args.interpolate) if args.interpolate else None
     if pair is not None and len(pair) != 2:
         p.error("--interpolate takes two seeds, e.g. 3,7")
@@ -85,7 +98,7 @@ def main(argv=None) -> int:
 
     from common.data import DataError
     from common.report import output_folder
-    from common.runtime.images import save_png
+    from common.runtime.images import save_png, to_uint8
     from watches.inference import (generate, interpolation, interpolation_sheet, is_stylegan2, load_generator,
                                    style_mixing, truncation_grid)
     from watches.sampling import seed_sheet
@@ -96,15 +109,30 @@ def main(argv=None) -> int:
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if not is_stylegan2(generator) and (args.noise_mode or mix):
-        p.error("--noise-mode and --style-mix need a StyleGAN2 generator (--model stylegan2)")
+    if not is_stylegan2(generator) and (args.noise_mode or mix or args.projected_w):
+        p.error("--noise-mode, --style-mix and --projected-w need a StyleGAN2 generator (--model stylegan2)")
+    written, images, projected = [], None, None
     if is_stylegan2(generator):
         from watches.stylegan2 import set_noise_mode
 
         set_noise_mode(generator, args.noise_mode or "const")
+    if args.projected_w:
+        from watches.inference import split_generator
+        from watches.projection import load_projected_w, set_noise_images
+
+        synthesis = split_generator(generator)[1]
+        try:
+            projected, noise = load_projected_w(args.projected_w, *synthesis.inputs[0].shape[1:])
+            if (args.noise_mode or "const") == "const":
+                set_noise_images(synthesis, noise)
+        except DataError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        for i, image in enumerate(to_uint8(synthesis(projected, training=False))):
+            save_png(out / f"proj{i:02d}.png", image)
+        written.append(", ".join(f"proj{i:02d}.png" for i in range(len(projected))))
     seeds = args.seeds if args.seeds is not None else parse_seeds("0-15")
-    written, images = [], None
-    if args.seeds is not None or not (args.grid or pair or mix or psis):
+    if args.seeds is not None or not (args.grid or pair or mix or psis or args.projected_w):
         images = generate(generator, latent_dim, seeds, args.truncation)
         for seed, image in zip(seeds, images):
             save_png(out / "seeds" / f"seed{seed:04d}.png", image)
@@ -124,7 +152,8 @@ def main(argv=None) -> int:
         written.append("truncation.png")
     if mix:
         try:
-            figure = style_mixing(generator, latent_dim, *mix, styles=args.styles, truncation=args.truncation)
+            figure = style_mixing(generator, latent_dim, *mix, styles=args.styles, truncation=args.truncation,
+                                  projected=projected)
         except argparse.ArgumentTypeError as exc:
             p.error(str(exc))
         save_png(out / "style_mixing.png", figure)

@@ -79,12 +79,18 @@ def style_indices(styles, num_ws) -> list[int]:
     return seeds
 
 
-def style_mixing(generator, latent_dim, rows, columns, styles="coarse", truncation=1.0):
+def style_mixing(generator, latent_dim, rows, columns, styles="coarse", truncation=1.0, projected=None):
     """uint8 sheet (the StyleGAN paper's Figure 3): top row the column seeds' images, left column the row
     seeds', and at (r, c) row seed r's image with the `styles` layers' w taken from column seed c; each
-    row and column labelled with its seed, the title saying which styles are mixed."""
+    row and column labelled with its seed, the title saying which styles are mixed. projected: ws
+    [N, num_ws, w_dim] (watches.project's) added as the first rows, labelled "projected" (not truncated)."""
     ws, synthesis = _ws(generator, latent_dim, list(rows) + list(columns), truncation)
     row_ws, col_ws = ws[:len(rows)], ws[len(rows):]
+    labels = [f"seed {r}" for r in rows]
+    if projected is not None and len(projected):
+        row_ws = np.concatenate([np.asarray(projected, np.float32), row_ws])
+        labels = ["projected" if len(projected) == 1 else f"projected {i}" for i in range(len(projected))] + labels
+        rows = [None] * len(row_ws)
     take = style_indices(styles, ws.shape[1])
     mixed = np.repeat(row_ws[:, None], len(columns), axis=1)  # [R, C, num_ws, w_dim]
     mixed[:, :, take] = col_ws[None, :, take]
@@ -96,9 +102,9 @@ def style_mixing(generator, latent_dim, rows, columns, styles="coarse", truncati
     for r in range(len(rows)):
         grid.append([row_images[r]] + list(mixed_images[r * len(columns):(r + 1) * len(columns)]))
     what = styles if styles in STYLE_RANGES else f"w {styles}"
-    return image_grid(grid, columns=[""] + [f"seed {c}" for c in columns],
-                      row_labels=[""] + [f"seed {r}" for r in rows],
-                      title=f"row seed with the {what} styles of the column seed")
+    return image_grid(grid, columns=[""] + [f"seed {c}" for c in columns], row_labels=[""] + labels,
+                      title=f"row {'image' if projected is not None and len(projected) else 'seed'} with the "
+                            f"{what} styles of the column seed")
 
 
 def interpolation_sheet(strip, a, b) -> np.ndarray:

@@ -160,8 +160,13 @@ class FeatureExtractor:
 
     def __call__(self, images, value_range=None) -> dict[str, np.ndarray]:
         """images: uint8 or float [B, H, W, 3] (see :func:`to_pixels`) -> dict of float32 arrays."""
-        pixels = resize_images(to_pixels(images, value_range), self.input_size)
-        return {k: np.asarray(v, np.float32) for k, v in self._forward(pixels).items()}
+        return {k: np.asarray(v, np.float32) for k, v in self.tensors(images, value_range).items()}
+
+    def tensors(self, images, value_range=None) -> dict[str, tf.Tensor]:
+        """As calling it, but the features as tensors, differentiable with respect to float images (what an
+        optimisation through the features needs, e.g. watches.projection's perceptual loss). Pixels
+        outside the value range are clipped, so they pass no gradient."""
+        return dict(self._forward(resize_images(to_pixels(images, value_range), self.input_size)))
 
     def __repr__(self) -> str:
         return f"FeatureExtractor({self.name!r}, input_size={self.input_size}, feature_dim={self.feature_dim})"

@@ -42,6 +42,25 @@ def normalized_feature_distance(maps_a, maps_b) -> np.ndarray:
     return np.mean(per_layer, axis=0)
 
 
+def feature_distance_tensor(maps_a, maps_b):
+    """normalized_feature_distance in TensorFlow, differentiable -> float32 [B]: the same distance for
+    feature maps {name: [B, h, w, C]}; a feature vector [B, D] counts as a 1x1 map (the pooled
+    features of a .keras feature model)."""
+    import tensorflow as tf
+
+    if maps_a.keys() != maps_b.keys() or not maps_a:
+        raise ValueError("both images need the same, non-empty set of feature layers")
+    per_layer = []
+    for layer in maps_a:
+        fa, fb = tf.cast(maps_a[layer], tf.float32), tf.cast(maps_b[layer], tf.float32)
+        # the norm's square root taken of sum + 1e-20: finite gradients at all-zero positions too
+        fa = fa / (tf.sqrt(tf.reduce_sum(tf.square(fa), axis=-1, keepdims=True) + _EPS**2) + _EPS)
+        fb = fb / (tf.sqrt(tf.reduce_sum(tf.square(fb), axis=-1, keepdims=True) + _EPS**2) + _EPS)
+        d = tf.reduce_sum(tf.square(fa - fb), axis=-1)
+        per_layer.append(tf.reduce_mean(d, axis=list(range(1, d.shape.rank))) if d.shape.rank > 1 else d)
+    return tf.reduce_mean(tf.stack(per_layer), axis=0)
+
+
 def vgg_perceptual_distance(images_a, images_b, value_range=None, extractor=None) -> np.ndarray:
     """Per-pair normalised VGG16 feature distance ("LPIPS-like") -> float64 [B].
 
