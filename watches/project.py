@@ -114,6 +114,8 @@ def main(argv=None) -> int:
     def on_step(step, values):
         first.setdefault("loss", values["loss"])
         bar.update(count=step, text=f"dist {values['dist']:.4f} mse {values['mse']:.5f} loss {values['loss']:.4f}")
+        if step == 1:
+            bar.restart_clock()  # the rate from after the first step, which traces the step function
 
     print(f"projecting {args.target} ({size} px) into {found.source}: {args.steps} steps, "
           f"features {extractor.name}", flush=True)

@@ -184,14 +184,14 @@ def project(generator, target, extractor, *, num_steps=1000, w_avg_samples=10000
     @tf.function
     def step(w_noise):
         with tf.GradientTape() as tape:
-            tape.watch(noises)  # the noise images are non-trainable weights of the generator
+            tape.watch([v.value for v in noises])  # the noise images: non-trainable weights of the generator
             ws = ops.repeat(ops.expand_dims(w + w_noise, 1), num_ws, axis=1)
             images = synthesis(ws, training=False)
             dist = ops.sum(feature_distance_tensor(features(images, (-1, 1)), target_features))
             mse = ops.mean(ops.square(images - target_float))
             reg = noise_regularization(noises)
             loss = dist + mse_weight * mse + regularize_noise_weight * reg
-        grads = tape.gradient(loss, variables)
+        grads = tape.gradient(loss, [v.value for v in variables])
         optimizer.apply(grads, variables)
         for v in noises:  # back to mean 0, variance 1
             centred = v - ops.mean(v)

@@ -293,3 +293,15 @@ def test_perceptual_distance_is_the_mean_over_layers_of_per_layer_distances():
     # "pooled": the 2 left 2x2 cells become (1/2, 1/2, 0) -> direction (1, 1, 0)/sqrt 2, squared
     # distance to (1, 0, 0) is 2 - sqrt 2, on 2 of 4 cells -> (2 - sqrt 2) / 2
     np.testing.assert_allclose(d, [(0.5 + (2 - np.sqrt(2)) / 2) / 2], rtol=1e-6)
+
+
+def test_the_differentiable_feature_distance_equals_the_numpy_one():
+    rng = np.random.default_rng(3)
+    a = {"l1": rng.standard_normal((2, 4, 4, 8)), "l2": np.maximum(rng.standard_normal((2, 2, 2, 5)), 0)}
+    b = {"l1": rng.standard_normal((2, 4, 4, 8)), "l2": np.maximum(rng.standard_normal((2, 2, 2, 5)), 0)}
+    np.testing.assert_allclose(np.asarray(perceptual.feature_distance_tensor(a, b)),
+                               perceptual.normalized_feature_distance(a, b), rtol=1e-5)
+    pooled_a, pooled_b = {"pool": a["l1"][:, 0, 0]}, {"pool": b["l1"][:, 0, 0]}  # a vector: a 1x1 map
+    np.testing.assert_allclose(np.asarray(perceptual.feature_distance_tensor(pooled_a, pooled_b)),
+                               perceptual.normalized_feature_distance({"pool": a["l1"][:, :1, :1]},
+                                                                      {"pool": b["l1"][:, :1, :1]}), rtol=1e-5)

@@ -22,8 +22,11 @@ from watches.sampling import seed_latents
 SIZE, Z, W = 16, 16, 16
 NUM_WS = sg.num_ws(SIZE)  # 6
 STEPS = 200
-# measured (seed 303, this generator, 200 steps): PSNR 35.5 dB after the projection, 14.2 dB for the
-# start (w_avg); loss 0.38 -> 0.0027 (means of the first and last 10 steps). Thresholds with margin:
+NOISE_STRENGTH = 0.02  # with 0.1 the random-initialised noise is not recovered in 200 steps (23 dB)
+# measured (seed 303, this generator, 200 steps, the random test feature model): PSNR 33.0 dB after the
+# projection, 15.9 dB at the start (step 1: the average w); loss 15847 -> 0.0048 (first and last step; mostly
+# the noise regulariser at first), dist 0.118 -> 0.00026 and mse 0.077 -> 0.0027 (means of the first and last
+# 10 steps). Thresholds with margin:
 PSNR_MIN, PSNR_START_MAX, LOSS_FALL = 28.0, 20.0, 20.0
 
 
@@ -39,15 +42,18 @@ def _export(net, path, model):
 
 @pytest.fixture(scope="module")
 def projected(tmp_path_factory, feature_model):
-    """A tiny StyleGAN2 (noise strength 0.1 in every layer, as a trained one has some), the image it makes
+    """A tiny StyleGAN2 (some noise strength in every layer, as a trained one has), the image it makes
     from seed 7's w with its constant noise as target.png, and one `python -m watches.project` run on it."""
     root = tmp_path_factory.mktemp("project")
     keras.utils.set_random_seed(1)
     mapping = sg.mapping_network(Z, W, 2)
     synthesis = sg.synthesis_network(SIZE, w_dim=W, channel_base=128, channel_max=16, noise_mode="const")
     generator = sg.generator(mapping, synthesis)
+    for layer in synthesis.layers:  # toRGB weights scaled: images mostly within [-1, 1], as a trained G's
+        if isinstance(layer, sg.ModulatedConv2D) and not layer.demodulate:
+            layer.weight.assign(layer.weight * 0.4)
     for layer in projection.noise_layers(synthesis):
-        layer.noise_strength.assign(0.1)
+        layer.noise_strength.assign(NOISE_STRENGTH)
     w = np.asarray(mapping([seed_latents([7], Z), np.ones([1, 1], np.float32)]))
     target = to_uint8(synthesis(np.repeat(w[:, None], NUM_WS, axis=1)))[0]
     path = _export(generator, root / "sg2" / "generator.keras", "stylegan2")
@@ -70,6 +76,9 @@ def test_projecting_a_generated_image_recovers_it_as_the_loss_falls(projected):
     loss = saved["loss"]
     assert loss.shape == (STEPS,) and np.all(np.isfinite(loss))
     assert loss[:10].mean() > LOSS_FALL * loss[-10:].mean()
+    # not only the noise regulariser (most of the first steps' loss): the distances to the target fall too
+    assert saved["dist"][:10].mean() > LOSS_FALL * saved["dist"][-10:].mean()
+    assert saved["mse"][:10].mean() > 10 * saved["mse"][-10:].mean()
     psnr = _psnr(image("proj.png"), projected["target"])
     assert psnr > PSNR_MIN, f"self-projection PSNR {psnr:.2f} dB"
     # w as NVIDIA's file holds it: one image's [num_ws, w_dim], the same w in every layer
