@@ -26,7 +26,7 @@ CLIS = (
     "inpainting.train", "inpainting.evaluate", "inpainting.fill", "inpainting.prepare", "inpainting.masks",
     "inpainting.demo",
     "watches.train", "watches.generate", "watches.evaluate", "watches.convert", "watches.nvidia_pickle",
-    "watches.demo",
+    "watches.demo", "watches.prepare",
     "common.metrics.evaluate",
 )
 

@@ -16,7 +16,10 @@ Every file with an image extension (.jpg .jpeg .png .bmp .gif .webp .tif .tiff) 
                   the 32x32 grey image against their median) within --near-threshold bits (Hamming
                   distance) of an earlier kept image: a re-encoded, brightened or resized copy.
                   Dropped by default (they over-weight one image in a GAN's data); keep with
-                  --near-duplicates keep.
+                  --near-duplicates keep. The default 6 bits: such copies of the demo watches are
+                  0-2 bits from their original, distinct demo watches at least 10 apart (median 28).
+
+Of duplicates the first file in sorted order (its path, '/'-separated) is kept.
 
 The images kept are converted to RGB (RGBA/LA/P with transparency on white; L, P, CMYK, I;16 converted),
 centre-cropped to a square and resized (Pillow's LANCZOS) to --size x --size (a power of two), written as
@@ -45,7 +48,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-NEAR_THRESHOLD = 6  # bits of 64: recompressed/brightened/resized copies are 0-4, distinct demo watches 14+
+NEAR_THRESHOLD = 6  # bits of 64: recompressed/brightened/resized copies are 0-2, distinct demo watches 10+
 MAX_ASPECT = 1.5  # long side / short side beyond which an image counts as an unusual aspect ratio
 MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3  # as common.data.MAX_IMAGE_PIXELS (89.5 MP): larger is refused
 PROGRESS_FROM = 200  # a progress line (stderr) when at least this many files are read
