@@ -454,7 +454,8 @@ def main(argv=None) -> int:
                           near_threshold=args.near_threshold, max_aspect=args.max_aspect,
                           max_images=args.max_images, overwrite=args.overwrite)
     except (PrepareError, OSError) as exc:
-        message = str(exc) if isinstance(exc, PrepareError) else f"{exc.strerror or exc}: {exc.filename or ''}"
+        message = (str(exc) if isinstance(exc, PrepareError) else
+                   f"{exc.strerror or exc}" + (f": {exc.filename}" if getattr(exc, "filename", None) else ""))
         print(f"{parser.prog}: error: {message}", file=sys.stderr)
         return 2
     print("\n".join(report(summary)), flush=True)
