@@ -386,6 +386,11 @@ def _prepare(source: Source, data: str, out: Path, as_zip: bool, *, size, near_d
 # --------------------------------------------------------------------------- report
 
 
+def _shown(text: str) -> str:
+    """A file name that always prints: bytes that are not UTF-8 show as backslash escapes (bad\\xff.png)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def report(summary: dict, shown: int = SHOWN) -> list[str]:
     """The terminal report: one count line, then a few files of each kind."""
     c, s = summary["counts"], summary["settings"]
@@ -399,7 +404,7 @@ def report(summary: dict, shown: int = SHOWN) -> list[str]:
     def listed(title, items, describe):
         if items:
             lines.append(f"{title}:")
-            lines.extend(f"  {name}: {describe(value)}" for name, value in list(items.items())[:shown])
+            lines.extend(f"  {_shown(name)}: {_shown(describe(value))}" for name, value in list(items.items())[:shown])
             if len(items) > shown:
                 lines.append(f"  and {len(items) - shown} more (all in summary.json)")
 

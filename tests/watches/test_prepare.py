@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
 
-from tests.common.hostile_files import undecodable_png
+from tests.common.hostile_files import non_utf8_copy, undecodable_png
 from watches import prepare as prep
 from watches.demo import demo_dataset
 
@@ -204,6 +204,19 @@ def test_overwrite_replaces_the_output(planted, tmp_path):
     summary = prep.prepare(planted, tmp_path / "out", size=SIZE, max_images=2, overwrite=True, workers=2)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["img000000.png", "img000001.png", "summary.json"]
     assert summary["counts"]["written"] == 2
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_reported(planted, tmp_path):
+    folder = tmp_path / "src"
+    folder.mkdir()
+    shutil.copyfile(planted / "images" / "000.png", folder / "a.png")
+    non_utf8_copy(folder / "a.png", folder)
+    summary = prep.prepare(folder, tmp_path / "out", size=SIZE, workers=2)
+    assert summary["counts"]["written"] == 1 and len(summary["duplicates"]) == 1
+    lines = prep.report(summary)
+    assert "  bad\\xff.png: same pixels as a.png" in lines
+    "\n".join(lines).encode("utf-8")  # printable
+    json.loads((tmp_path / "out" / "summary.json").read_text())
 
 
 PROBE = """
