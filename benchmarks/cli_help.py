@@ -25,9 +25,8 @@ CLIS = (
     "night2day.train", "night2day.evaluate", "night2day.translate", "night2day.prepare", "night2day.demo",
     "inpainting.train", "inpainting.evaluate", "inpainting.fill", "inpainting.prepare", "inpainting.masks",
     "inpainting.demo",
-    "watches.train", "watches.generate", "watches.evaluate", "watches.project", "watches.convert",
-    "watches.nvidia_pickle",
-    "watches.demo",
+    "watches.train", "watches.generate", "watches.evaluate", "watches.project", "watches.prepare",
+    "watches.convert", "watches.nvidia_pickle", "watches.demo",
     "common.metrics.evaluate",
 )
 

@@ -1,6 +1,7 @@
 """notebooks/watches.ipynb, executed as a user runs it: the very .ipynb file, in a Jupyter kernel of this
 interpreter (nbclient + ipykernel), on the built-in demo data at a tiny size, with parameters injected
-papermill-style after the cell tagged `parameters` (W&B disabled, a tiny random feature model saved as .keras)."""
+papermill-style after the cell tagged `parameters` (W&B disabled, a tiny random feature model saved as .keras);
+the data is first cleaned by its watches.prepare cell."""
 
 import json
 import re
@@ -29,6 +30,7 @@ def test_parameters_and_no_hidden_failures():
     assert p["DATA"] == "demo" and p["RUN_ID"] == "" and p["EVAL_EXTRACTOR"] == "inception"
     assert "--max-duration 11h30m" in p["TRAIN_ARGS"] and "--max-duration 11h30m" in p["STYLEGAN2_ARGS"]
     assert p["STYLEGAN2"] is False and "--model stylegan2 --cfg cpu" in p["STYLEGAN2_DEMO_ARGS"]
+    assert p["PREPARE"] is True and p["PREPARE_ARGS"] == "--size 128"
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "2>/dev/null" not in code and not re.search(r"^\s*[!%]", code, re.MULTILINE)
 
@@ -51,6 +53,10 @@ def test_notebook_runs_end_to_end_on_demo_data(tmp_path, monkeypatch, feature_mo
     assert json.loads(states[-1].read_text())["step"] == 2  # 1 step, then resumed for one more epoch
     config = json.loads((out / "config.json").read_text())
     assert (config["model"], config["cfg"], config["image_size"]) == ("stylegan2", "cpu", 16)
+    # the prepare cell cleaned the demo set into OUT-data (48 distinct 64-px watches), and the training read that
+    prepared = json.loads((tmp_path / "run-data" / "summary.json").read_text())
+    assert prepared["counts"]["written"] == 48 and prepared["counts"]["unreadable"] == 0
+    assert len(list((tmp_path / "run-data").glob("img*.png"))) == 48 and config["data"] == str(tmp_path / "run-data")
     assert assert_sample_sheets(out, 2) == ["step_000000001.png", "step_000000002.png"]  # each run's last step
     # the generate cell's images and sheets, then the truncation and style-mixing sheets (inference library)
     assert sorted(str(p.relative_to(out / "generated")) for p in (out / "generated").rglob("*.png")) == [
