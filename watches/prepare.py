@@ -79,6 +79,12 @@ class Source:
             self.archive.close()
 
 
+
+def hamming_to_each(hashes, h) -> np.ndarray:
+    """Bits in which each 64-bit hash of `hashes` (uint64) differs from `h` (np.bitwise_count is NumPy 2 only)."""
+    differ = (np.asarray(hashes, np.uint64) ^ np.uint64(h)).reshape(-1, 1).view(np.uint8)
+    return np.unpackbits(differ, axis=1).sum(axis=1)
+
 def _candidate(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in EXTENSIONS
 
@@ -327,7 +333,7 @@ def _prepare(source: Source, data: str, out: Path, as_zip: bool, *, size, near_d
                         continue
                     by_digest[item.digest] = item.name
                     if kept_names:
-                        distance = np.bitwise_count(kept_hashes[:len(kept_names)] ^ np.uint64(item.hash))
+                        distance = hamming_to_each(kept_hashes[:len(kept_names)], item.hash)
                         closest = int(np.argmin(distance))
                         if distance[closest] <= near_threshold:
                             near[item.name] = {"of": kept_names[closest], "distance": int(distance[closest]),
