@@ -27,7 +27,7 @@ CLIS = (
     "inpainting.demo",
     "watches.train", "watches.generate", "watches.evaluate", "watches.project", "watches.prepare",
     "watches.convert", "watches.nvidia_pickle", "watches.demo",
-    "common.metrics.evaluate",
+    "common.metrics.evaluate", "ganworks.app",
 )
 
 

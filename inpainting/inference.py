@@ -202,7 +202,7 @@ class Inpainter:
         limit = self.max_hole * self.size
         labels, groups = hole_groups(hole, limit)
         # the holes not filled yet show OpenCV's Telea fill, never the pixels the mask removes
-        work = (_telea(image, hole) if len(groups) > 1 else image).astype(np.float32)
+        work = (telea(image, hole) if len(groups) > 1 else image).astype(np.float32)
         notes = []
         for box, members in groups:
             y0, x0, h, w = box
@@ -276,7 +276,9 @@ def hole_groups(hole, limit) -> tuple[np.ndarray, list]:
                       int(boxes[k, 3] - boxes[k, 1])), members[k]) for k in order]
 
 
-def _telea(image, hole) -> np.ndarray:
+def telea(image, hole) -> np.ndarray:
+    """OpenCV's Telea inpainting (radius 3) of uint8 [H, W, 3] inside bool [H, W] `hole`: the classical
+    baseline; every pixel outside the hole is the input's."""
     import cv2
 
     return cv2.inpaint(np.ascontiguousarray(image), hole.astype(np.uint8), 3, cv2.INPAINT_TELEA)

@@ -6,55 +6,18 @@ there. Skipped, with the reason, when Chromium or Selenium is missing, unless GA
 from __future__ import annotations
 
 import json
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 
 from common.runtime.run_report import MAX_SAMPLES, write_report
+from tests.browser import chromium
 from tests.common.test_run_report import EVALUATIONS, fake_run
-
-CHROMIUM = Path(os.environ.get("GANWORKS_CHROMIUM", "/usr/bin/chromium"))
-CHROMEDRIVER = Path(os.environ.get("GANWORKS_CHROMEDRIVER", "/usr/bin/chromedriver"))
-# what works in a container with no network: no sandbox (root), no GPU, nothing fetched in the background
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1400,1000")
-
-
-def _missing() -> str | None:
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install 'selenium>=4.15', part of the test extra)"
-    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
-        if not (path.is_file() and os.access(path, os.X_OK)):
-            return f"{path} is missing (apt-get install {package})"
-    return None
 
 
 @pytest.fixture
 def browser(tmp_path):
-    missing = _missing()
-    if missing:
-        if os.environ.get("GANWORKS_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"GANWORKS_REQUIRE_BROWSER=1 but {missing}")
-        pytest.skip(missing)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(60)
-    try:
+    with chromium(tmp_path) as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(tmp_path / "chromium-profile", ignore_errors=True)
 
 
 def test_every_image_of_the_report_loads_and_its_tables_are_there(browser, tmp_path):
