@@ -371,8 +371,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ganworks.app", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     for task in ("night2day", "inpainting", "watches"):
+        article = "an" if task[0] in "aeiou" else "a"
         p.add_argument(f"--{task}", metavar="CHECKPOINT",
-                       help=f"{'an' if task[0] in 'aeiou' else 'a'} {task} run folder, checkpoint folder or exported .keras generator (default: no tab)")
+                       help=f"{article} {task} run folder, checkpoint folder or exported .keras generator "
+                            "(default: no tab)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to serve on: 127.0.0.1 for this machine only, 0.0.0.0 for every interface")
     p.add_argument("--port", type=_port, default=7860, help="port to serve on")

@@ -121,6 +121,26 @@ def test_the_command_line_refuses_bad_flags_in_one_line(runs, capsys):
     assert err.startswith("error: ") and "night2day" in err and "\n" not in err, err
 
 
+@pytest.mark.parametrize("task", MODELS)
+def test_each_notebooks_last_cell_serves_its_run_with_a_share_link_when_asked(task):
+    import importlib
+
+    import nbformat
+
+    from tests.notebook_params import parameters
+
+    nb = nbformat.read(REPO / "notebooks" / f"{task}.ipynb", as_version=4)
+    _, p = parameters(nb)
+    assert p["APP"] is False  # off by default: it runs until stopped
+    calls = []
+    for app_on in (False, True):
+        exec(nb.cells[-1].source, {"APP": app_on, "OUT": "runs/x", "importlib": importlib,
+                                   "run_python": lambda *a: calls.append([str(v) for v in a])})
+    assert calls == [["-m", "ganworks.app", f"--{task}", "runs/x", "--share"]]
+    args = app.build_parser().parse_args(calls[0][2:])
+    assert args.share and getattr(args, task) == "runs/x" and args.host == "127.0.0.1"
+
+
 def test_a_painted_layer_becomes_the_hole_at_the_photos_size():
     layer = np.zeros((20, 28, 4), np.uint8)
     layer[5:10, 4:14, 3] = 255  # painted where alpha > 0, whatever the colour
