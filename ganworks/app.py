@@ -429,8 +429,8 @@ def main(argv=None) -> int:
         return 2
     limits = Limits(min_side=args.min_side, max_pixels=int(args.max_megapixels * 1e6))
     app = build_app(**models, limits=limits)
-    print(f"serving {', '.join(given)} on http://{args.host}:{args.port}" + (" and a share link" if args.share else "")
-          + " (Ctrl-C stops it)", flush=True)
+    print(f"starting the app ({', '.join(given)}) on http://{args.host}:{args.port}"
+          + (" and a share link" if args.share else "") + " (Ctrl-C stops it)", flush=True)
     try:
         app.launch(server_name=args.host, server_port=args.port, share=args.share, show_error=False, quiet=False)
     except OSError as exc:  # the port is taken, the address is not this machine's

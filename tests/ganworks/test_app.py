@@ -49,39 +49,59 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(runs, tmp_path_factory):
-    """`python -m ganworks.app` serving the three runs on a free 127.0.0.1 port -> its URL; stopped after."""
+def start_app(runs, log):
+    """Start `python -m ganworks.app` on a free 127.0.0.1 port -> (process, URL) once it serves, or
+    (None, None) when another process took the port first (its one-line error says so); bounded by
+    START_TIMEOUT."""
     port = free_port()
-    log = tmp_path_factory.mktemp("app-log") / "server.log"
     argv = [sys.executable, "-m", "ganworks.app", "--port", str(port), "--host", "127.0.0.1",
             *(f"--{task}={path}" for task, path in runs.items())]
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "GRADIO_TEMP_DIR": str(log.parent / "gradio")}
     with open(log, "w") as out:
         proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:  # bounded: the deadline, or the process ending
+        if proc.poll() is not None:
+            if "error: cannot serve on" in log.read_text():
+                return None, None
+            pytest.fail(f"the app exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return proc, url
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            stop(proc)
+            pytest.fail(f"the app did not serve {url} within {START_TIMEOUT} s:\n{log.read_text()[-3000:]}")
+        time.sleep(0.5)
+
+
+def stop(proc):
+    proc.terminate()
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:  # bounded: the deadline, or the process ending
-            if proc.poll() is not None:
-                pytest.fail(f"the app exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the app did not serve {url} within {START_TIMEOUT} s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(runs, tmp_path_factory):
+    """`python -m ganworks.app` serving the three runs on 127.0.0.1 -> its URL; stopped after. A free port can
+    be taken by another process between finding it and binding it: then up to two more ports are tried."""
+    log = tmp_path_factory.mktemp("app-log") / "server.log"
+    for _ in range(3):
+        proc, url = start_app(runs, log)
+        if proc is not None:
+            break
+    else:
+        pytest.fail(f"three free ports were each taken before the app bound them:\n{log.read_text()[-1000:]}")
+    try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+        stop(proc)
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +139,14 @@ def test_the_command_line_refuses_bad_flags_in_one_line(runs, capsys):
     assert app.main(["--inpainting", str(runs["night2day"])]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "night2day" in err and "\n" not in err, err
+    # a port another process holds
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert app.main(["--watches", str(runs["watches"]), "--port", str(port)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"error: cannot serve on 127.0.0.1:{port}: "), err
 
 
 @pytest.mark.parametrize("task", MODELS)
