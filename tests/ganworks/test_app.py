@@ -151,8 +151,6 @@ def test_the_command_line_refuses_bad_flags_in_one_line(runs, capsys):
 
 @pytest.mark.parametrize("task", MODELS)
 def test_each_notebooks_last_cell_serves_its_run_with_a_share_link_when_asked(task):
-    import importlib
-
     import nbformat
 
     from tests.notebook_params import parameters
@@ -162,7 +160,7 @@ def test_each_notebooks_last_cell_serves_its_run_with_a_share_link_when_asked(ta
     assert p["APP"] is False  # off by default: it runs until stopped
     calls = []
     for app_on in (False, True):
-        exec(nb.cells[-1].source, {"APP": app_on, "OUT": "runs/x", "importlib": importlib,
+        exec(nb.cells[-1].source, {"APP": app_on, "OUT": "runs/x",
                                    "run_python": lambda *a: calls.append([str(v) for v in a])})
     assert calls == [["-m", "ganworks.app", f"--{task}", "runs/x", "--share"]]
     args = app.build_parser().parse_args(calls[0][2:])

@@ -125,7 +125,7 @@ def test_notebook_runs_end_to_end_on_demo_data(tmp_path, monkeypatch):
     assert json.loads(text(check).strip().splitlines()[-1])["prefix"] == sys.prefix
     install = code_cell(nb, "find_spec(")
     assert "already installed" in text(install)
-    assert not (REPO / "ganworks").exists()
+    assert not (REPO / "ganworks" / "setup.cfg").exists()  # no clone (ganworks/ itself is the app package)
 
     # the tiny demo configuration ran, not the 30,000-step command
     config = json.loads((out / "config.json").read_text())
