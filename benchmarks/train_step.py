@@ -80,6 +80,7 @@ def _build(config):
     import keras
 
     from common.runtime.distribute import needs_loss_scaling
+    from common.runtime.optimizers import Adam
     from night2day import models
     from night2day.cycle_gan import CycleGAN
 
@@ -105,7 +106,7 @@ def _build(config):
     def adam(lr):
         if p["inverse_time_decay"]:  # legacy Adam(decay=rate): lr / (1 + rate * iteration)
             lr = keras.optimizers.schedules.InverseTimeDecay(lr, decay_steps=1, decay_rate=p["inverse_time_decay"])
-        opt = keras.optimizers.Adam(lr, beta_1=p["beta_1"], beta_2=p["beta_2"])
+        opt = Adam(lr, beta_1=p["beta_1"], beta_2=p["beta_2"])  # training's Adam (fused update kernel)
         return keras.optimizers.LossScaleOptimizer(opt) if needs_loss_scaling() else opt
 
     model.compile(g_optimizer=adam(p["lr_g"]), f_optimizer=adam(p["lr_g"]), dx_optimizer=adam(p["lr_d"]),
