@@ -109,8 +109,11 @@ def translate(translator, upload, limits: Limits):
     except (ImageTooSmallError, ValueError) as exc:
         raise UploadError(one_line_error(exc)) from None
     scale = translator.training_scale or height
-    note = (f"{width}x{height} px photo: resized to the training scale {scale}x{scale} px and back; "
-            f"and run at its own {width}x{height} px")
+    note = f"{width}x{height} px photo: resized to the training scale {scale}x{scale} px and back; "
+    if translator.fully_convolutional:
+        note += f"and run at its own {width}x{height} px"
+    else:  # dense layers: "original" also runs at the training size
+        note += f"this generator has dense layers, so at the photo's size too it runs at {translator.image_size} px"
     return at_scale, at_size, note
 
 
