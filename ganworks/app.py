@@ -167,7 +167,7 @@ def _seed(value, what="seed") -> int:
         seed = int(value)
     except (TypeError, ValueError):
         raise UploadError(f"the {what} must be a whole number from 0 to {MAX_SEED}, got {value!r}") from None
-    if seed != value and not isinstance(value, str) or not 0 <= seed <= MAX_SEED:
+    if isinstance(value, float) and not value.is_integer() or not 0 <= seed <= MAX_SEED:
         raise UploadError(f"the {what} must be a whole number from 0 to {MAX_SEED}, got {value!r}")
     return seed
 
