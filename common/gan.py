@@ -76,6 +76,25 @@ class GANModel(keras.Model):
             if not optimizer.built:
                 optimizer.build(self.trainable_variables_of(name))
 
+    def traced(self, name: str, training: bool = True):
+        """The network `name` as one `tf.function` of its inputs, traced once per input signature.
+
+        A train step that calls a network several times (the CycleGAN step calls each generator
+        three times and each discriminator three times) otherwise traces every call again, op by
+        op, when the step's graph is built. Called through this, the network's forward pass is
+        traced once and its gradient function built once; each call is a call of that function,
+        which TensorFlow inlines before running, so the same kernels run on the same values.
+        """
+        cache = self.__dict__.get("_traced_networks")
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_traced_networks", cache)  # not tracked by Keras: no state
+        key = (name, bool(training))
+        if key not in cache:
+            net = self.networks[name]
+            cache[key] = tf.function(lambda inputs: net(inputs, training=training), autograph=False)
+        return cache[key]
+
     @property
     def step(self) -> tf.Tensor:
         """The index of the step under way, int64 scalar: how many train_steps came before it (read it before

@@ -124,18 +124,19 @@ class CycleGAN(GANModel):
 
     def train_step(self, data):
         real_x, real_y = data
-        G, F = self.networks["generator_g"], self.networks["generator_f"]
-        DX, DY = self.networks["discriminator_x"], self.networks["discriminator_y"]
+        # each network is called three times: traced once (GANModel.traced), the same computation
+        G, F = self.traced("generator_g"), self.traced("generator_f")
+        DX, DY = self.traced("discriminator_x"), self.traced("discriminator_y")
         with tf.GradientTape() as tape:
-            fake_y = G(real_x, training=True)
-            cycled_x = F(fake_y, training=True)
-            fake_x = F(real_y, training=True)
-            cycled_y = G(fake_x, training=True)
-            same_y = G(real_y, training=True)
-            same_x = F(real_x, training=True)
+            fake_y = G(real_x)
+            cycled_x = F(fake_y)
+            fake_x = F(real_y)
+            cycled_y = G(fake_x)
+            same_y = G(real_y)
+            same_x = F(real_x)
 
-            adv_g = [losses.lsgan_generator_loss(p) for p in _f32(DY(fake_y, training=True))]
-            adv_f = [losses.lsgan_generator_loss(p) for p in _f32(DX(fake_x, training=True))]
+            adv_g = [losses.lsgan_generator_loss(p) for p in _f32(DY(fake_y))]
+            adv_f = [losses.lsgan_generator_loss(p) for p in _f32(DX(fake_x))]
             cyc_fwd = losses.cycle_loss(real_x, tf.cast(cycled_x, real_x.dtype))
             cyc_bwd = losses.cycle_loss(real_y, tf.cast(cycled_y, real_y.dtype))
             id_tgt = losses.identity_loss(real_y, tf.cast(same_y, real_y.dtype))
@@ -155,9 +156,9 @@ class CycleGAN(GANModel):
             disc_fake_y = self.pool_y(disc_fake_y, self.step)
         with tf.GradientTape() as tape:
             dx_terms = [losses.lsgan_discriminator_loss(r, f) for r, f in
-                        zip(_f32(DX(real_x, training=True)), _f32(DX(disc_fake_x, training=True)))]
+                        zip(_f32(DX(real_x)), _f32(DX(disc_fake_x)))]
             dy_terms = [losses.lsgan_discriminator_loss(r, f) for r, f in
-                        zip(_f32(DY(real_y, training=True)), _f32(DY(disc_fake_y, training=True)))]
+                        zip(_f32(DY(real_y)), _f32(DY(disc_fake_y)))]
             dx_total = tf.add_n(dx_terms) + self.regularization_loss("discriminator_x")
             dy_total = tf.add_n(dy_terms) + self.regularization_loss("discriminator_y")
             # D_X's weights do not reach dy_total and vice versa: one backward pass serves both

@@ -136,3 +136,27 @@ def test_ema_update_lerps_the_trained_weights_and_copies_the_others():
     ema_update(target, source, 0.0)  # beta 0: a copy
     for w, e in zip(source.weights, target.weights):
         np.testing.assert_array_equal(np.asarray(e), np.asarray(w))
+
+
+def test_traced_network_is_one_function_with_the_networks_values_and_gradients():
+    model = make()
+    net, traced = model.networks["a"], model.traced("a")
+    assert model.traced("a") is traced and model.traced("a", training=False) is not traced
+    x = tf.constant(X)
+
+    @tf.function
+    def three_calls(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(traced(x) ** 2) + tf.reduce_sum(traced(2.0 * x)) + tf.reduce_mean(traced(-x))
+        return loss, tape.gradient(loss, [x, *net.trainable_variables])
+
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        loss = tf.reduce_sum(net(x) ** 2) + tf.reduce_sum(net(2.0 * x)) + tf.reduce_mean(net(-x))
+    grads = tape.gradient(loss, [x, *net.trainable_variables])
+    traced_loss, traced_grads = three_calls(x)
+    assert traced.experimental_get_tracing_count() == 1  # three calls, one trace
+    np.testing.assert_allclose(float(traced_loss), float(loss), rtol=1e-6)
+    for g_traced, g in zip(traced_grads, grads):
+        np.testing.assert_allclose(np.asarray(g_traced), np.asarray(g), rtol=1e-5, atol=1e-7)

@@ -79,6 +79,10 @@ def weights(gan):
     return {n: [np.asarray(v) for v in net.trainable_variables] for n, net in gan.networks.items()}
 
 
+def moved_by(after, before):
+    return {n: max(float(np.max(np.abs(a - b))) for a, b in zip(after[n], before[n])) for n in after}
+
+
 def moved(gan, before):
     """{network: largest absolute change of any of its trainable weights since `before`}."""
     return {n: max(float(np.max(np.abs(np.asarray(v) - b))) for v, b in zip(net.trainable_variables, before[n]))
@@ -108,6 +112,40 @@ def test_each_optimizer_updates_only_its_network():
     change = moved(gan, before)
     assert change["generator_g"] > 0
     assert all(change[n] == 0 for n in change if n != "generator_g"), change
+
+
+@pytest.mark.parametrize("model", ["resnet", "multiscale"])
+def test_a_step_through_traced_networks_computes_what_direct_calls_compute(model, monkeypatch):
+    """The step calls each network three times through GANModel.traced (one trace each); calling the networks
+    directly instead gives the same losses and weights to float rounding."""
+    from common.gan import GANModel
+
+    config = tiny_config(model)
+    x, y = batch(model)
+    results = []
+    for direct in (False, True):
+        if direct:
+            monkeypatch.setattr(GANModel, "traced", lambda self, name, training=True: (
+                lambda inputs, net=self.networks[name]: net(inputs, training=training)))
+        keras.utils.set_random_seed(3)
+        gan = build_cyclegan(config)
+        # SGD: Adam's first step, lr * g / |g|, would turn rounding-level gradient differences where g ~ 0 into +-lr
+        sgd = {f"{k}_optimizer": keras.optimizers.SGD(0.01) for k in ("g", "f", "dx", "dy")}
+        gan.compile(**sgd, cycle_weight=gan.cycle_weight, identity_weight=gan.identity_weight)
+        gan.build_optimizers()
+        initial = weights(gan)
+        step = tf.function(gan.train_step)
+        logs = [{k: float(v) for k, v in step((tf.constant(x), tf.constant(y))).items()}]  # one step
+        results.append((logs, weights(gan)))
+    (logs_t, w_t), (logs_d, w_d) = results
+    for a, b in zip(logs_t, logs_d):
+        assert a.keys() == b.keys()
+        for k in a:
+            assert a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-7), k
+    for n in w_t:
+        for a, b in zip(w_t[n], w_d[n]):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-5 * max(1.0, float(np.max(np.abs(b)))))  # of its scale
+    assert max(moved_by(w_d, initial).values()) > 1e-3  # the steps trained: the comparison is not of initial weights
 
 
 def test_history_pool_fills_then_mixes_old_and_new_fakes():
