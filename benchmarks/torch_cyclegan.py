@@ -129,16 +129,14 @@ def check_param_counts(gen, disc, affine) -> dict:
     return counts
 
 
-def run(config: dict) -> dict:
-    """Build both generators and discriminators, run `warmup` + `steps` training steps, return timings."""
+def make_step(config: dict):
+    """(step, parameter counts): step() runs one training step of both generators and discriminators."""
     import numpy as np
     import torch
     from torch import nn
 
     size = int(config.get("image_size", 128))
     batch = int(config.get("batch_size", 1))
-    steps = int(config.get("steps", 10))
-    warmup = int(config.get("warmup", 3))
     filters = int(config.get("filters", 64))
     res_blocks = int(config.get("res_blocks", 9))
     affine = bool(config.get("affine", True))
@@ -206,6 +204,43 @@ def run(config: dict) -> dict:
         opt_d.step()
         return loss_g.item(), loss_da.item(), loss_db.item()
 
+    return step, counts
+
+
+def profile(config: dict) -> dict:
+    """`warmup` steps, then `steps` under torch.profiler: {"wall_seconds", "ops": {aten op: [self s, calls]}}
+    per step (benchmarks/profile_step.py)."""
+    import torch
+    from torch.profiler import ProfilerActivity
+
+    step, _ = make_step(config)
+    steps = int(config.get("steps", 1))
+    for _ in range(int(config.get("warmup", 2))):
+        step()
+    with torch.profiler.profile(activities=[ProfilerActivity.CPU]) as prof:
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        wall = time.perf_counter() - start
+    ops = {e.key: [e.self_cpu_time_total / 1e6 / steps, e.count // steps] for e in prof.key_averages()
+           if e.self_cpu_time_total > 0}
+    return {"wall_seconds": wall / steps, "ops": ops}
+
+
+def run(config: dict) -> dict:
+    """Build both generators and discriminators, run `warmup` + `steps` training steps, return timings."""
+    import numpy as np
+    import torch
+
+    size = int(config.get("image_size", 128))
+    batch = int(config.get("batch_size", 1))
+    steps = int(config.get("steps", 10))
+    warmup = int(config.get("warmup", 3))
+    filters = int(config.get("filters", 64))
+    res_blocks = int(config.get("res_blocks", 9))
+    affine = bool(config.get("affine", True))
+    mixed = bool(config.get("mixed_precision"))
+    step, counts = make_step(config)
     times = []
     start = time.perf_counter()
     for i in range(warmup + steps):
