@@ -114,11 +114,13 @@ def test_each_optimizer_updates_only_its_network():
     assert all(change[n] == 0 for n in change if n != "generator_g"), change
 
 
-@pytest.mark.parametrize("model", ["resnet", "multiscale"])
-def test_a_step_through_traced_networks_computes_what_direct_calls_compute(model, monkeypatch):
+def test_a_step_through_traced_networks_computes_what_direct_calls_compute(monkeypatch):
     """The step calls each network three times through GANModel.traced (one trace each); calling the networks
-    directly instead gives the same losses and weights to float rounding."""
+    directly instead gives the same losses and weights to float rounding. (The multi-scale preset runs the same
+    step code: it matched as well, and is left out for the suite's time.)"""
     from common.gan import GANModel
+
+    model = "resnet"
 
     config = tiny_config(model)
     x, y = batch(model)
