@@ -36,7 +36,7 @@ def test_a_profiled_step_is_summed_per_op_type(tmp_path):
                 + len(models.patch_discriminator(32, filters=4).trainable_variables))
     assert ops["ResourceApplyAdam"][1] == 2 * per_pair
     busy = sum(s for s, _ in ops.values())
-    assert 0 < ours["wall_seconds"] and 0 < busy < 10 * ours["wall_seconds"]
+    assert 0 < ours["wall_seconds"] <= ours["python_wall_seconds"] and 0 < busy < 10 * ours["wall_seconds"]
     assert "ours (TensorFlow)" in done.stdout and "conv backward" in done.stdout
 
 
