@@ -111,10 +111,9 @@ def run_ours(config: dict) -> dict:
 
 
 TORCH_WORKER = r"""
-import json, sys, time
+import json, sys
 sys.path.insert(0, sys.argv[1])
 import torch_cyclegan
-import torch
 config = json.loads(sys.argv[2])
 print(json.dumps(torch_cyclegan.profile(config)))
 """

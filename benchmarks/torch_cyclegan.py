@@ -130,7 +130,8 @@ def check_param_counts(gen, disc, affine) -> dict:
 
 
 def make_step(config: dict):
-    """(step, parameter counts): step() runs one training step of both generators and discriminators."""
+    """(step, meta): step() runs one training step of both generators and discriminators; meta holds the
+    settings read from config and the parameter counts."""
     import numpy as np
     import torch
     from torch import nn
@@ -204,7 +205,9 @@ def make_step(config: dict):
         opt_d.step()
         return loss_g.item(), loss_da.item(), loss_db.item()
 
-    return step, counts
+    meta = {"image_size": size, "batch_size": batch, "filters": filters, "res_blocks": res_blocks,
+            "affine": affine, "mixed_precision": mixed, "params": counts}
+    return step, meta
 
 
 def profile(config: dict) -> dict:
@@ -232,15 +235,9 @@ def run(config: dict) -> dict:
     import numpy as np
     import torch
 
-    size = int(config.get("image_size", 128))
-    batch = int(config.get("batch_size", 1))
     steps = int(config.get("steps", 10))
     warmup = int(config.get("warmup", 3))
-    filters = int(config.get("filters", 64))
-    res_blocks = int(config.get("res_blocks", 9))
-    affine = bool(config.get("affine", True))
-    mixed = bool(config.get("mixed_precision"))
-    step, counts = make_step(config)
+    step, meta = make_step(config)
     times = []
     start = time.perf_counter()
     for i in range(warmup + steps):
@@ -253,11 +250,10 @@ def run(config: dict) -> dict:
     timed = times[warmup:]
     median = statistics.median(timed)
     return {
-        "framework": "torch", "model": "resnet", "image_size": size, "batch_size": batch,
-        "xla": False, "mixed_precision": mixed, "filters": filters, "res_blocks": res_blocks, "affine": affine,
+        "framework": "torch", "model": "resnet", "xla": False, **{k: v for k, v in meta.items() if k != "params"},
         "steps": steps, "warmup": warmup,
         "seconds_per_step": median, "step_seconds": timed, "warmup_seconds": times[:warmup],
-        "images_per_second": batch / median, "total_seconds": total, "params": counts,
+        "images_per_second": meta["batch_size"] / median, "total_seconds": total, "params": meta["params"],
         "torch_version": torch.__version__, "num_threads": torch.get_num_threads(),
         "num_interop_threads": torch.get_num_interop_threads(), "python": platform.python_version(),
         "max_rss_mb": _max_rss_mb(),
