@@ -84,8 +84,9 @@ def run_ours(config: dict) -> dict:
     import tensorflow as tf
 
     from benchmarks.train_step import _build
-    from common.runtime.distribute import mixed_precision_policy
+    from common.runtime.distribute import graph_optimizer, mixed_precision_policy
 
+    graph_optimizer("auto")  # as training sets it
     size, steps = int(config["image_size"]), int(config["steps"])
     keras.utils.set_random_seed(0)
     if config["mixed_precision"]:

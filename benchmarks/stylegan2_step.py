@@ -36,6 +36,7 @@ def worker(args) -> dict:
     import tensorflow as tf
 
     from common.runtime.config import run_config
+    from common.runtime.distribute import graph_optimizer
     from watches.build import StyleGAN2Options, build_gan
     from watches.stylegan2 import trainable_count
 
@@ -45,7 +46,9 @@ def worker(args) -> dict:
     sizes.update({k: getattr(args, k) for k in ("channel_base", "channel_max", "w_dim", "latent_dim")
                   if getattr(args, k, None)})
     config = run_config(StyleGAN2Options, "watches", cfg=getattr(args, "cfg", "auto"), **sizes,
-                        jit_compile=args.xla, mixed_precision=args.mixed_precision == "on")
+                        jit_compile=args.xla, mixed_precision=args.mixed_precision == "on",
+                        graph_optimizer=args.graph_optimizer)
+    graph = graph_optimizer(config["graph_optimizer"])  # as training sets it
     args.batch_size, args.image_size = config["batch_size"], config["image_size"]
     started = time.perf_counter()
     if config["mixed_precision"]:
@@ -66,14 +69,18 @@ def worker(args) -> dict:
         float(logs["g_loss"])  # wait for the step
         return time.perf_counter() - t
 
-    for counter in (16, 1, 4):  # trace (and with XLA compile) every branch
+    built = time.perf_counter() - started
+    # a run's first step is step 0, where every phase is due: the all-phases function, as at counter 16
+    first = step_at(16)
+    for counter in (1, 4):  # trace (and with XLA compile) the other sets of phases
         step_at(counter)
     setup = time.perf_counter() - started
     times = {kind: float(np.median([step_at(counter) for _ in range(args.steps)]))
              for kind, counter in (("main", 1), ("pl", 4), ("r1", 16))}
     per_step = times["main"] + (times["pl"] - times["main"]) / 4 + (times["r1"] - times["pl"]) / 16
     g = trainable_count(model.networks["mapping"]) + trainable_count(model.networks["synthesis"])
-    return {"xla": args.xla, "mixed_precision": args.mixed_precision, "batch": args.batch_size,
+    return {"xla": args.xla, "mixed_precision": args.mixed_precision, "graph_optimizer": graph,
+            "batch": args.batch_size, "build_s": built, "first_step_s": first,
             "size": args.image_size, **{f"s_{k}": v for k, v in times.items()}, "s_per_step": per_step,
             "s_per_kimg": per_step * 1000 / args.batch_size, "setup_s": setup, "g_params": g,
             "d_params": trainable_count(model.networks["discriminator"])}
@@ -82,7 +89,7 @@ def worker(args) -> dict:
 def _label(row) -> str:
     if row["xla"] == "torch":
         return "NVIDIA PyTorch"
-    return f"ours (XLA {row['xla']}, mixed {row['mixed_precision']})"
+    return f"ours (XLA {row['xla']}, mixed {row['mixed_precision']}, graph optimizer {row['graph_optimizer']})"
 
 
 def main(argv=None) -> int:
@@ -93,6 +100,8 @@ def main(argv=None) -> int:
     p.add_argument("--image-size", type=int, default=None, help="(the cfg's: 128 auto, 32 cpu)")
     p.add_argument("--xla", default="off,on", help="off, on or both (off,on)")
     p.add_argument("--mixed-precision", default="off", help="off, on or both (off,on)")
+    p.add_argument("--graph-optimizer", default="auto",
+                   help="watches.train's --graph-optimizer: auto, on, off or a list (auto)")
     p.add_argument("--steps", type=int, default=2, help="timed steps of each kind per process (2)")
     p.add_argument("--repeats", type=int, default=1, help="processes per configuration (1)")
     p.add_argument("--torch-python", metavar="PYTHON", help="an interpreter with torch, for NVIDIA's reference")
@@ -109,50 +118,56 @@ def main(argv=None) -> int:
         p.error("--torch-python and --nvidia-repo go together")
     if args.torch_python and args.cfg != "auto":
         p.error("NVIDIA's reference (--torch-python) runs --cfg auto's networks only")
-    configs = [(x, m) for x in args.xla.split(",") for m in args.mixed_precision.split(",")]
+    configs = [(x, m, g) for x in args.xla.split(",") for m in args.mixed_precision.split(",")
+               for g in args.graph_optimizer.split(",")]
     if args.torch_python:
-        configs.append(("torch", "off"))
+        configs.append(("torch", "off", "-"))
     results = {c: [] for c in configs}
     sizes = ["--steps", str(args.steps), *(["--batch-size", str(args.batch_size)] if args.batch_size else []),
              *(["--image-size", str(args.image_size)] if args.image_size else [])]
     for round_ in range(args.repeats):
-        for xla, mp in configs:
+        for xla, mp, graph in configs:
             if xla == "torch":
                 cmd = [args.torch_python, os.path.join(os.path.dirname(__file__), "torch_stylegan2.py"),
                        "--repo", args.nvidia_repo, *sizes]
             else:
                 cmd = [sys.executable, "-m", "benchmarks.stylegan2_step", "--worker", "--cfg", args.cfg, "--xla", xla,
-                       "--mixed-precision", mp, *sizes]
+                       "--mixed-precision", mp, "--graph-optimizer", graph, *sizes]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             if proc.returncode != 0:
                 print(f"xla {xla}, mixed precision {mp}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
                 continue
             row = json.loads(proc.stdout.strip().splitlines()[-1])
-            results[(xla, mp)].append(row)
-            who = "NVIDIA's PyTorch code" if xla == "torch" else f"xla {xla}, mixed precision {mp}"
-            print(f"round {round_ + 1}: {who}: {row['s_per_kimg']:.0f} s/kimg", flush=True)
+            results[(xla, mp, graph)].append(row)
+            who = "NVIDIA's PyTorch code" if xla == "torch" else \
+                f"xla {xla}, mixed precision {mp}, graph optimizer {row['graph_optimizer']}"
+            print(f"round {round_ + 1}: {who}: {row['s_per_kimg']:.0f} s/kimg, first step {row['first_step_s']:.1f} s",
+                  flush=True)
     import numpy as np
 
-    first = next((runs[0] for (xla, _), runs in results.items() if runs and xla != "torch"), None)
+    first = next((runs[0] for (xla, _, _), runs in results.items() if runs and xla != "torch"), None)
     if first is not None:
         print(f"\nStyleGAN2-ADA --cfg {args.cfg}, {first['size']} px (G {first['g_params']:,} / "
               f"D {first['d_params']:,} parameters), batch {first['batch']}, {os.cpu_count()} CPU cores; medians over {args.repeats} "
-              "process(es); first step (building and tracing) {:.0f} s".format(first["setup_s"]))
-    print(f"{'XLA':>5} {'mixed':>6} {'main s':>8} {'+PL s':>8} {'+R1 s':>8} {'s/step':>8} {'s/kimg':>9}")
+              "process(es); 1st s: the first step (step 0: every phase; tracing included, building not)")
+    print(f"{'XLA':>5} {'mixed':>6} {'graph':>6} {'main s':>8} {'+PL s':>8} {'+R1 s':>8} {'s/step':>8} {'s/kimg':>9} "
+          f"{'1st s':>7}")
     rows = []
-    for (xla, mp), runs in results.items():
+    for (xla, mp, _), runs in results.items():
         if not runs:
             continue
         med = {k: float(np.median([r[k] for r in runs])) for k in ("s_main", "s_pl", "s_r1", "s_per_step",
-                                                                    "s_per_kimg")}
-        rows.append({"xla": xla, "mixed_precision": mp, "batch": runs[0].get("batch", args.batch_size), **med,
-                     "runs": runs})
-        print(f"{xla:>5} {mp:>6} {med['s_main']:8.2f} {med['s_pl']:8.2f} {med['s_r1']:8.2f} "
-              f"{med['s_per_step']:8.2f} {med['s_per_kimg']:9.0f}")
+                                                                    "s_per_kimg", "first_step_s")}
+        graph = runs[0].get("graph_optimizer", "-")
+        rows.append({"xla": xla, "mixed_precision": mp, "graph_optimizer": graph,
+                     "batch": runs[0].get("batch", args.batch_size), **med, "runs": runs})
+        print(f"{xla:>5} {mp:>6} {graph:>6} {med['s_main']:8.2f} {med['s_pl']:8.2f} {med['s_r1']:8.2f} "
+              f"{med['s_per_step']:8.2f} {med['s_per_kimg']:9.0f} {med['first_step_s']:7.1f}")
     reference = next((r for r in rows if r["xla"] == "torch"), rows[0] if rows else None)
     for r in rows:
         if r is not reference:
-            print(f"{_label(r)} / {_label(reference)}: {r['s_per_kimg'] / reference['s_per_kimg']:.2f}x the time")
+            print(f"{_label(r)} / {_label(reference)}: {r['s_per_kimg'] / reference['s_per_kimg']:.2f}x the time, "
+                  f"first step {r['first_step_s'] / reference['first_step_s']:.2f}x")
     print("NVIDIA's README: 12.8-13.7 s/kimg at 128 px on one Tesla V100 (batch 32, its custom CUDA ops).")
     if args.json:
         with open(args.json, "w") as f:

@@ -35,6 +35,7 @@ TF_NUM_INTEROP_THREADS, TF_NUM_INTRAOP_THREADS, OMP_NUM_THREADS, TF_ENABLE_ONEDN
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -128,8 +129,9 @@ def run_keras(config: dict) -> dict:
     steps, warmup = int(config["steps"]), int(config["warmup"])
     size, batch = int(config["image_size"]), int(config["batch_size"])
     keras.utils.set_random_seed(0)
-    from common.runtime.distribute import mixed_precision_policy
+    from common.runtime.distribute import graph_optimizer, mixed_precision_policy
 
+    graph = graph_optimizer(config.get("graph_optimizer", "auto"))  # as training sets it
     previous = keras.mixed_precision.global_policy()
     if config["mixed_precision"]:  # what --mixed-precision true trains with: float16 on a GPU, bfloat16 elsewhere
         keras.mixed_precision.set_global_policy(mixed_precision_policy())
@@ -168,7 +170,7 @@ def run_keras(config: dict) -> dict:
     g_total = timer.last.get("g_total")
     return {
         "seconds_per_step": median, "step_seconds": timed, "warmup_seconds": times[:warmup],
-        "images_per_second": batch / median, "build_seconds": build_seconds,
+        "images_per_second": batch / median, "build_seconds": build_seconds, "graph_optimizer_in_use": graph,
         "params": {n: int(net.count_params()) for n, net in model.networks.items()},
         "last_g_total": None if g_total is None else float(g_total),
         "tensorflow_version": tf.__version__, "keras_version": keras.__version__,
@@ -234,6 +236,8 @@ def parse_args(argv=None):
                         default=["off", "on"],
                         help="--mixed-precision true's policy (mixed_float16 on a GPU, mixed_bfloat16 on a CPU; "
                              "torch: bfloat16 autocast on the CPU): off,on (default both)")
+    parser.add_argument("--graph-optimizer", type=lambda t: _csv(t, ("auto", "on", "off"), "--graph-optimizer value"),
+                        default=["auto"], help="training's --graph-optimizer: auto, on, off or a list (default auto)")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per process (default 10)")
     parser.add_argument("--warmup", type=int, default=3,
                         help="untimed steps first: tracing and XLA compilation (default 3)")
@@ -267,11 +271,11 @@ def plan(args) -> list[dict]:
         sizes = [preset["image_size"] if s == "preset" else int(s) for s in args.sizes]
         for size in dict.fromkeys(sizes):
             for xla in args.xla:
-                for mp in args.mixed_precision:
+                for mp, graph in itertools.product(args.mixed_precision, args.graph_optimizer):
                     configs.append({
                         "framework": "keras", "model": model, "image_size": size,
                         "batch_size": args.batch_size or preset["batch_size"],
-                        "xla": xla == "on", "mixed_precision": mp == "on",
+                        "xla": xla == "on", "mixed_precision": mp == "on", "graph_optimizer": graph,
                         "filters": args.filters, "res_blocks": args.res_blocks if model == "resnet" else None,
                         "steps": args.steps, "warmup": args.warmup})
     if not args.no_torch:
@@ -339,7 +343,8 @@ def summarise(runs: list[dict]) -> dict:
 
 
 def _key(c):
-    return (c["framework"], c["model"], c["image_size"], c["batch_size"], c["xla"], c["mixed_precision"])
+    return (c["framework"], c["model"], c["image_size"], c["batch_size"], c["xla"], c["mixed_precision"],
+            c.get("graph_optimizer", "-"))
 
 
 def machine_info(args, env, results) -> dict:
@@ -391,7 +396,7 @@ def format_table(configs, results, args) -> str:
     summaries = {_key(c): summarise(results[_key(c)]) for c in configs}
     torch_median = {(k[2], k[3], k[5]): s["seconds_per_step"] for k, s in summaries.items()
                     if k[0] == "torch" and s["ok"]}
-    header = ["model", "size", "batch", "xla", "mixed", f"s/step median [min-max] of {args.repeats} proc",
+    header = ["model", "size", "batch", "xla", "mixed", "graph", f"s/step median [min-max] of {args.repeats} proc",
               "images/s", "1st step s", "ours/torch"]
     rows = []
     for c in configs:
@@ -399,7 +404,7 @@ def format_table(configs, results, args) -> str:
         name = "torch-ref" if c["framework"] == "torch" else c["model"]
         cells = [name, str(c["image_size"]), str(c["batch_size"]),
                  "-" if c["framework"] == "torch" else ("on" if c["xla"] else "off"),
-                 "on" if c["mixed_precision"] else "off"]
+                 "on" if c["mixed_precision"] else "off", c.get("graph_optimizer", "-")]
         if not s["ok"]:
             text = s["error"] if s["error"] == TORCH_MISSING else f"failed: {s['error']}"
             rows.append(cells + [text])
@@ -447,7 +452,8 @@ def main(argv=None) -> int:
             done += 1
             what = (f"{'torch-ref' if c['framework'] == 'torch' else c['model']} {c['image_size']}px "
                     f"b{c['batch_size']} xla={'on' if c['xla'] else 'off'} "
-                    f"mp={'on' if c['mixed_precision'] else 'off'}")
+                    f"mp={'on' if c['mixed_precision'] else 'off'}"
+                    + (f" graph={c['graph_optimizer']}" if "graph_optimizer" in c else ""))
             outcome = (f"error: {result['error']}" if "error" in result
                        else f"{result['seconds_per_step']:.3f} s/step")
             print(f"[{done}/{total} {time.perf_counter() - began:.0f}s] round {round_ + 1}: {what}: {outcome}",

@@ -27,6 +27,7 @@ def test_tiny_resnet_step_is_timed_in_a_worker_process(tmp_path):
     assert run["seconds_per_step"] > 0 and len(run["step_seconds"]) == 2
     assert all(t > 0 for t in run["step_seconds"])
     assert run["params"]["generator_g"] == run["params"]["generator_f"] > 0
+    assert run["graph_optimizer_in_use"] == "off"  # --graph-optimizer auto, as training resolves it on a CPU
     # the torch row is there whether or not this interpreter has torch
     torch_rows = [r for r in report["results"] if r["config"]["framework"] == "torch"]
     assert len(torch_rows) == 1
@@ -55,6 +56,10 @@ def test_plan_and_table_with_made_up_results():
     table = train_step.format_table(configs, results, args)
     assert "3.000 [2.000-4.000]" in table and "3.00x" in table
     assert "failed: InternalError: boom" in table
+    graphs = train_step.plan(train_step.parse_args(["--models", "resnet", "--sizes", "128", "--xla", "off",
+                                                    "--mixed-precision", "off", "--graph-optimizer", "on,off"]))
+    assert [(c["framework"], c.get("graph_optimizer")) for c in graphs] == \
+        [("keras", "on"), ("keras", "off"), ("torch", None)]
 
 
 def test_torch_worker_if_torch_is_installed():

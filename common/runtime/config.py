@@ -88,6 +88,9 @@ class RuntimeOptions(Options):
     mixed_precision: bool = option(False, "mixed precision: float16 compute with loss scaling on a GPU, bfloat16 on "
                                           "a CPU/TPU", group=PERFORMANCE)
     jit_compile: str | bool = option("auto", "XLA compilation of the step", choices=JIT_MODES, group=PERFORMANCE)
+    graph_optimizer: str = option("auto", "TensorFlow's graph optimisations before the first step (auto: off on a "
+                                          "machine with no GPU or TPU, where they only lengthen the first step)",
+                                  choices=JIT_MODES, group=PERFORMANCE)
     strategy: str = option("auto", "auto: TPU if present, all GPUs if more than one, else one device; "
                                    "multi-worker: several machines, the cluster from TF_CONFIG (--out must be a "
                                    "folder they share)", choices=STRATEGIES, group=PERFORMANCE)

@@ -40,7 +40,8 @@ from common.runtime import checkpoint as ckpt
 from common.runtime.callbacks import (CheckpointWriter, ProgressLine, RunController, RunState, SampleWriter,
                                       ScalarLogger, truncate_log)
 from common.runtime.config import ConfigError, RunConfig, save_config
-from common.runtime.distribute import WorkerSync, is_chief, make_strategy, mixed_precision_policy, worker_label
+from common.runtime.distribute import (WorkerSync, graph_optimizer, is_chief, make_strategy, mixed_precision_policy,
+                                      worker_label)
 from common.replicas import for_replicas
 from common.runtime.plots import plot_losses
 
@@ -149,7 +150,8 @@ def _configure_determinism(config):
 
 # Settings that describe this session rather than the experiment: a resumed run
 # always takes them from the current command line.
-SESSION_KEYS = ("out", "resume", "max_duration", "wandb", "strategy", "jit_compile", "verbose", "explicit_keys")
+SESSION_KEYS = ("out", "resume", "max_duration", "wandb", "strategy", "jit_compile", "graph_optimizer", "verbose",
+                "explicit_keys")
 
 
 def _local_checkpoint(config, manager, task_name=None) -> Path | None:
@@ -497,6 +499,7 @@ def _fit(run: Run) -> RunResult:
     worker = run.worker or _Worker()
     with _precision_policy(run.config["mixed_precision"]):
         strategy = run.strategy or make_strategy(run.config["strategy"])
+        graph_optimizer(run.config.get("graph_optimizer", "auto"))
         replicas = strategy.num_replicas_in_sync
         if run.config["batch_size"] % replicas:
             raise ConfigError(f"--batch-size {run.config['batch_size']} is not divisible by the {replicas} devices")

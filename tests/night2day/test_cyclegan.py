@@ -114,31 +114,39 @@ def test_each_optimizer_updates_only_its_network():
     assert all(change[n] == 0 for n in change if n != "generator_g"), change
 
 
-def test_a_step_through_traced_networks_computes_what_direct_calls_compute(monkeypatch):
-    """The step calls each network three times through GANModel.traced (one trace each); calling the networks
-    directly instead gives the same losses and weights to float rounding. (The multi-scale preset runs the same
-    step code: it matched as well, and is left out for the suite's time.)"""
+@pytest.mark.parametrize("variant", ["direct calls", "graph optimizer off"])
+def test_a_step_through_traced_networks_computes_what_direct_calls_compute(monkeypatch, variant):
+    """The step calls each network three times through GANModel.traced (one trace each), with TensorFlow's graph
+    optimisations on. Calling the networks directly instead, or running the step with --graph-optimizer off (what
+    auto picks on a CPU), gives the same losses and weights to float rounding. (The multi-scale preset runs the
+    same step code: it matched as well, and is left out for the suite's time.)"""
     from common.gan import GANModel
+    from common.runtime.distribute import graph_optimizer
 
     model = "resnet"
 
     config = tiny_config(model)
     x, y = batch(model)
     results = []
-    for direct in (False, True):
-        if direct:
-            monkeypatch.setattr(GANModel, "traced", lambda self, name, training=True: (
-                lambda inputs, net=self.networks[name]: net(inputs, training=training)))
-        keras.utils.set_random_seed(3)
-        gan = build_cyclegan(config)
-        # SGD: Adam's first step, lr * g / |g|, would turn rounding-level gradient differences where g ~ 0 into +-lr
-        sgd = {f"{k}_optimizer": keras.optimizers.SGD(0.01) for k in ("g", "f", "dx", "dy")}
-        gan.compile(**sgd, cycle_weight=gan.cycle_weight, identity_weight=gan.identity_weight)
-        gan.build_optimizers()
-        initial = weights(gan)
-        step = tf.function(gan.train_step)
-        logs = [{k: float(v) for k, v in step((tf.constant(x), tf.constant(y))).items()}]  # one step
-        results.append((logs, weights(gan)))
+    try:
+        for changed in (False, True):
+            graph_optimizer("off" if changed and variant == "graph optimizer off" else "on")
+            if changed and variant == "direct calls":
+                monkeypatch.setattr(GANModel, "traced", lambda self, name, training=True: (
+                    lambda inputs, net=self.networks[name]: net(inputs, training=training)))
+            keras.utils.set_random_seed(3)
+            gan = build_cyclegan(config)
+            # SGD: Adam's first step, lr * g / |g|, would turn rounding-level gradient differences where g ~ 0
+            # into +-lr
+            sgd = {f"{k}_optimizer": keras.optimizers.SGD(0.01) for k in ("g", "f", "dx", "dy")}
+            gan.compile(**sgd, cycle_weight=gan.cycle_weight, identity_weight=gan.identity_weight)
+            gan.build_optimizers()
+            initial = weights(gan)
+            step = tf.function(gan.train_step)
+            logs = [{k: float(v) for k, v in step((tf.constant(x), tf.constant(y))).items()}]  # one step
+            results.append((logs, weights(gan)))
+    finally:
+        graph_optimizer("auto")
     (logs_t, w_t), (logs_d, w_d) = results
     for a, b in zip(logs_t, logs_d):
         assert a.keys() == b.keys()
