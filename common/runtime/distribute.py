@@ -34,9 +34,9 @@ def graph_optimizer(mode: str = "auto") -> str:
     auto: off on a machine with neither GPU nor TPU, on otherwise. on: TensorFlow's defaults. off: no grappler
     passes (tf.config.optimizer's disable_meta_optimizer) and no common-subexpression elimination or constant
     folding by the graph optimizer that runs before them (opt_level L0 in the options every tf.function call
-    of this thread is instantiated with). Grappler rewrites for accelerators (layouts, cuDNN fusions, memory
-    swapping); on a CPU its passes and the graph optimizer's took 6 s of the ResNet CycleGAN's 24 s first step
-    at 256 px and nothing measurable off the steps after it (benchmarks.train_step --graph-optimizer on,off).
+    of this thread is instantiated with). Grappler's rewrites are made for accelerators (layouts, cuDNN fusions, memory
+    swapping); on a CPU its passes and the graph optimizer's took 5-7 s of the ResNet CycleGAN's 22-25 s first
+    step at 256 px and nothing measurable off the steps after it (benchmarks.train_step --graph-optimizer auto,on).
     Takes effect for functions not run yet.
     """
     if mode == "auto":
