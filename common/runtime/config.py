@@ -27,6 +27,7 @@ __all__ = ["ConfigError", "RuntimeOptions", "RunConfig", "build_parser", "load_c
 STRATEGIES = ("auto", "default", "mirrored", "multi-worker", "tpu")
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 JIT_MODES = ("auto", "on", "off")
+GRAPH_OPTIMIZER_MODES = ("auto", "on", "off")
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 
@@ -90,7 +91,7 @@ class RuntimeOptions(Options):
     jit_compile: str | bool = option("auto", "XLA compilation of the step", choices=JIT_MODES, group=PERFORMANCE)
     graph_optimizer: str = option("auto", "TensorFlow's graph optimisations before the first step (auto: off on a "
                                           "machine with no GPU or TPU, where they only lengthen the first step)",
-                                  choices=JIT_MODES, group=PERFORMANCE)
+                                  choices=GRAPH_OPTIMIZER_MODES, group=PERFORMANCE)
     strategy: str = option("auto", "auto: TPU if present, all GPUs if more than one, else one device; "
                                    "multi-worker: several machines, the cluster from TF_CONFIG (--out must be a "
                                    "folder they share)", choices=STRATEGIES, group=PERFORMANCE)

@@ -9,7 +9,7 @@ import os
 
 import tensorflow as tf
 
-from common.runtime.config import ConfigError
+from common.runtime.config import GRAPH_OPTIMIZER_MODES, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +42,8 @@ def graph_optimizer(mode: str = "auto") -> str:
     if mode == "auto":
         accelerated = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU")
         mode = "on" if accelerated else "off"
-    if mode not in ("on", "off"):
-        raise ValueError(f"graph optimizer mode {mode!r}: expected auto, on or off")
+    if mode not in ("on", "off"):  # auto resolved above
+        raise ValueError(f"graph optimizer mode {mode!r}: expected one of {', '.join(GRAPH_OPTIMIZER_MODES)}")
     from tensorflow.core.protobuf import config_pb2
     from tensorflow.python.eager import context
 

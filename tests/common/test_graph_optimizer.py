@@ -31,7 +31,7 @@ def test_modes_set_the_options_functions_are_instantiated_with(restores_auto):
     assert in_effect() == (False, config_pb2.OptimizerOptions.L1)  # TensorFlow's defaults
     accelerated = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU")
     assert graph_optimizer("auto") == ("on" if accelerated else "off")
-    with pytest.raises(ValueError, match="graph optimizer mode 'fast'"):
+    with pytest.raises(ValueError, match="graph optimizer mode .fast.: expected one of auto, on, off"):
         graph_optimizer("fast")
 
 
